@@ -1,0 +1,36 @@
+/* work.h - the serialized work and the monotonic clock. */
+#ifndef SERIALCGI_WORK_H
+#define SERIALCGI_WORK_H
+
+#include <time.h>
+
+/*
+ * mono_now: CLOCK_MONOTONIC now, in seconds (clock_gettime(2)).
+ * Never fails on Linux; returns -1.0 if the clock is unavailable.
+ */
+double mono_now(void);
+
+/*
+ * work: the critical section. Sleeps until `start + seconds` on
+ * CLOCK_MONOTONIC with clock_nanosleep(TIMER_ABSTIME), so a signal
+ * (EINTR) cannot stretch it (clock_nanosleep(2)). `start` is the
+ * mono_now() taken by the caller when the work began.
+ * Returns 0, or -1 with errno set if the clock call fails.
+ */
+int work(double start, double seconds);
+
+/*
+ * worklog_open: open the opt-in work log for appending, 0600,
+ * O_NOFOLLOW|O_CLOEXEC. Returns the fd, or -1 with errno set.
+ */
+int worklog_open(const char *path);
+
+/*
+ * worklog_write: append one line "<event> <mono seconds> <pid> <id>"
+ * with a single write(2), so lines from many processes never mix
+ * (O_APPEND, write(2)). Does nothing if fd < 0.
+ * Returns 0, or -1 with errno set.
+ */
+int worklog_write(int fd, const char *event, double t, const char *id);
+
+#endif

@@ -1,0 +1,63 @@
+#!/usr/bin/env bats
+# The seed task's acceptance rule and exclusion across processes.
+
+load helper
+
+teardown() {
+	stack_down
+}
+
+# check_staircase WORK: answers sorted by arrival; every elapsed exceeds
+# the one before by at least WORK minus the spread of the send times.
+check_staircase() {
+	local work=$1 spread prev=0 e code file t i=0
+	spread=$(awk '{ p = $3 } NR == 1 || p < lo { lo = p }
+		NR == 1 || p > hi { hi = p } END { print hi - lo }' "$FIRED")
+	while read -r t code _ file; do
+		[[ $code == 200 ]] || fail "answer $i: status $code"
+		e=$(elapsed "$file")
+		if ((i > 0)); then
+			awk -v e="$e" -v p="$prev" -v w="$work" -v s="$spread" \
+				'BEGIN { exit !(e - p >= w - s) }' ||
+				fail "answer $i: elapsed $e is not $work s after $prev (spread $spread)"
+		fi
+		prev=$e
+		i=$((i + 1))
+	done <"$FIRED"
+}
+
+@test "acceptance: 4 requests at once, real 3 s, elapsed 3 s apart" {
+	stack_up "$BATS_TEST_TMPDIR" PROCESSES=4 THREADS=8 WORK_SECONDS=3
+	fire 4
+	run wc -l <"$FIRED"
+	assert_output 4
+	check_staircase 3
+	# The last waited for three works and did its own.
+	last=$(elapsed "$(awk 'END { print $4 }' "$FIRED")")
+	awk -v e="$last" 'BEGIN { exit !(e >= 12.0 && e < 12.5) }'
+}
+
+@test "exclusion across 4 processes: 40 at once, no overlap, k-th at k x work" {
+	log=$BATS_TEST_TMPDIR/run/work.log
+	stack_up "$BATS_TEST_TMPDIR" PROCESSES=4 THREADS=16 WORK_SECONDS=0.2 \
+		WORK_LOG="$log"
+	fire 40
+	run awk '$2 != 200' "$FIRED"
+	assert_output ""
+	run wc -l <"$FIRED"
+	assert_output 40
+	# Client side: the k-th answer cannot come before k works are done.
+	run awk '{ k++; if ($1 < k * 0.2) print "answer " k " at " $1 " s" }' "$FIRED"
+	assert_output ""
+	check_staircase 0.2
+	# Server side: 40 works in the shared work log, none overlapping.
+	works "$log" >"$BATS_TEST_TMPDIR/works"
+	run wc -l <"$BATS_TEST_TMPDIR/works"
+	assert_output 40
+	run awk 'NR > 1 && $1 < end { print "overlap at " $1 } { end = $2 }' \
+		"$BATS_TEST_TMPDIR/works"
+	assert_output ""
+	# ... and they came from more than one process.
+	procs=$(awk '{ print $3 }' "$BATS_TEST_TMPDIR/works" | sort -u | wc -l)
+	((procs >= 2)) || fail "all works ran in one process"
+}

@@ -1,0 +1,109 @@
+#!/usr/bin/env bats
+# Bad settings and a bad environment are refused up front, with exit
+# status 2 and a message that names the setting or the path.
+
+load helper
+
+# A directory the service user owns, holding a copy of the responder.
+setup() {
+	DIR=$BATS_TEST_TMPDIR/r
+	mkdir -p "$DIR"
+	install -m 0755 "$SERIALCGI" "$DIR/serialcgi"
+	reachable "$DIR/x"
+	(($(id -u) == 0)) && chown "$SERVICE_USER:" "$DIR"
+	return 0
+}
+
+# responder ARGS...: the responder under spawn-fcgi -n, as in production
+# (fd 0 is the listener), but stopped after 3 s if it does not refuse.
+responder() {
+	# shellcheck disable=SC2046
+	timeout 3 spawn-fcgi -n -s "$DIR/s.sock" $(drop_args) -- \
+		"$DIR/serialcgi" "$@"
+}
+
+@test "a bad WORK_SECONDS is refused with status 2, naming the setting" {
+	for v in -1 abc nan 0 inf 3601 '' ' 3' 1e999; do
+		WORK_SECONDS=$v run "$SERIALCGI" --check
+		assert_failure 2
+		assert_output --partial "WORK_SECONDS: \"$v\" is not a number of seconds in (0, 3600]"
+		run "$SERIALCGI" --check --work-seconds "$v"
+		assert_failure 2
+		assert_output --partial "--work-seconds: \"$v\""
+	done
+	WORK_SECONDS=0.25 run "$SERIALCGI" --check
+	assert_success
+}
+
+@test "the stack refuses bad settings before starting anything" {
+	for v in -1 abc nan 0; do
+		RUN_DIR=$BATS_TEST_TMPDIR/run WORK_SECONDS=$v run "$STACK" up
+		assert_failure 2
+		assert_output --partial "WORK_SECONDS: \"$v\""
+	done
+	RUN_DIR=$BATS_TEST_TMPDIR/run PORT=99999 run "$STACK" up
+	assert_failure 2
+	assert_output --partial 'PORT: "99999" is not a whole number from 1 to 65535'
+	RUN_DIR=$BATS_TEST_TMPDIR/run THREADS=08x run "$STACK" up
+	assert_failure 2
+	assert_output --partial 'THREADS: "08x"'
+	RUN_DIR=$BATS_TEST_TMPDIR/run PROCESSES=2 THREADS=2 QUEUE=5 run "$STACK" up
+	assert_failure 2
+	assert_output --partial 'QUEUE: "5" is not a whole number from 1 to 4'
+	[[ ! -e $BATS_TEST_TMPDIR/run/nginx.pid ]]
+}
+
+@test "make run refuses WORK_SECONDS=abc with the responder's message" {
+	run make -s -C "$TOP" run WORK_SECONDS=abc RUN_DIR="$BATS_TEST_TMPDIR/run"
+	assert_failure
+	assert_output --partial 'WORK_SECONDS: "abc" is not a number of seconds'
+}
+
+@test "the lock file is created 0600 and the socket 0660, in a 0700 run dir" {
+	stack_up "$BATS_TEST_TMPDIR" PROCESSES=1 THREADS=2 WORK_SECONDS=0.1
+	run stat -c '%a %U' "$RUN/serialcgi.lock" "$RUN/serialcgi.sock" "$RUN"
+	stack_down
+	owner=$(id -un)
+	(($(id -u) == 0)) && owner=$SERVICE_USER
+	assert_output "600 $owner
+660 $owner
+700 $owner"
+}
+
+@test "a lock path that is a symlink is refused at start-up" {
+	touch "$DIR/target"
+	ln -s "$DIR/target" "$DIR/lock"
+	run responder --lock-file "$DIR/lock"
+	assert_failure 2
+	assert_output --partial "lock file $DIR/lock: is a symlink"
+}
+
+@test "a group- or world-readable lock file is refused" {
+	install -m 0644 /dev/null "$DIR/lock"
+	(($(id -u) == 0)) && chown "$SERVICE_USER:" "$DIR/lock"
+	run responder --lock-file "$DIR/lock"
+	assert_failure 2
+	assert_output --partial "lock file $DIR/lock: is group- or world-accessible (mode 0644)"
+}
+
+@test "a lock file owned by another user is refused" {
+	(($(id -u) == 0)) || skip "needs root to make a file of another user"
+	install -m 0600 /dev/null "$DIR/lock"
+	run responder --lock-file "$DIR/lock"
+	assert_failure 2
+	assert_output --partial "lock file $DIR/lock: is owned by another user (uid 0)"
+}
+
+@test "the responder refuses to run as root" {
+	(($(id -u) == 0)) || skip "not root"
+	run "$SERIALCGI"
+	assert_failure 2
+	assert_output --partial "refusing to run as root"
+}
+
+@test "without spawn-fcgi, fd 0 is no listener and the responder says so" {
+	(($(id -u) == 0)) && skip "root is refused first; covered above"
+	run "$SERIALCGI" </dev/null
+	assert_failure 2
+	assert_output --partial "fd 0 is not a listening socket"
+}
