@@ -26,6 +26,7 @@
 #include "http.h"
 #include "lock.h"
 #include "log.h"
+#include "record.h"
 #include "serialcgi.h"
 #include "watch.h"
 #include "work.h"
@@ -33,7 +34,6 @@
 #define THREADS_MAX	480		/* 2 fds a thread stay < FD_SETSIZE,
 					 * which libfcgi's select(2) needs */
 #define STACK_SIZE	(64 * 1024)	/* bytes; the default is 8 MiB */
-#define IO_TIMEOUT	10		/* seconds to read or write a record */
 
 atomic_int stopping;
 
@@ -47,6 +47,7 @@ static struct config cfg = {
 	.lock_path = "serialcgi.lock",
 	.worklog_path = NULL,
 	.worklog_fd = -1,
+	.io_timeout = 10.0,
 };
 
 static const struct option longopts[] = {
@@ -54,6 +55,7 @@ static const struct option longopts[] = {
 	{ "threads",      required_argument, NULL, 't' },
 	{ "lock-file",    required_argument, NULL, 'l' },
 	{ "work-log",     required_argument, NULL, 'L' },
+	{ "io-timeout",   required_argument, NULL, 'i' },
 	{ "check",        no_argument,       NULL, 'c' },
 	{ "help",         no_argument,       NULL, 'h' },
 	{ "version",      no_argument,       NULL, 'V' },
@@ -66,25 +68,28 @@ static const struct { int key; const char *env; } envopts[] = {
 	{ 't', "THREADS" },
 	{ 'l', "LOCK_FILE" },
 	{ 'L', "WORK_LOG" },
+	{ 'i', "IO_TIMEOUT" },
 };
 
 static void
 usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: serialcgi [-c] [-w seconds] [-t threads] [-l lock-file]"
-	    " [-L work-log]\n"
+	    "usage: serialcgi [-c] [-w seconds] [-t threads] [-l lock-file]\n"
+	    "                 [-L work-log] [-i io-timeout]\n"
 	    "  -w, --work-seconds S  length of one work(), in (0, 3600];"
 	    " default 3\n"
 	    "  -t, --threads N       responder threads, 1 to %d;"
 	    " default 64\n"
-	    "  -l, --lock-file PATH  the lock shared by all responders;"
-	    " default serialcgi.lock\n"
+	    "  -l, --lock-file PATH  the lock shared by all responders;\n"
+	    "                        default serialcgi.lock\n"
 	    "  -L, --work-log PATH   append start/end of every work;"
 	    " default off\n"
+	    "  -i, --io-timeout S    to read a request or write an answer,\n"
+	    "                        in (0, 3600]; default 10\n"
 	    "  -c, --check           check the settings and exit\n"
-	    "Each option can also come from WORK_SECONDS, THREADS, LOCK_FILE"
-	    " and WORK_LOG.\nThe listening socket is fd 0, as spawn-fcgi(1)"
+	    "Each option can also come from WORK_SECONDS, THREADS, LOCK_FILE,"
+	    " WORK_LOG\nand IO_TIMEOUT.\nThe listening socket is fd 0, as spawn-fcgi(1)"
 	    " passes it.\n", THREADS_MAX);
 }
 
@@ -134,6 +139,9 @@ setting(int key, const char *val, const char **want)
 		    "a whole number from 1 to %d", THREADS_MAX);
 		*want = threads_want;
 		return parse_count(val, 1, THREADS_MAX, &cfg.threads);
+	case 'i':
+		*want = "a number of seconds in (0, 3600]";
+		return parse_seconds(val, &cfg.io_timeout);
 	case 'l':
 		*want = "a path";
 		cfg.lock_path = val;
@@ -191,20 +199,32 @@ is_listener(int fd)
 static void
 set_timeouts(int fd)
 {
-	struct timeval tv = { IO_TIMEOUT, 0 };
+	struct timeval tv;
+
+	tv.tv_sec = (time_t)cfg.io_timeout;
+	tv.tv_usec = (suseconds_t)((cfg.io_timeout - (double)tv.tv_sec) * 1e6);
+	if (tv.tv_sec == 0 && tv.tv_usec == 0)
+		tv.tv_usec = 1;		/* zero would mean no timeout */
 
 	if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) == -1 ||
 	    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) == -1)
-		logmsg("setsockopt SO_RCVTIMEO: %s", strerror(errno));
+		logmsg("setsockopt SO_RCVTIMEO/SO_SNDTIMEO: %s",
+		    strerror(errno));
 }
 
 static void
 serve_connection(struct slot *s, int fd)
 {
+	const char *why;
 	double t0;
 
 	atomic_store(&s->state, SLOT_READING);
 	set_timeouts(fd);
+	if (record_check(fd, &why) == -1) {
+		logmsg("bad FastCGI request (%s): connection closed", why);
+		close(fd);
+		return;
+	}
 	/* Hand our connection to libfcgi: with ipcFd set and the
 	 * connection marked kept, FCGX_Accept_r reads the request from it
 	 * instead of calling accept(2) itself (fcgiapp.c). On a bad
@@ -212,8 +232,8 @@ serve_connection(struct slot *s, int fd)
 	s->req.ipcFd = fd;
 	s->req.keepConnection = 1;
 	if (FCGX_Accept_r(&s->req) < 0) {
-		logmsg("bad FastCGI request (malformed, truncated or timed "
-		    "out): connection closed");
+		logmsg("bad FastCGI request (libfcgi refused it): "
+		    "connection closed");
 		return;
 	}
 	t0 = mono_now();
@@ -337,7 +357,7 @@ main(int argc, char *argv[])
 		    setting(envopts[e].key, val, &want) == -1)
 			errx(2, "%s: \"%s\" is not %s", envopts[e].env, val,
 			    want);
-	while ((ch = getopt_long(argc, argv, "w:t:l:L:chV", longopts,
+	while ((ch = getopt_long(argc, argv, "w:t:l:L:i:chV", longopts,
 	    NULL)) != -1) {
 		switch (ch) {
 		case 'c':
@@ -355,7 +375,7 @@ main(int argc, char *argv[])
 		default:
 			if (setting(ch, optarg, &want) == -1)
 				errx(2, "--%s: \"%s\" is not %s",
-				    longopts[strchr("wtlL", ch) - "wtlL"].name,
+				    longopts[strchr("wtlLi", ch) - "wtlLi"].name,
 				    optarg, want);
 		}
 	}

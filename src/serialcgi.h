@@ -16,6 +16,7 @@ struct config {
 	const char	*lock_path;	/* the shared flock(2) file */
 	const char	*worklog_path;	/* opt-in work log, or NULL */
 	int		 worklog_fd;	/* -1 when there is no work log */
+	double		 io_timeout;	/* seconds to read or write, per call */
 };
 
 /* What a responder thread is doing; main() reads it to wake threads. */

@@ -1,0 +1,198 @@
+#!/usr/bin/env bats
+# Faults on the real stack: a killed lock holder or waiter, clients that
+# hang up, overload, and a graceful stop. Nothing may overlap, and every
+# client still gets an honest answer.
+
+load helper
+
+setup() {
+	LOG=$BATS_TEST_TMPDIR/run/work.log
+	CLIENTS=$BATS_TEST_TMPDIR/clients
+}
+
+teardown() {
+	stack_down
+}
+
+no_overlap() {
+	works "$LOG" >"$BATS_TEST_TMPDIR/works"
+	run awk 'NR > 1 && $1 < end { print "overlap at " $1 } { end = $2 }' \
+		"$BATS_TEST_TMPDIR/works"
+	assert_output ""
+}
+
+@test "kill -9 of the lock holder: next waiter within 50 ms, 502, respawn" {
+	# One thread per process makes the placement certain: the holder
+	# is alone in its process, the waiter alone in the other.
+	stack_up "$BATS_TEST_TMPDIR" PROCESSES=2 THREADS=1 WORK_SECONDS=1 \
+		WORK_LOG="$LOG"
+	before=$(responder_pids)
+	client first
+	wait_for "$LOG" '^start .* first$'
+	client second
+	sleep 0.3
+	# The holder's pid comes from the server, not from a guess.
+	holder=$(holder_line "$LOG" | awk '{ print $3 }')
+	[[ -n $holder ]]
+	killed_at=$(kill_at KILL "$holder")
+	wait
+	assert_equal "$(status_of first)" 502
+	assert_equal "$(status_of second)" 200
+	next=$(awk '$1 == "start" && $4 == "second" { print $2 }' "$LOG")
+	run awk -v n="$next" -v k="$killed_at" 'BEGIN {
+		d = n - k; printf "handoff after death: %.1f ms\n", d * 1e3
+		exit !(d >= 0 && d < 0.050) }'
+	assert_success
+	no_overlap
+	# multiwatch forks a new responder in place of the dead one.
+	for ((i = 0; i < 50; i++)); do
+		now=$(responder_pids)
+		[[ $(wc -l <<<"$now") == 2 && $now != "$before" ]] && break
+		sleep 0.1
+	done
+	assert_equal "$(wc -l <<<"$now")" 2
+	run grep -qw "$holder" <<<"$now"
+	assert_failure
+	fire 2
+	run awk '$2 != 200' "$FIRED"
+	assert_output ""
+}
+
+@test "kill -9 of a waiter: the queue goes on undisturbed" {
+	stack_up "$BATS_TEST_TMPDIR" PROCESSES=3 THREADS=1 WORK_SECONDS=1 \
+		WORK_LOG="$LOG"
+	client a
+	wait_for "$LOG" '^start .* a$'
+	client b
+	sleep 0.1
+	client c
+	sleep 0.2
+	# Each of the two other processes holds one waiter, b or c.
+	holder=$(holder_line "$LOG" | awk '{ print $3 }')
+	waiter=$(responder_pids | grep -vx "$holder" | head -1)
+	kill -KILL "$waiter"
+	wait
+	statuses=$(for id in a b c; do status_of "$id"; done | sort | tr '\n' ' ')
+	assert_equal "$statuses" "200 200 502 "
+	assert_equal "$(status_of a)" 200
+	no_overlap
+	run grep -c '^start' "$LOG"
+	assert_output 2
+}
+
+@test "a client that hangs up while waiting gives up its turn (real 3 s)" {
+	stack_up "$BATS_TEST_TMPDIR" PROCESSES=2 THREADS=4 WORK_SECONDS=3 \
+		WORK_LOG="$LOG"
+	t0=$(mono)
+	for id in c1 c2 c3 c4 c5; do
+		client "$id"
+		sleep 0.05
+	done
+	sleep 1
+	holder=$(holder_line "$LOG" | awk '{ print $4 }')
+	[[ -n $holder ]]
+	dropped=$(printf '%s\n' c1 c2 c3 c4 c5 | grep -vx "$holder" | tail -2)
+	for id in $dropped; do
+		kill -KILL "$(cat "$CLIENTS/$id.pid")"
+	done
+	wait
+	t1=$(mono)
+	# 3 works of 3 s, not 5: the last answer comes by about 9 s.
+	run awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f s\n", b - a
+		exit !(b - a < 9.8) }'
+	assert_success
+	for id in $(printf '%s\n' c1 c2 c3 c4 c5 | grep -vxF "$dropped"); do
+		assert_equal "$(status_of "$id")" 200
+	done
+	run grep -c '^start' "$LOG"
+	assert_output 3
+	for id in $dropped; do
+		run grep -E "req=$id skipped: client gone" "$RUN/responders.log"
+		assert_success
+	done
+	no_overlap
+}
+
+@test "a client that hangs up during work: the work ends, the loss is logged" {
+	stack_up "$BATS_TEST_TMPDIR" PROCESSES=1 THREADS=2 WORK_SECONDS=1 \
+		WORK_LOG="$LOG"
+	pids=$(responder_pids)
+	client gone
+	wait_for "$LOG" '^start .* gone$'
+	kill -KILL "$(cat "$CLIENTS/gone.pid")"
+	wait_for "$LOG" '^end .* gone$' 3
+	wait_for "$RUN/responders.log" 'req=gone worked, but the answer was lost' 3
+	assert_equal "$(responder_pids)" "$pids"
+	run curl -s -o /dev/null -w '%{http_code}' "$URL/test"
+	assert_output 200
+}
+
+@test "overload: past QUEUE, 503 with Retry-After at once" {
+	stack_up "$BATS_TEST_TMPDIR" PROCESSES=2 THREADS=4 QUEUE=5 \
+		WORK_SECONDS=0.5
+	fire 12
+	run awk '{ n[$2]++ } END { print n[200] + 0, n[503] + 0 }' "$FIRED"
+	assert_output "5 7"
+	run awk '$2 == 503 && $1 >= 0.1 { print "slow 503: " $1 }' "$FIRED"
+	assert_output ""
+	# What one rejected client sees.
+	for id in w1 w2 w3 w4 w5; do client "$id"; done
+	sleep 0.3
+	run curl -s -D "$BATS_TEST_TMPDIR/h" -w ' %{http_code}' "$URL/test"
+	assert_output --partial ' 503'
+	assert_output --partial '"error":"busy: 5 requests already admitted"'
+	run grep -i '^retry-after: 1' "$BATS_TEST_TMPDIR/h"
+	assert_success
+	wait
+}
+
+@test "SIGTERM drains: the work in progress gets 200, waiters a prompt 503" {
+	stack_up "$BATS_TEST_TMPDIR" PROCESSES=2 THREADS=4 WORK_SECONDS=2 \
+		WORK_LOG="$LOG"
+	client h
+	wait_for "$LOG" '^start .* h$'
+	for id in w1 w2 w3; do client "$id"; done
+	sleep 0.3
+	supervisor=$(cat "$RUN/responders.pid")
+	children=$(responder_pids)
+	master=$(cat "$RUN/nginx.master")
+	t0=$(mono)
+	RUN_DIR=$RUN "$STACK" down &
+	# The responders are gone within 1 s plus the work in progress.
+	while running "$supervisor"; do sleep 0.02; done
+	t1=$(mono)
+	wait
+	run awk -v a="$t0" -v b="$t1" 'BEGIN { exit !(b - a < 1.7 + 1.0) }'
+	assert_success
+	assert_equal "$(status_of h)" 200
+	for id in w1 w2 w3; do
+		assert_equal "$(status_of "$id")" 503
+		run grep -i '^retry-after: ' "$CLIENTS/$id.h"
+		assert_success
+		# Prompt: long before the holder's work would have let it in.
+		run awk '{ exit !($2 < 1.0) }' "$CLIENTS/$id.out"
+		assert_success
+	done
+	for p in $supervisor $children $master; do
+		run running "$p"
+		assert_failure
+	done
+	[[ ! -e $RUN/serialcgi.sock ]]
+	# A stop and a start serve again.
+	stack_up "$BATS_TEST_TMPDIR" PROCESSES=2 THREADS=4 WORK_SECONDS=0.1
+	run curl -s -o /dev/null -w '%{http_code}' "$URL/test"
+	assert_output 200
+}
+
+@test "after a crash of the whole stack, a start serves again" {
+	stack_up "$BATS_TEST_TMPDIR" PROCESSES=2 THREADS=2 WORK_SECONDS=0.1
+	# Only the supervisor and the nginx master: their children are
+	# orphaned, as after a real crash, and nginx workers hold the port.
+	kill -KILL "$(cat "$RUN/responders.pid")" "$(cat "$RUN/nginx.master")"
+	pkill -KILL -P "$(cat "$RUN/responders.pid")" || true
+	sleep 0.2
+	[[ -S $RUN/serialcgi.sock ]]	# stale: nothing answers it
+	stack_up "$BATS_TEST_TMPDIR" PROCESSES=2 THREADS=2 WORK_SECONDS=0.1
+	run curl -s -o /dev/null -w '%{http_code}' "$URL/test"
+	assert_output 200
+}
