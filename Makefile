@@ -6,12 +6,12 @@
 #   make install    PREFIX=/usr/local DESTDIR=
 #
 # Settings pass through to the stack: PORT PROCESSES THREADS WORK_SECONDS
-# QUEUE RUN_DIR SERVICE_USER WORK_LOG IO_TIMEOUT, e.g.
+# QUEUE RUN_DIR SERVICE_USER WORK_LOG IO_TIMEOUT SLOW_WAIT, e.g.
 #   make run PORT=18080 PROCESSES=4 WORK_SECONDS=0.2
 
 PROG	= serialcgi
 SRCS	= src/main.c src/http.c src/lock.c src/work.c src/watch.c src/log.c \
-	  src/record.c
+	  src/record.c src/board.c src/metrics.c
 OBJS	= $(SRCS:.c=.o)
 PKGS	= fcgi libcjson
 
@@ -40,7 +40,7 @@ THREADS		?= 64
 WORK_SECONDS	?= 3
 export PORT PROCESSES THREADS WORK_SECONDS
 # The optional ones only when set: an empty value would be refused.
-$(foreach v,QUEUE RUN_DIR SERVICE_USER WORK_LOG IO_TIMEOUT,\
+$(foreach v,QUEUE RUN_DIR SERVICE_USER WORK_LOG IO_TIMEOUT SLOW_WAIT,\
 	$(if $(value $(v)),$(eval export $(v))))
 
 .PHONY: all deps run test bench install uninstall clean
@@ -51,7 +51,7 @@ $(PROG): $(OBJS)
 	$(CC) $(LDFLAGS) -o $@ $(OBJS) $(LDLIBS)
 
 $(OBJS): src/serialcgi.h src/http.h src/lock.h src/work.h src/watch.h \
-	src/log.h src/record.h Makefile
+	src/log.h src/record.h src/board.h src/metrics.h Makefile
 
 deps:
 	@spawn/deps $(DEPS)

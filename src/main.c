@@ -6,6 +6,7 @@
  */
 #define _GNU_SOURCE	/* accept4 */
 
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 
@@ -23,6 +24,7 @@
 #include <fastcgi.h>
 #include <fcgiapp.h>
 
+#include "board.h"
 #include "http.h"
 #include "lock.h"
 #include "log.h"
@@ -48,6 +50,8 @@ static struct config cfg = {
 	.worklog_path = NULL,
 	.worklog_fd = -1,
 	.io_timeout = 10.0,
+	.board_path = "serialcgi.board",
+	.slow_wait = 0,
 };
 
 static const struct option longopts[] = {
@@ -56,6 +60,8 @@ static const struct option longopts[] = {
 	{ "lock-file",    required_argument, NULL, 'l' },
 	{ "work-log",     required_argument, NULL, 'L' },
 	{ "io-timeout",   required_argument, NULL, 'i' },
+	{ "board-file",   required_argument, NULL, 'b' },
+	{ "slow-wait",    required_argument, NULL, 's' },
 	{ "check",        no_argument,       NULL, 'c' },
 	{ "help",         no_argument,       NULL, 'h' },
 	{ "version",      no_argument,       NULL, 'V' },
@@ -69,6 +75,8 @@ static const struct { int key; const char *env; } envopts[] = {
 	{ 'l', "LOCK_FILE" },
 	{ 'L', "WORK_LOG" },
 	{ 'i', "IO_TIMEOUT" },
+	{ 'b', "BOARD_FILE" },
+	{ 's', "SLOW_WAIT" },
 };
 
 static void
@@ -76,7 +84,8 @@ usage(FILE *f)
 {
 	fprintf(f,
 	    "usage: serialcgi [-c] [-w seconds] [-t threads] [-l lock-file]\n"
-	    "                 [-L work-log] [-i io-timeout]\n"
+	    "                 [-L work-log] [-i io-timeout] [-b board-file]"
+	    " [-s slow-wait]\n"
 	    "  -w, --work-seconds S  length of one work(), in (0, 3600];"
 	    " default 3\n"
 	    "  -t, --threads N       responder threads, 1 to %d;"
@@ -87,10 +96,14 @@ usage(FILE *f)
 	    " default off\n"
 	    "  -i, --io-timeout S    to read a request or write an answer,\n"
 	    "                        in (0, 3600]; default 10\n"
+	    "  -b, --board-file PATH the scoreboard shared by all responders;\n"
+	    "                        default serialcgi.board\n"
+	    "  -s, --slow-wait S     log requests that waited longer, in"
+	    " (0, 3600];\n                        default off\n"
 	    "  -c, --check           check the settings and exit\n"
 	    "Each option can also come from WORK_SECONDS, THREADS, LOCK_FILE,"
-	    " WORK_LOG\nand IO_TIMEOUT.\nThe listening socket is fd 0, as spawn-fcgi(1)"
-	    " passes it.\n", THREADS_MAX);
+	    " WORK_LOG,\nIO_TIMEOUT, BOARD_FILE and SLOW_WAIT. The listening"
+	    " socket is fd 0,\nas spawn-fcgi(1) passes it.\n", THREADS_MAX);
 }
 
 /* Whole string, finite, in (0, 3600]: strtod(3) alone accepts too much. */
@@ -142,6 +155,13 @@ setting(int key, const char *val, const char **want)
 	case 'i':
 		*want = "a number of seconds in (0, 3600]";
 		return parse_seconds(val, &cfg.io_timeout);
+	case 's':
+		*want = "a number of seconds in (0, 3600]";
+		return parse_seconds(val, &cfg.slow_wait);
+	case 'b':
+		*want = "a path";
+		cfg.board_path = val;
+		return *val == '\0' ? -1 : 0;
 	case 'l':
 		*want = "a path";
 		cfg.lock_path = val;
@@ -357,7 +377,7 @@ main(int argc, char *argv[])
 		    setting(envopts[e].key, val, &want) == -1)
 			errx(2, "%s: \"%s\" is not %s", envopts[e].env, val,
 			    want);
-	while ((ch = getopt_long(argc, argv, "w:t:l:L:i:chV", longopts,
+	while ((ch = getopt_long(argc, argv, "w:t:l:L:i:b:s:chV", longopts,
 	    NULL)) != -1) {
 		switch (ch) {
 		case 'c':
@@ -375,7 +395,7 @@ main(int argc, char *argv[])
 		default:
 			if (setting(ch, optarg, &want) == -1)
 				errx(2, "--%s: \"%s\" is not %s",
-				    longopts[strchr("wtlLi", ch) - "wtlLi"].name,
+				    longopts[strchr("wtlLibs", ch) - "wtlLibs"].name,
 				    optarg, want);
 		}
 	}
@@ -391,6 +411,8 @@ main(int argc, char *argv[])
 		    "through spawn-fcgi)");
 	if (lock_check(cfg.lock_path, why, sizeof(why)) == -1)
 		errx(2, "lock file %s: %s", cfg.lock_path, why);
+	if (lock_check(cfg.board_path, why, sizeof(why)) == -1)
+		errx(2, "board file %s: %s", cfg.board_path, why);
 	if (cfg.worklog_path != NULL &&
 	    (cfg.worklog_fd = worklog_open(cfg.worklog_path)) == -1)
 		err(2, "work log %s", cfg.worklog_path);
@@ -413,6 +435,10 @@ main(int argc, char *argv[])
 		warn("eventfd");
 		goto out;
 	}
+	if (board_open(cfg.board_path) == -1) {
+		warn("board file %s", cfg.board_path);
+		goto out;
+	}
 	if ((slots = calloc((size_t)cfg.threads, sizeof(*slots))) == NULL) {
 		warn("calloc");
 		goto out;
@@ -424,6 +450,12 @@ main(int argc, char *argv[])
 			goto out;
 		}
 	}
+
+	/* The default 50 us timer slack would late every clock_nanosleep
+	 * wake-up, and so every handoff (prctl(2) PR_SET_TIMERSLACK); the
+	 * threads inherit 1 ns from here. */
+	if (prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0) == -1)
+		logmsg("prctl PR_SET_TIMERSLACK: %s", strerror(errno));
 
 	/* Stop signals go to main() only, which waits in ppoll(2). */
 	sigemptyset(&stopset);
@@ -457,6 +489,7 @@ out:
 	for (i = 0; i < opened; i++)
 		close(slots[i].lock_fd);
 	free(slots);
+	board_close();
 	watch_close();
 	if (cfg.worklog_fd != -1)
 		close(cfg.worklog_fd);

@@ -53,15 +53,16 @@ worklog_open(const char *path)
 }
 
 int
-worklog_write(int fd, const char *event, double t, const char *id)
+worklog_write(int fd, const char *event, double t, const char *id,
+    double arrived)
 {
 	char line[160];
 	int n;
 
 	if (fd < 0)
 		return 0;
-	n = snprintf(line, sizeof(line), "%s %.9f %ld %.64s\n", event, t,
-	    (long)getpid(), id);
+	n = snprintf(line, sizeof(line), "%s %.9f %ld %.64s %.9f\n", event, t,
+	    (long)getpid(), id, arrived);
 	if (n < 0 || (size_t)n >= sizeof(line)) {
 		errno = EOVERFLOW;
 		return -1;

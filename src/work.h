@@ -26,11 +26,12 @@ int work(double start, double seconds);
 int worklog_open(const char *path);
 
 /*
- * worklog_write: append one line "<event> <mono seconds> <pid> <id>"
- * with a single write(2), so lines from many processes never mix
- * (O_APPEND, write(2)). Does nothing if fd < 0.
- * Returns 0, or -1 with errno set.
+ * worklog_write: append one line
+ * "<event> <mono seconds> <pid> <id> <arrival mono seconds>" with a
+ * single write(2), so lines from many processes never mix (O_APPEND,
+ * write(2)). Does nothing if fd < 0. Returns 0, or -1 with errno set.
  */
-int worklog_write(int fd, const char *event, double t, const char *id);
+int worklog_write(int fd, const char *event, double t, const char *id,
+    double arrived);
 
 #endif

@@ -24,11 +24,11 @@ no_overlap() {
 @test "kill -9 of the lock holder: next waiter within 50 ms, 502, respawn" {
 	# One thread per process makes the placement certain: the holder
 	# is alone in its process, the waiter alone in the other.
-	stack_up "$BATS_TEST_TMPDIR" PROCESSES=2 THREADS=1 WORK_SECONDS=1 \
+	stack_up "$BATS_TEST_TMPDIR" PROCESSES=2 THREADS=1 QUEUE=2 WORK_SECONDS=1 \
 		WORK_LOG="$LOG"
 	before=$(responder_pids)
 	client first
-	wait_for "$LOG" '^start .* first$'
+	wait_for "$LOG" '^start .* first '
 	client second
 	sleep 0.3
 	# The holder's pid comes from the server, not from a guess.
@@ -59,10 +59,10 @@ no_overlap() {
 }
 
 @test "kill -9 of a waiter: the queue goes on undisturbed" {
-	stack_up "$BATS_TEST_TMPDIR" PROCESSES=3 THREADS=1 WORK_SECONDS=1 \
+	stack_up "$BATS_TEST_TMPDIR" PROCESSES=3 THREADS=1 QUEUE=3 WORK_SECONDS=1 \
 		WORK_LOG="$LOG"
 	client a
-	wait_for "$LOG" '^start .* a$'
+	wait_for "$LOG" '^start .* a '
 	client b
 	sleep 0.1
 	client c
@@ -118,9 +118,9 @@ no_overlap() {
 		WORK_LOG="$LOG"
 	pids=$(responder_pids)
 	client gone
-	wait_for "$LOG" '^start .* gone$'
+	wait_for "$LOG" '^start .* gone '
 	kill -KILL "$(cat "$CLIENTS/gone.pid")"
-	wait_for "$LOG" '^end .* gone$' 3
+	wait_for "$LOG" '^end .* gone ' 3
 	wait_for "$RUN/responders.log" 'req=gone worked, but the answer was lost' 3
 	assert_equal "$(responder_pids)" "$pids"
 	run curl -s -o /dev/null -w '%{http_code}' "$URL/test"
@@ -150,7 +150,7 @@ no_overlap() {
 	stack_up "$BATS_TEST_TMPDIR" PROCESSES=2 THREADS=4 WORK_SECONDS=2 \
 		WORK_LOG="$LOG"
 	client h
-	wait_for "$LOG" '^start .* h$'
+	wait_for "$LOG" '^start .* h '
 	for id in w1 w2 w3; do client "$id"; done
 	sleep 0.3
 	supervisor=$(cat "$RUN/responders.pid")

@@ -11,12 +11,14 @@ SERIALCGI=$TOP/serialcgi
 export SERIALCGI
 SERVICE_USER=${SERVICE_USER:-serialcgi}
 
-# A port nobody listens on, chosen at random to keep parallel runs apart.
+# A port no TCP socket uses, chosen at random to keep parallel runs
+# apart, and below the ephemeral range (32768-60999) that clients'
+# own connections take their local ports from.
 free_port() {
 	local port i
 	for ((i = 0; i < 50; i++)); do
-		port=$((20000 + RANDOM % 40000))
-		if [[ -z $(ss -Hltn "sport = :$port") ]]; then
+		port=$((20000 + RANDOM % 12000))
+		if [[ -z $(ss -Htan "sport = :$port") ]]; then
 			echo "$port"
 			return 0
 		fi

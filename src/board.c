@@ -1,0 +1,385 @@
+/* board.c - the scoreboard all responders share. */
+#define _GNU_SOURCE	/* F_OFD_GETLK, F_OFD_SETLK */
+
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+
+#include <linux/futex.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "board.h"
+
+#define BOARD_MAGIC	0x3130445242494353ULL	/* "SCIBRD01" */
+
+const double board_bucket_le[BOARD_BUCKETS] = {
+	0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300,
+	__builtin_inf()
+};
+
+/* A queue entry goes WAITING -> NEXT -> HOLDING -> DONE, or to GONE
+ * from any of these when its client leaves or its process dies. */
+enum { E_FREE, E_WAITING, E_NEXT, E_HOLDING, E_GONE, E_DONE };
+
+struct entry {
+	_Atomic uint64_t ticket;
+	_Atomic int32_t	 proc;		/* index in pid[] */
+	_Atomic int32_t	 pid;		/* its owner then: a respawned
+					 * responder may reuse the index */
+	_Atomic uint32_t state;		/* also the futex word */
+	_Atomic double	 since;		/* arrival, then start of work */
+};
+
+struct shared {
+	uint64_t	 magic;
+	pthread_mutex_t	 mutex;		/* robust, process-shared */
+	uint64_t	 next;		/* next ticket to hand out */
+	uint64_t	 head;		/* oldest unfinished ticket */
+	_Atomic uint64_t served, skipped, rejected;
+	_Atomic uint64_t hist[BOARD_BUCKETS];
+	_Atomic uint64_t wait_count, wait_ns;
+	_Atomic int32_t	 pid[BOARD_PROCS];
+	struct entry	 ring[BOARD_RING];
+};
+
+static struct shared *b;
+static int bfd = -1;
+static int me = -1;			/* our index in pid[] */
+
+/* Is responder i alive? It holds an OFD lock on byte i of the file for
+ * as long as it lives; the kernel drops it at exit, so neither zombies
+ * nor reused pids can fool this (fcntl(2), open file description
+ * locks). Our own lock never conflicts with us: we are alive. */
+static int
+alive(int i, signed char *seen)
+{
+	struct flock fl;
+
+	if (i == me)
+		return 1;
+	if (i < 0 || i >= BOARD_PROCS)
+		return 0;
+	if (seen[i] == 0) {
+		memset(&fl, 0, sizeof(fl));
+		fl.l_type = F_WRLCK;
+		fl.l_whence = SEEK_SET;
+		fl.l_start = i;
+		fl.l_len = 1;
+		seen[i] = fcntl(bfd, F_OFD_GETLK, &fl) == 0 &&
+		    fl.l_type != F_UNLCK ? 1 : -1;
+	}
+	return seen[i] > 0;
+}
+
+static void
+futex_wake(_Atomic uint32_t *w)
+{
+	syscall(SYS_futex, w, FUTEX_WAKE, 1, NULL, NULL, 0);
+}
+
+static void
+lock(void)
+{
+	/* A responder killed inside this short section leaves plain
+	 * counters behind, still usable: make the mutex usable again. */
+	if (pthread_mutex_lock(&b->mutex) == EOWNERDEAD)
+		pthread_mutex_consistent(&b->mutex);
+}
+
+static void
+unlock(void)
+{
+	pthread_mutex_unlock(&b->mutex);
+}
+
+static int
+live_state(struct entry *e, signed char *seen)
+{
+	uint32_t st = atomic_load(&e->state);
+	int i = atomic_load(&e->proc);
+
+	if ((st == E_WAITING || st == E_NEXT || st == E_HOLDING) &&
+	    (!alive(i, seen) ||
+	    atomic_load(&b->pid[i]) != atomic_load(&e->pid))) {
+		atomic_store(&e->state, E_GONE);
+		st = E_GONE;
+	}
+	return (int)st;
+}
+
+/* With the mutex held: drop finished and dead entries at the head, and
+ * let the first waiter that is not the holder queue in flock(2). */
+static void
+advance(void)
+{
+	signed char seen[BOARD_PROCS] = { 0 };
+	struct entry *e;
+	uint64_t u;
+	int st;
+
+	for (u = b->head; u < b->next; u++) {
+		e = &b->ring[u % BOARD_RING];
+		st = live_state(e, seen);
+		if (st == E_GONE || st == E_DONE || st == E_FREE) {
+			if (u == b->head)
+				b->head++;
+			continue;
+		}
+		if (st == E_HOLDING)
+			continue;
+		if (st == E_WAITING) {
+			atomic_store(&e->state, E_NEXT);
+			futex_wake(&e->state);
+		}
+		break;
+	}
+}
+
+static int
+map(int fd)
+{
+	pthread_mutexattr_t ma;
+	struct stat st;
+	void *p;
+
+	if (fstat(fd, &st) == -1)
+		return -1;
+	if ((size_t)st.st_size != sizeof(*b) &&
+	    ftruncate(fd, sizeof(*b)) == -1)
+		return -1;
+	p = mmap(NULL, sizeof(*b), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED)
+		return -1;
+	b = p;
+	if (b->magic == BOARD_MAGIC && (size_t)st.st_size == sizeof(*b))
+		return 0;
+	memset(b, 0, sizeof(*b));
+	pthread_mutexattr_init(&ma);
+	pthread_mutexattr_setpshared(&ma, PTHREAD_PROCESS_SHARED);
+	pthread_mutexattr_setrobust(&ma, PTHREAD_MUTEX_ROBUST);
+	pthread_mutex_init(&b->mutex, &ma);
+	pthread_mutexattr_destroy(&ma);
+	b->magic = BOARD_MAGIC;
+	return 0;
+}
+
+static int
+claim(void)
+{
+	struct flock fl;
+	int i;
+
+	for (i = 0; i < BOARD_PROCS; i++) {
+		memset(&fl, 0, sizeof(fl));
+		fl.l_type = F_WRLCK;
+		fl.l_whence = SEEK_SET;
+		fl.l_start = i;
+		fl.l_len = 1;
+		if (fcntl(bfd, F_OFD_SETLK, &fl) == 0) {
+			me = i;
+			atomic_store(&b->pid[i], (int32_t)getpid());
+			return 0;
+		}
+		if (errno != EAGAIN && errno != EACCES)
+			return -1;
+	}
+	errno = ENOSPC;
+	return -1;
+}
+
+int
+board_open(const char *path)
+{
+	int rc = -1, saved;
+
+	bfd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (bfd == -1)
+		return -1;
+	/* Responders start together: one sets the file up at a time. */
+	while (flock(bfd, LOCK_EX) == -1)
+		if (errno != EINTR)
+			goto out;
+	rc = map(bfd) == 0 && claim() == 0 ? 0 : -1;
+	saved = errno;
+	flock(bfd, LOCK_UN);
+	errno = saved;
+out:
+	if (rc == -1) {
+		saved = errno;
+		board_close();
+		errno = saved;
+	}
+	return rc;
+}
+
+void
+board_close(void)
+{
+	if (b != NULL && me >= 0)
+		atomic_store(&b->pid[me], 0);
+	if (b != NULL)
+		munmap(b, sizeof(*b));
+	if (bfd != -1)
+		close(bfd);
+	b = NULL;
+	bfd = -1;
+	me = -1;
+}
+
+int
+board_enter(double since, uint64_t *ticket, long *ahead)
+{
+	struct entry *e;
+	uint64_t t;
+
+	lock();
+	advance();
+	if (b->next - b->head >= BOARD_RING) {
+		unlock();
+		errno = EAGAIN;
+		return -1;
+	}
+	t = b->next++;
+	e = &b->ring[t % BOARD_RING];
+	atomic_store(&e->ticket, t);
+	atomic_store(&e->proc, me);
+	atomic_store(&e->pid, atomic_load(&b->pid[me]));
+	atomic_store(&e->since, since);
+	atomic_store(&e->state, E_WAITING);
+	*ticket = t;
+	*ahead = (long)(t - b->head);
+	advance();
+	unlock();
+	return 0;
+}
+
+int
+board_wait_turn(uint64_t ticket, atomic_int *cancel)
+{
+	/* The timeout only bounds how long a waiter behind a process that
+	 * died at the wrong moment can stall; wake-ups are direct. */
+	const struct timespec recheck = { 1, 0 };
+	struct entry *e = &b->ring[ticket % BOARD_RING];
+
+	for (;;) {
+		if (atomic_load(&e->state) != E_WAITING)
+			return 0;
+		if (cancel != NULL && atomic_load(cancel)) {
+			errno = ECANCELED;
+			return -1;
+		}
+		if (syscall(SYS_futex, &e->state, FUTEX_WAIT, E_WAITING,
+		    &recheck, NULL, 0) == -1 && errno == ETIMEDOUT) {
+			lock();
+			advance();
+			unlock();
+		}
+	}
+}
+
+void
+board_holding(uint64_t ticket, double now)
+{
+	struct entry *e = &b->ring[ticket % BOARD_RING];
+
+	lock();
+	atomic_store(&e->since, now);
+	atomic_store(&e->state, E_HOLDING);
+	advance();
+	unlock();
+}
+
+void
+board_finish(uint64_t ticket, enum board_outcome how)
+{
+	struct entry *e = &b->ring[ticket % BOARD_RING];
+
+	lock();
+	atomic_store(&e->state, how == BOARD_SERVED ? E_DONE : E_GONE);
+	advance();
+	unlock();
+	if (how == BOARD_SERVED)
+		atomic_fetch_add(&b->served, 1);
+	else if (how == BOARD_SKIPPED)
+		atomic_fetch_add(&b->skipped, 1);
+}
+
+void
+board_observe_wait(double seconds)
+{
+	int i = 0;
+
+	while (i < BOARD_BUCKETS - 1 && seconds > board_bucket_le[i])
+		i++;
+	atomic_fetch_add(&b->hist[i], 1);
+	atomic_fetch_add(&b->wait_count, 1);
+	atomic_fetch_add(&b->wait_ns, (uint64_t)(seconds * 1e9));
+}
+
+void
+board_rejected(void)
+{
+	atomic_fetch_add(&b->rejected, 1);
+}
+
+static void
+scan(struct board_stats *st, signed char *seen)
+{
+	uint64_t u, holder = 0;
+	struct entry *e;
+	int s, i;
+
+	st->waiters = 0;
+	st->holder_pid = -1;
+	st->holder_since = 0;
+	for (u = b->head; u < b->next; u++) {
+		e = &b->ring[u % BOARD_RING];
+		s = live_state(e, seen);
+		if (s == E_WAITING || s == E_NEXT)
+			st->waiters++;
+		/* Two holders overlap for a moment at a handoff: the
+		 * later ticket is the one working. */
+		if (s == E_HOLDING && (st->holder_pid < 0 || u > holder)) {
+			holder = u;
+			st->holder_pid = atomic_load(&e->pid);
+			st->holder_since = atomic_load(&e->since);
+		}
+	}
+	st->processes = 0;
+	for (i = 0; i < BOARD_PROCS; i++)
+		st->processes += alive(i, seen);
+}
+
+int
+board_stats(struct board_stats *st)
+{
+	signed char seen[BOARD_PROCS] = { 0 };
+	uint64_t sum = 0;
+	int i;
+
+	if (b == NULL) {
+		errno = EINVAL;
+		return -1;
+	}
+	lock();
+	advance();
+	scan(st, seen);
+	unlock();
+	st->served = atomic_load(&b->served);
+	st->skipped = atomic_load(&b->skipped);
+	st->rejected = atomic_load(&b->rejected);
+	for (i = 0; i < BOARD_BUCKETS; i++) {
+		sum += atomic_load(&b->hist[i]);
+		st->buckets[i] = sum;
+	}
+	st->wait_count = atomic_load(&b->wait_count);
+	st->wait_sum = (double)atomic_load(&b->wait_ns) / 1e9;
+	return 0;
+}

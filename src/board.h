@@ -1,0 +1,78 @@
+/* board.h - the scoreboard all responders share: arrival tickets for
+ * fair order, the holder and waiters, counters and a wait histogram. */
+#ifndef SERIALCGI_BOARD_H
+#define SERIALCGI_BOARD_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+#define BOARD_PROCS	64	/* responder processes */
+#define BOARD_RING	4096	/* requests admitted at once, at most */
+#define BOARD_BUCKETS	13	/* wait histogram, see board_bucket_le */
+
+enum board_outcome { BOARD_SERVED, BOARD_SKIPPED, BOARD_FAILED };
+
+struct board_stats {
+	long		 waiters;	/* queued, alive */
+	long		 holder_pid;	/* -1 if nobody holds the lock */
+	double		 holder_since;	/* mono s the work began */
+	long		 processes;	/* responder processes alive */
+	uint64_t	 served, skipped, rejected;
+	uint64_t	 buckets[BOARD_BUCKETS];	/* cumulative */
+	uint64_t	 wait_count;
+	double		 wait_sum;	/* seconds */
+};
+
+/* Upper bounds of the wait histogram's buckets, in seconds; the last
+ * is +Inf. */
+extern const double board_bucket_le[BOARD_BUCKETS];
+
+/*
+ * board_open: map the scoreboard file (created 0600 and initialized if
+ * new; checked like the lock file by the caller) and register this
+ * process in it, holding an OFD lock (fcntl(2) F_OFD_SETLK) on its
+ * entry so others can tell when it dies. Returns 0, or -1 with errno
+ * set (ENOSPC: BOARD_PROCS processes are alive already).
+ */
+int board_open(const char *path);
+
+/* board_close: leave the table and unmap. */
+void board_close(void);
+
+/*
+ * board_enter: take the next arrival ticket, for the request that
+ * entered the handler at `since` (mono s). *ahead gets how many
+ * requests were queued before it. Returns 0, or -1 with errno EAGAIN
+ * if BOARD_RING requests are queued already.
+ */
+int board_enter(double since, uint64_t *ticket, long *ahead);
+
+/*
+ * board_wait_turn: block until every earlier ticket is finished but
+ * for the lock holder, so that this request may now wait in flock(2)
+ * right behind it. Only one request is ever there: nobody can barge in
+ * between an unlock and the next waiter's wake-up. A signal ends the
+ * wait early if *cancel is set. Returns 0, or -1 with errno ECANCELED.
+ */
+int board_wait_turn(uint64_t ticket, atomic_int *cancel);
+
+/* board_holding: the request holds the lock and starts work at `now`
+ * (mono s); lets the next ticket queue in flock(2) behind it. */
+void board_holding(uint64_t ticket, double now);
+
+/* board_finish: the request is done with the queue (served, skipped
+ * or failed); counts it and passes the turn on. */
+void board_finish(uint64_t ticket, enum board_outcome how);
+
+/* board_observe_wait: add one wait, in seconds, to the histogram. */
+void board_observe_wait(double seconds);
+
+/* board_rejected: count one request refused by admission (503). */
+void board_rejected(void);
+
+/* board_stats: a consistent snapshot. Entries of dead processes are
+ * cleared first, so the numbers are true even after a kill -9.
+ * Returns 0, or -1 with errno set. */
+int board_stats(struct board_stats *st);
+
+#endif

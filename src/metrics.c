@@ -1,0 +1,123 @@
+/* metrics.c - /status (JSON) and /metrics (Prometheus text). */
+#define _POSIX_C_SOURCE 200809L
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+
+#include <cjson/cJSON.h>
+
+#include "metrics.h"
+
+static cJSON *
+holder(const struct board_stats *st, double now)
+{
+	cJSON *h;
+
+	if (st->holder_pid < 0)
+		return cJSON_CreateNull();
+	if ((h = cJSON_CreateObject()) == NULL)
+		return NULL;
+	if (cJSON_AddNumberToObject(h, "pid", (double)st->holder_pid) ==
+	    NULL || cJSON_AddNumberToObject(h, "working_seconds",
+	    round((now - st->holder_since) * 1e6) / 1e6) == NULL) {
+		cJSON_Delete(h);
+		return NULL;
+	}
+	return h;
+}
+
+char *
+metrics_status(const struct board_stats *st, double now)
+{
+	cJSON *o = cJSON_CreateObject(), *h = holder(st, now);
+	char *text = NULL;
+
+	if (o == NULL || h == NULL)
+		goto out;
+	cJSON_AddItemToObject(o, "holder", h);
+	h = NULL;
+	if (cJSON_AddNumberToObject(o, "waiters", (double)st->waiters) &&
+	    cJSON_AddNumberToObject(o, "served", (double)st->served) &&
+	    cJSON_AddNumberToObject(o, "skipped", (double)st->skipped) &&
+	    cJSON_AddNumberToObject(o, "rejected", (double)st->rejected) &&
+	    cJSON_AddNumberToObject(o, "processes", (double)st->processes))
+		text = cJSON_PrintUnformatted(o);
+out:
+	cJSON_Delete(h);
+	cJSON_Delete(o);
+	if (text == NULL)
+		errno = ENOMEM;
+	return text;
+}
+
+struct out {
+	char	*buf;
+	size_t	 len, used;
+	int	 full;
+};
+
+static void
+put(struct out *o, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (o->full)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(o->buf + o->used, o->len - o->used, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= o->len - o->used)
+		o->full = 1;
+	else
+		o->used += (size_t)n;
+}
+
+static void
+metric(struct out *o, const char *name, const char *type, const char *help,
+    double value)
+{
+	put(o, "# HELP serialcgi_%s %s\n# TYPE serialcgi_%s %s\n"
+	    "serialcgi_%s %.17g\n", name, help, name, type, name, value);
+}
+
+int
+metrics_prometheus(const struct board_stats *st, char *buf, size_t len)
+{
+	struct out o = { buf, len, 0, 0 };
+	int i;
+
+	metric(&o, "waiters", "gauge",
+	    "Requests waiting for the lock now.", (double)st->waiters);
+	metric(&o, "holder", "gauge",
+	    "1 while a work() runs, else 0.", st->holder_pid >= 0);
+	metric(&o, "holder_pid", "gauge",
+	    "Pid of the lock holder, 0 when there is none.",
+	    st->holder_pid >= 0 ? (double)st->holder_pid : 0);
+	metric(&o, "processes", "gauge",
+	    "Responder processes alive.", (double)st->processes);
+	metric(&o, "served_total", "counter",
+	    "Works run and answered.", (double)st->served);
+	metric(&o, "skipped_total", "counter",
+	    "Requests whose client left before their turn.",
+	    (double)st->skipped);
+	metric(&o, "rejected_total", "counter",
+	    "Requests refused by admission with 503.", (double)st->rejected);
+	put(&o, "# HELP serialcgi_wait_seconds Time from arrival to the "
+	    "start of work.\n# TYPE serialcgi_wait_seconds histogram\n");
+	for (i = 0; i < BOARD_BUCKETS - 1; i++)
+		put(&o, "serialcgi_wait_seconds_bucket{le=\"%g\"} %llu\n",
+		    board_bucket_le[i], (unsigned long long)st->buckets[i]);
+	put(&o, "serialcgi_wait_seconds_bucket{le=\"+Inf\"} %llu\n"
+	    "serialcgi_wait_seconds_sum %.9f\n"
+	    "serialcgi_wait_seconds_count %llu\n",
+	    (unsigned long long)st->buckets[BOARD_BUCKETS - 1], st->wait_sum,
+	    (unsigned long long)st->wait_count);
+	if (o.full) {
+		errno = EOVERFLOW;
+		return -1;
+	}
+	return (int)o.used;
+}

@@ -1,0 +1,24 @@
+/* metrics.h - /status (JSON) and /metrics (Prometheus text). */
+#ifndef SERIALCGI_METRICS_H
+#define SERIALCGI_METRICS_H
+
+#include <stddef.h>
+
+#include "board.h"
+
+/*
+ * metrics_status: the scoreboard as a JSON object, built with cJSON;
+ * now is mono_now() in seconds. Returns a string to free with
+ * cJSON_free(), or NULL with errno ENOMEM.
+ */
+char *metrics_status(const struct board_stats *st, double now);
+
+/*
+ * metrics_prometheus: the scoreboard in the Prometheus text exposition
+ * format 0.0.4 (prometheus.io/docs/instrumenting/exposition_formats).
+ * Writes at most len bytes to buf. Returns the length, or -1 with
+ * errno EOVERFLOW if buf is too small.
+ */
+int metrics_prometheus(const struct board_stats *st, char *buf, size_t len);
+
+#endif
