@@ -3,6 +3,7 @@
 #   make            build ./serialcgi
 #   make run        install what is missing, build, serve until Ctrl-C
 #   make test       the same set-up, then the whole bats suite
+#   make bench      the same set-up, then the figures of tests/bench
 #   make install    PREFIX=/usr/local DESTDIR=
 #
 # Settings pass through to the stack: PORT PROCESSES THREADS WORK_SECONDS
@@ -67,6 +68,10 @@ run: deps
 test: deps
 	@$(MAKE) --no-print-directory all
 	@tests/run
+
+bench: deps
+	@$(MAKE) --no-print-directory all
+	@tests/bench
 
 install: $(PROG)
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SHAREDIR)/nginx \

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "board.h"
+#include "work.h"
 
 #define BOARD_MAGIC	0x3130445242494353ULL	/* "SCIBRD01" */
 
@@ -234,12 +235,14 @@ board_close(void)
 }
 
 int
-board_enter(double since, uint64_t *ticket, long *ahead)
+board_enter(double *arrived, uint64_t *ticket, long *ahead)
 {
 	struct entry *e;
 	uint64_t t;
+	double since;
 
 	lock();
+	*arrived = since = mono_now();
 	advance();
 	if (b->next - b->head >= BOARD_RING) {
 		unlock();

@@ -40,12 +40,14 @@ int board_open(const char *path);
 void board_close(void);
 
 /*
- * board_enter: take the next arrival ticket, for the request that
- * entered the handler at `since` (mono s). *ahead gets how many
- * requests were queued before it. Returns 0, or -1 with errno EAGAIN
- * if BOARD_RING requests are queued already.
+ * board_enter: take the next arrival ticket. *arrived gets the arrival
+ * time (mono s), read under the same lock as the ticket, so that
+ * ticket order is arrival order even when threads are preempted in a
+ * burst. *ahead gets how many requests were queued before it.
+ * Returns 0, or -1 with errno EAGAIN if BOARD_RING requests are queued
+ * already.
  */
-int board_enter(double since, uint64_t *ticket, long *ahead);
+int board_enter(double *arrived, uint64_t *ticket, long *ahead);
 
 /*
  * board_wait_turn: block until every earlier ticket is finished but

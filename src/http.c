@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <math.h>
 #include <poll.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -257,6 +258,10 @@ run_work(struct slot *s, const struct config *cfg, uint64_t ticket,
 	 * every waiter behind it. */
 	if (lock_release(s->lock_fd) == -1)
 		logmsg("req=%s flock unlock: %s", id, strerror(errno));
+	/* The next waiter is now runnable, most likely on this CPU (the
+	 * scheduler packs wake-ups): give it the CPU before we spend
+	 * ours on the answer and the logs. */
+	sched_yield();
 	board_finish(ticket, BOARD_SERVED);
 	if (worklog_write(cfg->worklog_fd, "end", t2, id, t0) == -1)
 		logmsg("req=%s work log: %s", id, strerror(errno));
@@ -272,17 +277,17 @@ run_work(struct slot *s, const struct config *cfg, uint64_t ticket,
 }
 
 static int
-serve_test(struct slot *s, const struct config *cfg, double t0,
-    const char *id, int head)
+serve_test(struct slot *s, const struct config *cfg, const char *id,
+    int head)
 {
 	uint64_t ticket;
-	double t1;
+	double t0, t1;
 	long ahead;
 
 	if (atomic_load(&stopping))
 		return reply_unavailable(&s->req, cfg, "responder is stopping",
 		    head);
-	if (board_enter(t0, &ticket, &ahead) == -1)
+	if (board_enter(&t0, &ticket, &ahead) == -1)
 		return reply_unavailable(&s->req, cfg, "busy: the queue is "
 		    "full", head);
 	atomic_store(&s->state, SLOT_WAITING);
@@ -304,7 +309,7 @@ serve_test(struct slot *s, const struct config *cfg, double t0,
 }
 
 int
-http_serve(struct slot *s, const struct config *cfg, double t0)
+http_serve(struct slot *s, const struct config *cfg)
 {
 	FCGX_Request *r = &s->req;
 	const char *method = FCGX_GetParam("REQUEST_METHOD", r->envp);
@@ -336,5 +341,5 @@ http_serve(struct slot *s, const struct config *cfg, double t0)
 		logmsg("req=%s request body: read failed, dropped", id);
 		return 0;
 	}
-	return serve_test(s, cfg, t0, id, head);
+	return serve_test(s, cfg, id, head);
 }

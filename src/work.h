@@ -10,12 +10,21 @@
  */
 double mono_now(void);
 
+#define WORK_SPIN	200e-6	/* seconds spun before a deadline */
+
 /*
- * work: the critical section. Sleeps until `start + seconds` on
- * CLOCK_MONOTONIC with clock_nanosleep(TIMER_ABSTIME), so a signal
- * (EINTR) cannot stretch it (clock_nanosleep(2)). `start` is the
- * mono_now() taken by the caller when the work began.
- * Returns 0, or -1 with errno set if the clock call fails.
+ * sleep_until: sleep to `when` (mono s) with clock_nanosleep(2)
+ * TIMER_ABSTIME, so a signal (EINTR) cannot stretch the sleep.
+ * Returns 0, or -1 with errno set.
+ */
+int sleep_until(double when);
+
+/*
+ * work: the critical section. Lasts until `start + seconds` on
+ * CLOCK_MONOTONIC: sleep_until() to WORK_SPIN before it, then a spin
+ * on the clock, since a wake-up alone is tens of microseconds late.
+ * `start` is the mono_now() taken when the work began.
+ * Returns 0, or -1 with errno set if the clock fails.
  */
 int work(double start, double seconds);
 

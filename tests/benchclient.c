@@ -11,10 +11,16 @@
  * side prints status 0 and makes the exit status 1.
  *
  * usage: benchclient [-n N] [-s spacing_ms] [-p max_parallel]
- *                    [-t timeout_s] URL
+ *                    [-t timeout_s] [-P] URL
+ *
+ *   -n  transfers (default 1)     -s  ms between sends (0: all at once)
+ *   -p  at most this many at once -t  timeout per transfer, s (0: none)
+ *   -P  wait with curl_multi_poll instead of the socket interface on
+ *       epoll (slower at large N: see run_poll)
  */
 #define _POSIX_C_SOURCE 200809L
 
+#include <sys/epoll.h>
 #include <sys/resource.h>
 
 #include <errno.h>
@@ -38,6 +44,7 @@ struct opts {
 	double spacing_ms;
 	long parallel;
 	double timeout_s;
+	int use_poll;
 	const char *url;
 };
 
@@ -56,7 +63,7 @@ static void
 usage(void)
 {
 	fputs("usage: benchclient [-n N] [-s spacing_ms] [-p max_parallel]"
-	    " [-t timeout_s] URL\n", stderr);
+	    " [-t timeout_s] [-P] URL\n", stderr);
 	exit(1);
 }
 
@@ -112,23 +119,35 @@ parse_double(const char *s, double min, double max, double *out)
 	    -1 : 0;
 }
 
+/* One option; -1 if its value is no good. */
+static int
+set_opt(int c, const char *arg, struct opts *o)
+{
+	switch (c) {
+	case 'n':
+		return parse_long(arg, 1, N_MAX, &o->n);
+	case 's':
+		return parse_double(arg, 0, 3.6e6, &o->spacing_ms);
+	case 'p':
+		return parse_long(arg, 1, N_MAX, &o->parallel);
+	case 't':
+		return parse_double(arg, 0, 86400, &o->timeout_s);
+	case 'P':
+		o->use_poll = 1;
+		return 0;
+	default:
+		return -1;
+	}
+}
+
 static void
 parse_args(int argc, char **argv, struct opts *o)
 {
 	int c;
 
-	o->n = 1;
-	o->spacing_ms = 0.0;
-	o->parallel = 0;
-	o->timeout_s = 0.0;
-	while ((c = getopt(argc, argv, "n:s:p:t:")) != -1) {
-		if ((c == 'n' && parse_long(optarg, 1, N_MAX, &o->n) == 0) ||
-		    (c == 's' && parse_double(optarg, 0, 3.6e6,
-		    &o->spacing_ms) == 0) ||
-		    (c == 'p' && parse_long(optarg, 1, N_MAX,
-		    &o->parallel) == 0) ||
-		    (c == 't' && parse_double(optarg, 0, 86400,
-		    &o->timeout_s) == 0))
+	*o = (struct opts){ .n = 1 };
+	while ((c = getopt(argc, argv, "n:s:p:t:P")) != -1) {
+		if (set_opt(c, optarg, o) == 0)
 			continue;
 		if (c != '?')
 			fprintf(stderr, "benchclient: -%c: bad value \"%s\"\n",
@@ -296,67 +315,195 @@ xfer_done(CURLM *m, CURLMsg *msg)
 	return rc;
 }
 
-/* Milliseconds to sleep in curl_multi_poll: until the next send is
- * due, if one may start, else a while (curl wakes us on any event). */
-static int
-poll_ms(const struct opts *o, double t_start, long next, long active)
-{
-	double due, ms;
+/* What the event loops share. */
+struct run {
+	CURLM *m;
+	struct xfer *xs;
+	const struct opts *o;
+	double t0;		/* when the first send was due */
+	long next;		/* transfers started */
+	long active;		/* started, not yet done */
+	long done;
+	int failed;
+	int ep;			/* epoll fd (socket loop) */
+	double timer_at;	/* curl's timeout, mono s; < 0: none */
+};
 
-	if (next >= o->n || active >= o->parallel)
-		return POLL_MAX_MS;
-	due = t_start + (double)next * o->spacing_ms / 1e3;
-	ms = ceil((due - mono()) * 1e3);
-	return ms <= 0 ? 0 : ms > POLL_MAX_MS ? POLL_MAX_MS : (int)ms;
+static double
+due(const struct run *r, long k)
+{
+	return r->t0 + (double)k * r->o->spacing_ms / 1e3;
 }
 
 /* Start every transfer that is due and has room. */
 static int
-start_due(CURLM *m, struct xfer *xs, const struct opts *o, double t0,
-    long *next, long *active)
+start_due(struct run *r)
 {
-	while (*next < o->n && *active < o->parallel &&
-	    mono() >= t0 + (double)*next * o->spacing_ms / 1e3) {
-		if (xfer_start(m, &xs[*next], o) == -1)
+	while (r->next < r->o->n && r->active < r->o->parallel &&
+	    mono() >= due(r, r->next)) {
+		if (xfer_start(r->m, &r->xs[r->next], r->o) == -1)
 			return -1;
-		++*next;
-		++*active;
+		r->next++;
+		r->active++;
 	}
 	return 0;
 }
 
-static int
-run(CURLM *m, struct xfer *xs, const struct opts *o)
+/* Report every transfer curl has finished since the last call. */
+static void
+collect_done(struct run *r)
 {
-	double t0 = mono();
-	long next = 0, active = 0, done = 0;
-	int running, left, rc = 0;
 	CURLMsg *msg;
+	int left;
 
-	while (done < o->n) {
-		if (start_due(m, xs, o, t0, &next, &active) == -1)
+	while ((msg = curl_multi_info_read(r->m, &left)) != NULL) {
+		if (msg->msg != CURLMSG_DONE)
+			continue;
+		if (xfer_done(r->m, msg) == -1)
+			r->failed = 1;
+		r->active--;
+		r->done++;
+	}
+}
+
+/* Milliseconds until the next send is due, if one may start, capped;
+ * the cap alone otherwise (curl wakes us on any event). */
+static int
+send_wait_ms(const struct run *r)
+{
+	double ms;
+
+	if (r->next >= r->o->n || r->active >= r->o->parallel)
+		return POLL_MAX_MS;
+	ms = ceil((due(r, r->next) - mono()) * 1e3);
+	return ms <= 0 ? 0 : ms > POLL_MAX_MS ? POLL_MAX_MS : (int)ms;
+}
+
+/* -P: the plain loop. curl_multi_perform walks every transfer and
+ * polls each socket on each wake: O(N) work per event, which at
+ * N = 1000 costs about 2 ms of CPU per answer and delays arrivals. */
+static int
+run_poll(struct run *r)
+{
+	int running;
+
+	while (r->done < r->o->n) {
+		if (start_due(r) == -1 ||
+		    curl_multi_perform(r->m, &running) != CURLM_OK)
 			return -1;
-		if (curl_multi_perform(m, &running) != CURLM_OK)
-			return -1;
-		while ((msg = curl_multi_info_read(m, &left)) != NULL) {
-			if (msg->msg != CURLMSG_DONE)
-				continue;
-			if (xfer_done(m, msg) == -1)
-				rc = -1;
-			active--;
-			done++;
-		}
-		if (done < o->n && curl_multi_poll(m, NULL, 0,
-		    poll_ms(o, t0, next, active), NULL) != CURLM_OK)
+		collect_done(r);
+		if (r->done < r->o->n && curl_multi_poll(r->m, NULL, 0,
+		    send_wait_ms(r), NULL) != CURLM_OK)
 			return -1;
 	}
-	return rc;
+	return 0;
+}
+
+/* curl tells which sockets to watch for what; epoll keeps the list. */
+static int
+on_socket(CURL *easy, curl_socket_t s, int what, void *arg, void *sockp)
+{
+	struct run *r = arg;
+	struct epoll_event ev = { .data.fd = s };
+
+	(void)easy;
+	(void)sockp;
+	if (what == CURL_POLL_REMOVE) {
+		/* curl may have closed it already: nothing to undo then. */
+		(void)epoll_ctl(r->ep, EPOLL_CTL_DEL, s, NULL);
+		return 0;
+	}
+	ev.events = ((what & CURL_POLL_IN) ? EPOLLIN : 0) |
+	    ((what & CURL_POLL_OUT) ? EPOLLOUT : 0);
+	if (epoll_ctl(r->ep, EPOLL_CTL_MOD, s, &ev) == 0 ||
+	    (errno == ENOENT && epoll_ctl(r->ep, EPOLL_CTL_ADD, s, &ev) == 0))
+		return 0;
+	perror("benchclient: epoll_ctl");
+	return -1;
+}
+
+/* curl asks to be called back after ms (-1: never); the loop does it,
+ * as curl may not be re-entered from here. */
+static int
+on_timer(CURLM *m, long ms, void *arg)
+{
+	struct run *r = arg;
+
+	(void)m;
+	r->timer_at = ms < 0 ? -1.0 : mono() + (double)ms / 1e3;
+	return 0;
+}
+
+static int
+epoll_wait_ms(const struct run *r)
+{
+	int ms = send_wait_ms(r);
+	double t;
+
+	if (r->timer_at >= 0) {
+		t = ceil((r->timer_at - mono()) * 1e3);
+		if (t < ms)
+			ms = t <= 0 ? 0 : (int)t;
+	}
+	return ms;
+}
+
+/* Hand curl the events epoll saw, and its timeout once it is due. */
+static int
+dispatch(struct run *r, const struct epoll_event *evs, int n)
+{
+	int i, flags, running;
+
+	for (i = 0; i < n; i++) {
+		flags = ((evs[i].events & EPOLLIN) ? CURL_CSELECT_IN : 0) |
+		    ((evs[i].events & EPOLLOUT) ? CURL_CSELECT_OUT : 0) |
+		    ((evs[i].events & (EPOLLERR | EPOLLHUP)) ?
+		    CURL_CSELECT_ERR : 0);
+		if (curl_multi_socket_action(r->m, evs[i].data.fd, flags,
+		    &running) != CURLM_OK)
+			return -1;
+	}
+	if (r->timer_at >= 0 && mono() >= r->timer_at) {
+		r->timer_at = -1.0;
+		if (curl_multi_socket_action(r->m, CURL_SOCKET_TIMEOUT, 0,
+		    &running) != CURLM_OK)
+			return -1;
+	}
+	return 0;
+}
+
+/* The default loop: curl's socket interface on epoll, so each event
+ * costs work for its own transfer only, whatever N is. */
+static int
+run_epoll(struct run *r)
+{
+	struct epoll_event evs[256];
+	int n;
+
+	if ((r->ep = epoll_create1(EPOLL_CLOEXEC)) == -1 ||
+	    curl_multi_setopt(r->m, CURLMOPT_SOCKETFUNCTION, on_socket) ||
+	    curl_multi_setopt(r->m, CURLMOPT_SOCKETDATA, r) ||
+	    curl_multi_setopt(r->m, CURLMOPT_TIMERFUNCTION, on_timer) ||
+	    curl_multi_setopt(r->m, CURLMOPT_TIMERDATA, r))
+		return -1;
+	while (r->done < r->o->n) {
+		if (start_due(r) == -1)
+			return -1;
+		n = epoll_wait(r->ep, evs, 256, epoll_wait_ms(r));
+		if (n == -1 && errno != EINTR)
+			return -1;
+		if (dispatch(r, evs, n < 0 ? 0 : n) == -1)
+			return -1;
+		collect_done(r);
+	}
+	return 0;
 }
 
 int
 main(int argc, char **argv)
 {
 	struct opts o;
+	struct run r = { .timer_at = -1.0, .ep = -1 };
 	struct xfer *xs;
 	CURLM *m;
 	long i;
@@ -379,9 +526,15 @@ main(int argc, char **argv)
 		fputs("benchclient: cannot set connection limits\n", stderr);
 		return 1;
 	}
-	rc = run(m, xs, &o);
+	r.m = m;
+	r.xs = xs;
+	r.o = &o;
+	r.t0 = mono();
+	rc = o.use_poll ? run_poll(&r) : run_epoll(&r);
+	if (rc == -1)
+		fputs("benchclient: event loop failed\n", stderr);
 	curl_multi_cleanup(m);
 	curl_global_cleanup();
 	free(xs);
-	return rc == 0 ? 0 : 1;
+	return rc == 0 && !r.failed ? 0 : 1;
 }
