@@ -283,6 +283,7 @@ serve_test(struct slot *s, const struct config *cfg, const char *id,
 	uint64_t ticket;
 	double t0, t1;
 	long ahead;
+	int rc;
 
 	if (atomic_load(&stopping))
 		return reply_unavailable(&s->req, cfg, "responder is stopping",
@@ -291,12 +292,15 @@ serve_test(struct slot *s, const struct config *cfg, const char *id,
 		return reply_unavailable(&s->req, cfg, "busy: the queue is "
 		    "full", head);
 	atomic_store(&s->state, SLOT_WAITING);
-	watch_notify();
+	if (watch_add(slots, s - slots) == -1)
+		logmsg("req=%s epoll_ctl: %s", id, strerror(errno));
 	/* First our turn by arrival ticket, then the lock itself. */
-	if (board_wait_turn(ticket, &s->cancel) == -1 ||
-	    lock_acquire(s->lock_fd, &s->cancel) == -1)
-		return leave(s, cfg, ticket, t0, id, head);
+	rc = board_wait_turn(ticket, &s->cancel) == -1 ||
+	    lock_acquire(s->lock_fd, &s->cancel) == -1 ? -1 : 0;
 	t1 = mono_now();
+	watch_del(slots, s - slots);
+	if (rc == -1)
+		return leave(s, cfg, ticket, t0, id, head);
 	if (peer_gone(atomic_load(&s->conn_fd))) {
 		lock_release(s->lock_fd);
 		board_finish(ticket, BOARD_SKIPPED);

@@ -39,6 +39,7 @@
 #define STACK_SIZE	(64 * 1024)	/* bytes; the default is 8 MiB */
 
 atomic_int stopping;
+struct slot *slots;
 
 static volatile sig_atomic_t stop_signal;
 static volatile sig_atomic_t kicked;
@@ -365,7 +366,6 @@ main(int argc, char *argv[])
 {
 	char why[128];
 	const char *val, *want;
-	struct slot *slots = NULL;
 	sigset_t stopset, waitmask;
 	long i, opened = 0, started = 0;
 	int ch, check = 0, rc = 1;
@@ -431,7 +431,7 @@ main(int argc, char *argv[])
 		goto out;
 	}
 	if (watch_init() == -1) {
-		warn("eventfd");
+		warn("epoll_create1");
 		goto out;
 	}
 	if (board_open(cfg.board_path) == -1) {

@@ -43,4 +43,8 @@ struct slot {
 /* Set once by main() when a stop signal arrives; read by all threads. */
 extern atomic_int stopping;
 
+/* All responder threads of this process, indexed as the watcher sees
+ * them. */
+extern struct slot *slots;
+
 #endif

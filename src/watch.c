@@ -1,125 +1,98 @@
 /* watch.c - notice waiters whose client has gone. */
-#define _GNU_SOURCE	/* POLLRDHUP, ppoll */
+#define _GNU_SOURCE	/* epoll_pwait */
 
-#include <sys/eventfd.h>
+#include <sys/epoll.h>
 
 #include <errno.h>
-#include <poll.h>
 #include <stdint.h>
-#include <stdlib.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "watch.h"
 
-static int efd = -1;
+#define EVENTS	64
+
+static int epfd = -1;
 
 int
 watch_init(void)
 {
-	efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	return efd == -1 ? -1 : 0;
-}
-
-void
-watch_notify(void)
-{
-	uint64_t one = 1;
-
-	(void)!write(efd, &one, sizeof(one));
+	epfd = epoll_create1(EPOLL_CLOEXEC);
+	return epfd == -1 ? -1 : 0;
 }
 
 void
 watch_close(void)
 {
-	if (efd != -1)
-		close(efd);
-	efd = -1;
+	if (epfd != -1)
+		close(epfd);
+	epfd = -1;
 }
 
-/* Fill p[1..] with the waiters still worth watching. A cancelled
- * waiter is left out (its hang-up stays readable and would spin the
- * loop) but is kicked again: the first SIGUSR2 may have landed just
- * before it entered flock(2). Returns the count; *retry is set if a
- * kick was repeated. */
-static long
-collect(struct slot *slots, long n, struct pollfd *p, long *idx,
-    unsigned *seq, int *retry)
+/* The slot and its request number ride in the event: the fd may be
+ * closed and reused by another request before the event is read. */
+int
+watch_add(struct slot *slots, long i)
 {
-	long i, k = 1;
+	struct epoll_event ev;
 
-	*retry = 0;
-	for (i = 0; i < n; i++) {
-		struct slot *s = &slots[i];
+	ev.events = EPOLLRDHUP | EPOLLONESHOT;
+	ev.data.u64 = (uint64_t)i << 32 | atomic_load(&slots[i].seq);
+	return epoll_ctl(epfd, EPOLL_CTL_ADD, atomic_load(&slots[i].conn_fd),
+	    &ev);
+}
 
-		if (atomic_load(&s->state) != SLOT_WAITING)
-			continue;
-		if (atomic_load(&s->cancel)) {
-			pthread_kill(s->tid, SIGUSR2);
-			*retry = 1;
-			continue;
-		}
-		seq[k] = atomic_load(&s->seq);
-		idx[k] = i;
-		p[k].fd = atomic_load(&s->conn_fd);
-		p[k].events = POLLRDHUP;
-		p[k].revents = 0;
-		k++;
-	}
-	return k;
+void
+watch_del(struct slot *slots, long i)
+{
+	(void)epoll_ctl(epfd, EPOLL_CTL_DEL, atomic_load(&slots[i].conn_fd),
+	    NULL);
 }
 
 static void
-cancel_gone(struct slot *slots, struct pollfd *p, long *idx,
-    unsigned *seq, long k)
+cancel(struct slot *s)
 {
-	long j;
+	atomic_store(&s->cancel, 1);
+	pthread_kill(s->tid, SIGUSR2);
+}
 
-	for (j = 1; j < k; j++) {
-		struct slot *s = &slots[idx[j]];
+/* A SIGUSR2 can land just before its thread blocks; kick again every
+ * few ms while a cancelled waiter has not left. Returns how many. */
+static int
+rekick(struct slot *slots, long n)
+{
+	long i;
+	int left = 0;
 
-		if ((p[j].revents & (POLLRDHUP | POLLHUP | POLLERR)) == 0)
-			continue;
-		/* The fd may have been closed and reused meanwhile. */
-		if (atomic_load(&s->seq) != seq[j] ||
-		    atomic_load(&s->state) != SLOT_WAITING)
-			continue;
-		atomic_store(&s->cancel, 1);
-		pthread_kill(s->tid, SIGUSR2);
-	}
+	for (i = 0; i < n; i++)
+		if (atomic_load(&slots[i].state) == SLOT_WAITING &&
+		    atomic_load(&slots[i].cancel)) {
+			pthread_kill(slots[i].tid, SIGUSR2);
+			left++;
+		}
+	return left;
 }
 
 int
 watch_run(struct slot *slots, long n, const sigset_t *mask,
     volatile sig_atomic_t *stop)
 {
-	const struct timespec again = { 0, 20 * 1000 * 1000 };
-	struct pollfd *p = calloc((size_t)n + 1, sizeof(*p));
-	long *idx = calloc((size_t)n + 1, sizeof(*idx));
-	unsigned *seq = calloc((size_t)n + 1, sizeof(*seq));
-	uint64_t count;
-	int retry, rc = -1;
-	long k;
+	struct epoll_event ev[EVENTS];
+	int k, j, timeout = -1;
+	long i;
 
-	if (p == NULL || idx == NULL || seq == NULL)
-		goto out;
-	p[0].fd = efd;
-	p[0].events = POLLIN;
 	while (!*stop) {
-		k = collect(slots, n, p, idx, seq, &retry);
-		if (ppoll(p, (nfds_t)k, retry ? &again : NULL, mask) == -1) {
-			if (errno == EINTR)
+		k = epoll_pwait(epfd, ev, EVENTS, timeout, mask);
+		if (k == -1 && errno != EINTR)
+			return -1;
+		for (j = 0; j < k; j++) {
+			i = (long)(ev[j].data.u64 >> 32);
+			if (i < 0 || i >= n || atomic_load(&slots[i].seq) !=
+			    (unsigned)(ev[j].data.u64 & 0xffffffffu) ||
+			    atomic_load(&slots[i].state) != SLOT_WAITING)
 				continue;
-			goto out;
+			cancel(&slots[i]);
 		}
-		if (p[0].revents & POLLIN)
-			(void)!read(efd, &count, sizeof(count));
-		cancel_gone(slots, p, idx, seq, k);
+		timeout = rekick(slots, n) > 0 ? 20 : -1;
 	}
-	rc = 0;
-out:
-	free(seq);
-	free(idx);
-	free(p);
-	return rc;
+	return 0;
 }
