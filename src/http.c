@@ -1,9 +1,8 @@
 /* http.c - map one FastCGI request to its HTTP response. */
-#define _GNU_SOURCE	/* POLLRDHUP */
+#define _GNU_SOURCE	/* sched_yield */
 
 #include <errno.h>
 #include <math.h>
-#include <poll.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +15,7 @@
 #include "lock.h"
 #include "log.h"
 #include "metrics.h"
+#include "record.h"
 #include "watch.h"
 #include "work.h"
 
@@ -192,17 +192,6 @@ drain(FCGX_Stream *in)
 	while (FCGX_GetStr(buf, sizeof(buf), in) > 0)
 		;
 	return FCGX_GetError(in) == 0 ? 0 : -1;
-}
-
-/* Has the web server closed the connection? nginx does so as soon as
- * its client goes (fastcgi_ignore_client_abort off). poll(2) POLLRDHUP. */
-static int
-peer_gone(int fd)
-{
-	struct pollfd p = { .fd = fd, .events = POLLRDHUP };
-
-	return poll(&p, 1, 0) == 1 &&
-	    (p.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
 }
 
 /* The request left the queue before its work: stopping, client gone,

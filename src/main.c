@@ -460,7 +460,7 @@ main(int argc, char *argv[])
 	if (prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0) == -1)
 		logmsg("prctl PR_SET_TIMERSLACK: %s", strerror(errno));
 
-	/* Stop signals go to main() only, which waits in ppoll(2). */
+	/* Stop signals go to main() only, which waits in epoll_pwait(2). */
 	sigemptyset(&stopset);
 	sigaddset(&stopset, SIGTERM);
 	sigaddset(&stopset, SIGINT);
@@ -478,7 +478,7 @@ main(int argc, char *argv[])
 	logmsg("ready: %ld threads, work %.3f s, lock %s", cfg.threads,
 	    cfg.work_seconds, cfg.lock_path);
 	if (watch_run(slots, started, &waitmask, &stop_signal) == -1)
-		logmsg("ppoll: %s", strerror(errno));
+		logmsg("epoll_pwait: %s", strerror(errno));
 stop:
 	atomic_store(&stopping, 1);
 	logmsg("stopping (signal %d): finishing work in progress",

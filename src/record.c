@@ -30,14 +30,13 @@ fail(const char **why, const char *reason, int error)
 	return -1;
 }
 
-/* MSG_WAITALL returns short both at EOF and when SO_RCVTIMEO runs
- * out; POLLRDHUP tells which (poll(2)). */
-static int
-peer_closed(int fd)
+int
+peer_gone(int fd)
 {
 	struct pollfd p = { .fd = fd, .events = POLLRDHUP };
 
-	return poll(&p, 1, 0) == 1 && (p.revents & (POLLRDHUP | POLLHUP));
+	return poll(&p, 1, 0) == 1 &&
+	    (p.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
 }
 
 /* Peek until the first `want` bytes are queued (MSG_WAITALL). */
@@ -55,7 +54,9 @@ peek(int fd, struct peeked *p, size_t want, const char **why)
 		return fail(why, "request incomplete in time", ETIMEDOUT);
 	if (n == -1)
 		return fail(why, "recv failed", errno);
-	if ((size_t)n < want && peer_closed(fd))
+	/* MSG_WAITALL returns short both at EOF and when SO_RCVTIMEO
+	 * runs out; POLLRDHUP tells which. */
+	if ((size_t)n < want && peer_gone(fd))
 		return fail(why, "connection closed mid-request", ECONNRESET);
 	if ((size_t)n < want)	/* SO_RCVTIMEO ran out mid-request */
 		return fail(why, "request incomplete in time", ETIMEDOUT);

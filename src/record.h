@@ -23,4 +23,11 @@
  */
 int record_check(int fd, const char **why);
 
+/*
+ * peer_gone: has the web server closed its end of fd? nginx does so as
+ * soon as its client goes (fastcgi_ignore_client_abort off). poll(2)
+ * POLLRDHUP with no wait. Returns 1 or 0.
+ */
+int peer_gone(int fd);
+
 #endif
