@@ -18,16 +18,17 @@
 #include "board.h"
 #include "work.h"
 
-#define BOARD_MAGIC	0x3130445242494353ULL	/* "SCIBRD01" */
+#define BOARD_MAGIC	0x3230445242494353ULL	/* "SCIBRD02" */
 
 const double board_bucket_le[BOARD_BUCKETS] = {
 	0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300,
 	__builtin_inf()
 };
 
-/* A queue entry goes WAITING -> NEXT -> HOLDING -> DONE, or to GONE
- * from any of these when its client leaves or its process dies. */
-enum { E_FREE, E_WAITING, E_NEXT, E_HOLDING, E_GONE, E_DONE };
+/* A queue entry goes WAITING -> NEXT -> DONE (its work began: the
+ * holder moves out of the ring, so the ring's head never waits on a
+ * long work), or to GONE when its client leaves or its process dies. */
+enum { E_FREE, E_WAITING, E_NEXT, E_GONE, E_DONE };
 
 struct entry {
 	_Atomic uint64_t ticket;
@@ -35,7 +36,13 @@ struct entry {
 	_Atomic int32_t	 pid;		/* its owner then: a respawned
 					 * responder may reuse the index */
 	_Atomic uint32_t state;		/* also the futex word */
-	_Atomic double	 since;		/* arrival, then start of work */
+};
+
+struct holder {
+	_Atomic uint64_t ticket;
+	_Atomic int32_t	 proc, pid;	/* as in struct entry */
+	_Atomic int32_t	 active;
+	_Atomic double	 since;		/* start of work */
 };
 
 struct shared {
@@ -47,6 +54,8 @@ struct shared {
 	_Atomic uint64_t hist[BOARD_BUCKETS];
 	_Atomic uint64_t wait_count, wait_ns;
 	_Atomic int32_t	 pid[BOARD_PROCS];
+	struct holder	 holder[2];	/* the current one, and the one
+					 * finishing during a handoff */
 	struct entry	 ring[BOARD_RING];
 };
 
@@ -100,15 +109,20 @@ unlock(void)
 	pthread_mutex_unlock(&b->mutex);
 }
 
+/* Is process index i alive, and still the one that had pid? */
+static int
+owner_alive(int i, int32_t pid, signed char *seen)
+{
+	return alive(i, seen) && atomic_load(&b->pid[i]) == pid;
+}
+
 static int
 live_state(struct entry *e, signed char *seen)
 {
 	uint32_t st = atomic_load(&e->state);
-	int i = atomic_load(&e->proc);
 
-	if ((st == E_WAITING || st == E_NEXT || st == E_HOLDING) &&
-	    (!alive(i, seen) ||
-	    atomic_load(&b->pid[i]) != atomic_load(&e->pid))) {
+	if ((st == E_WAITING || st == E_NEXT) &&
+	    !owner_alive(atomic_load(&e->proc), atomic_load(&e->pid), seen)) {
 		atomic_store(&e->state, E_GONE);
 		st = E_GONE;
 	}
@@ -116,7 +130,7 @@ live_state(struct entry *e, signed char *seen)
 }
 
 /* With the mutex held: drop finished and dead entries at the head, and
- * let the first waiter that is not the holder queue in flock(2). */
+ * let the first waiter queue in flock(2), right behind the holder. */
 static void
 advance(void)
 {
@@ -133,8 +147,6 @@ advance(void)
 				b->head++;
 			continue;
 		}
-		if (st == E_HOLDING)
-			continue;
 		if (st == E_WAITING) {
 			atomic_store(&e->state, E_NEXT);
 			futex_wake(&e->state);
@@ -239,10 +251,9 @@ board_enter(double *arrived, uint64_t *ticket, long *ahead)
 {
 	struct entry *e;
 	uint64_t t;
-	double since;
 
 	lock();
-	*arrived = since = mono_now();
+	*arrived = mono_now();
 	advance();
 	if (b->next - b->head >= BOARD_RING) {
 		unlock();
@@ -254,17 +265,18 @@ board_enter(double *arrived, uint64_t *ticket, long *ahead)
 	atomic_store(&e->ticket, t);
 	atomic_store(&e->proc, me);
 	atomic_store(&e->pid, atomic_load(&b->pid[me]));
-	atomic_store(&e->since, since);
 	atomic_store(&e->state, E_WAITING);
 	*ticket = t;
-	*ahead = (long)(t - b->head);
+	/* Queued before it, and the one at work, if any. */
+	*ahead = (long)(t - b->head) + (atomic_load(&b->holder[0].active) ||
+	    atomic_load(&b->holder[1].active));
 	advance();
 	unlock();
 	return 0;
 }
 
 int
-board_wait_turn(uint64_t ticket, atomic_int *cancel)
+board_wait_turn(uint64_t ticket, atomic_uint *cancel, unsigned key)
 {
 	/* The timeout only bounds how long a waiter behind a process that
 	 * died at the wrong moment can stall; wake-ups are direct. */
@@ -274,7 +286,7 @@ board_wait_turn(uint64_t ticket, atomic_int *cancel)
 	for (;;) {
 		if (atomic_load(&e->state) != E_WAITING)
 			return 0;
-		if (cancel != NULL && atomic_load(cancel)) {
+		if (cancel != NULL && atomic_load(cancel) == key) {
 			errno = ECANCELED;
 			return -1;
 		}
@@ -287,14 +299,35 @@ board_wait_turn(uint64_t ticket, atomic_int *cancel)
 	}
 }
 
+/* The holder record not in use, or else the older one: its holder is
+ * dead or finishing, since the caller holds the flock now. */
+static struct holder *
+free_holder(void)
+{
+	struct holder *h = b->holder;
+
+	if (!atomic_load(&h[0].active))
+		return &h[0];
+	if (!atomic_load(&h[1].active))
+		return &h[1];
+	return atomic_load(&h[0].ticket) < atomic_load(&h[1].ticket) ?
+	    &h[0] : &h[1];
+}
+
 void
 board_holding(uint64_t ticket, double now)
 {
 	struct entry *e = &b->ring[ticket % BOARD_RING];
+	struct holder *h;
 
 	lock();
-	atomic_store(&e->since, now);
-	atomic_store(&e->state, E_HOLDING);
+	h = free_holder();
+	atomic_store(&h->ticket, ticket);
+	atomic_store(&h->proc, atomic_load(&e->proc));
+	atomic_store(&h->pid, atomic_load(&e->pid));
+	atomic_store(&h->since, now);
+	atomic_store(&h->active, 1);
+	atomic_store(&e->state, E_DONE);
 	advance();
 	unlock();
 }
@@ -303,9 +336,19 @@ void
 board_finish(uint64_t ticket, enum board_outcome how)
 {
 	struct entry *e = &b->ring[ticket % BOARD_RING];
+	int i, held = 0;
 
 	lock();
-	atomic_store(&e->state, how == BOARD_SERVED ? E_DONE : E_GONE);
+	for (i = 0; i < 2; i++)
+		if (atomic_load(&b->holder[i].active) &&
+		    atomic_load(&b->holder[i].ticket) == ticket) {
+			atomic_store(&b->holder[i].active, 0);
+			held = 1;
+		}
+	/* A ticket that never held is still in the ring, unfinished, so
+	 * its entry cannot have been reused. */
+	if (!held && atomic_load(&e->ticket) == ticket)
+		atomic_store(&e->state, E_GONE);
 	advance();
 	unlock();
 	if (how == BOARD_SERVED)
@@ -347,12 +390,23 @@ scan(struct board_stats *st, signed char *seen)
 		s = live_state(e, seen);
 		if (s == E_WAITING || s == E_NEXT)
 			st->waiters++;
-		/* Two holders overlap for a moment at a handoff: the
-		 * later ticket is the one working. */
-		if (s == E_HOLDING && (st->holder_pid < 0 || u > holder)) {
-			holder = u;
-			st->holder_pid = atomic_load(&e->pid);
-			st->holder_since = atomic_load(&e->since);
+	}
+	/* Two holders overlap for a moment at a handoff: the later ticket
+	 * is the one working. A dead holder is no holder. */
+	for (i = 0; i < 2; i++) {
+		struct holder *h = &b->holder[i];
+
+		if (!atomic_load(&h->active))
+			continue;
+		if (!owner_alive(atomic_load(&h->proc), atomic_load(&h->pid),
+		    seen)) {
+			atomic_store(&h->active, 0);
+			continue;
+		}
+		if (st->holder_pid < 0 || atomic_load(&h->ticket) > holder) {
+			holder = atomic_load(&h->ticket);
+			st->holder_pid = atomic_load(&h->pid);
+			st->holder_since = atomic_load(&h->since);
 		}
 	}
 	st->processes = 0;

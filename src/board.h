@@ -54,9 +54,10 @@ int board_enter(double *arrived, uint64_t *ticket, long *ahead);
  * for the lock holder, so that this request may now wait in flock(2)
  * right behind it. Only one request is ever there: nobody can barge in
  * between an unlock and the next waiter's wake-up. A signal ends the
- * wait early if *cancel is set. Returns 0, or -1 with errno ECANCELED.
+ * wait early if *cancel equals key. Returns 0, or -1 with errno
+ * ECANCELED.
  */
-int board_wait_turn(uint64_t ticket, atomic_int *cancel);
+int board_wait_turn(uint64_t ticket, atomic_uint *cancel, unsigned key);
 
 /* board_holding: the request holds the lock and starts work at `now`
  * (mono s); lets the next ticket queue in flock(2) behind it. */

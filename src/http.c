@@ -5,7 +5,9 @@
 #include <math.h>
 #include <sched.h>
 #include <stdio.h>
+#include <signal.h>
 #include <stdlib.h>
+#include <unistd.h>
 #include <string.h>
 
 #include <cjson/cJSON.h>
@@ -194,13 +196,13 @@ drain(FCGX_Stream *in)
 	return FCGX_GetError(in) == 0 ? 0 : -1;
 }
 
-/* The request left the queue before its work: stopping, client gone,
- * or a failed flock(2), whose errno is still set. */
+/* The request left the queue before its work: stopping, client gone
+ * (both ECANCELED), or a failed flock(2) with that error. */
 static int
 leave(struct slot *s, const struct config *cfg, uint64_t ticket,
-    double t0, const char *id, int head)
+    double t0, const char *id, int head, int error)
 {
-	int error = errno, draining = atomic_load(&stopping);
+	int draining = atomic_load(&stopping);
 
 	board_finish(ticket, error == ECANCELED && !draining ?
 	    BOARD_SKIPPED : BOARD_FAILED);
@@ -214,6 +216,22 @@ leave(struct slot *s, const struct config *cfg, uint64_t ticket,
 	}
 	logmsg("req=%s flock %s: %s", id, cfg->lock_path, strerror(error));
 	return reply_error(&s->req, 500, "", "lock failed", head);
+}
+
+/* Someone unlinked or replaced the lock file under us: a responder
+ * started since then locks another inode. Never work on: stop this
+ * process (multiwatch starts a fresh one, which opens the file anew). */
+static int
+lock_replaced(struct slot *s, const struct config *cfg, uint64_t ticket,
+    const char *id, int head)
+{
+	lock_release(s->lock_fd);
+	board_finish(ticket, BOARD_FAILED);
+	logmsg("req=%s lock file %s was unlinked or replaced while running; "
+	    "stopping this responder", id, cfg->lock_path);
+	kill(getpid(), SIGTERM);
+	return reply_unavailable(&s->req, cfg, "responder is restarting",
+	    head);
 }
 
 static void
@@ -271,6 +289,7 @@ serve_test(struct slot *s, const struct config *cfg, const char *id,
 {
 	uint64_t ticket;
 	double t0, t1;
+	unsigned key;
 	long ahead;
 	int rc;
 
@@ -284,12 +303,15 @@ serve_test(struct slot *s, const struct config *cfg, const char *id,
 	if (watch_add(slots, s - slots) == -1)
 		logmsg("req=%s epoll_ctl: %s", id, strerror(errno));
 	/* First our turn by arrival ticket, then the lock itself. */
-	rc = board_wait_turn(ticket, &s->cancel) == -1 ||
-	    lock_acquire(s->lock_fd, &s->cancel) == -1 ? -1 : 0;
+	key = cancel_key(atomic_load(&s->seq));
+	rc = board_wait_turn(ticket, &s->cancel, key) == -1 ||
+	    lock_acquire(s->lock_fd, &s->cancel, key) == -1 ? errno : 0;
 	t1 = mono_now();
 	watch_del(slots, s - slots);
-	if (rc == -1)
-		return leave(s, cfg, ticket, t0, id, head);
+	if (rc != 0)
+		return leave(s, cfg, ticket, t0, id, head, rc);
+	if (!lock_same(s->lock_fd, cfg->lock_path))
+		return lock_replaced(s, cfg, ticket, id, head);
 	if (peer_gone(atomic_load(&s->conn_fd))) {
 		lock_release(s->lock_fd);
 		board_finish(ticket, BOARD_SKIPPED);

@@ -70,10 +70,19 @@ lock_check(const char *path, char *why, size_t len)
 }
 
 int
-lock_acquire(int fd, atomic_int *cancel)
+lock_same(int fd, const char *path)
+{
+	struct stat a, b;
+
+	return fstat(fd, &a) == 0 && a.st_nlink > 0 && stat(path, &b) == 0 &&
+	    a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
+int
+lock_acquire(int fd, atomic_uint *cancel, unsigned key)
 {
 	for (;;) {
-		if (cancel != NULL && atomic_load(cancel)) {
+		if (cancel != NULL && atomic_load(cancel) == key) {
 			errno = ECANCELED;
 			return -1;
 		}

@@ -24,12 +24,20 @@ int lock_open(const char *path);
 
 /*
  * lock_acquire: flock(fd, LOCK_EX), blocking. A signal interrupts the
- * wait (EINTR); the wait resumes unless *cancel is set, in which case
- * it fails with ECANCELED. The kernel queues blocked flock waiters in
+ * wait (EINTR); the wait resumes unless *cancel equals key, in which
+ * case it fails with ECANCELED. The kernel queues blocked flock waiters in
  * arrival order (fs/locks.c) and drops the lock when its holder dies.
  * Returns 0, or -1 with errno set.
  */
-int lock_acquire(int fd, atomic_int *cancel);
+int lock_acquire(int fd, atomic_uint *cancel, unsigned key);
+
+/*
+ * lock_same: is fd still the file at path? Not if the lock file was
+ * unlinked or replaced while we ran: a responder started since then
+ * locks another inode, and flock no longer excludes it (stat(2)).
+ * Returns 1 or 0.
+ */
+int lock_same(int fd, const char *path);
 
 /* lock_release: flock(fd, LOCK_UN). Returns 0, or -1 with errno set. */
 int lock_release(int fd);

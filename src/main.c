@@ -327,7 +327,8 @@ drain_threads(struct slot *slots, long n)
 			int st = atomic_load(&slots[i].state);
 
 			if (st == SLOT_WAITING)
-				atomic_store(&slots[i].cancel, 1);
+				atomic_store(&slots[i].cancel, cancel_key(
+				    atomic_load(&slots[i].seq)));
 			if (st == SLOT_IDLE || st == SLOT_WAITING)
 				pthread_kill(slots[i].tid, SIGUSR2);
 		}

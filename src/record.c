@@ -1,12 +1,15 @@
 /* record.c - check FastCGI framing before libfcgi reads a request. */
 #define _GNU_SOURCE	/* POLLRDHUP */
 
+#include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 
 #include <errno.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <fastcgi.h>
 
@@ -39,7 +42,49 @@ peer_gone(int fd)
 	    (p.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
 }
 
-/* Peek until the first `want` bytes are queued (MSG_WAITALL). */
+static double
+now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Wait until `want` bytes are queued on fd, for at most its
+ * SO_RCVTIMEO. MSG_PEEK|MSG_WAITALL would not wait: on AF_UNIX it
+ * returns whatever is queued at once. */
+static int
+wait_queued(int fd, size_t want, const char **why)
+{
+	struct timeval tv = { 10, 0 };
+	socklen_t len = sizeof(tv);
+	struct pollfd p = { .fd = fd, .events = POLLIN | POLLRDHUP };
+	double end;
+	int queued;
+
+	(void)getsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, &len);
+	end = now() + (double)tv.tv_sec + (double)tv.tv_usec / 1e6;
+	for (;;) {
+		if (ioctl(fd, FIONREAD, &queued) == -1)
+			return fail(why, "ioctl FIONREAD failed", errno);
+		if (queued >= 0 && (size_t)queued >= want)
+			return 0;
+		if (peer_gone(fd))
+			return fail(why, "connection closed mid-request",
+			    ECONNRESET);
+		if (now() >= end)
+			return fail(why, "request incomplete in time",
+			    ETIMEDOUT);
+		/* Nothing yet: sleep in poll(2). Part of a request: the
+		 * socket stays readable, so look again in a millisecond. */
+		(void)poll(&p, 1, queued == 0 ?
+		    (int)((end - now()) * 1000) + 1 : 1);
+	}
+}
+
+/* Peek at the first `want` bytes of the request, once they are all
+ * queued. */
 static int
 peek(int fd, struct peeked *p, size_t want, const char **why)
 {
@@ -47,19 +92,15 @@ peek(int fd, struct peeked *p, size_t want, const char **why)
 
 	if (want > p->cap)
 		return fail(why, "request too large", EMSGSIZE);
+	if (wait_queued(fd, want, why) == -1)
+		return -1;
 	do
-		n = recv(fd, p->buf, want, MSG_PEEK | MSG_WAITALL);
+		n = recv(fd, p->buf, want, MSG_PEEK);
 	while (n == -1 && errno == EINTR);
-	if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
-		return fail(why, "request incomplete in time", ETIMEDOUT);
 	if (n == -1)
 		return fail(why, "recv failed", errno);
-	/* MSG_WAITALL returns short both at EOF and when SO_RCVTIMEO
-	 * runs out; POLLRDHUP tells which. */
-	if ((size_t)n < want && peer_gone(fd))
+	if ((size_t)n < want)
 		return fail(why, "connection closed mid-request", ECONNRESET);
-	if ((size_t)n < want)	/* SO_RCVTIMEO ran out mid-request */
-		return fail(why, "request incomplete in time", ETIMEDOUT);
 	return 0;
 }
 

@@ -14,8 +14,8 @@
  * name-value lengths that fit, then FCGI_STDIN up to the empty one,
  * all within RECORD_MAX bytes. libfcgi 2.4.2 aborts, overflows a stack
  * buffer or leaks on management records and huge lengths; with this
- * check they never reach it. Nothing is consumed. Blocks until the
- * request is whole, up to the socket's SO_RCVTIMEO.
+ * check they never reach it. Nothing is consumed. Waits until the
+ * request is whole, for at most the socket's SO_RCVTIMEO.
  * Returns 0, or -1 with errno set: EPROTO (not such a request),
  * EMSGSIZE (over RECORD_MAX), ETIMEDOUT (incomplete in time),
  * ECONNRESET (closed before the end), or recv(2)'s own error.

@@ -36,9 +36,14 @@ struct slot {
 	atomic_int	 conn_fd;	/* FastCGI connection, -1 if none */
 	atomic_int	 state;		/* enum slot_state */
 	atomic_uint	 seq;		/* bumped for every request */
-	atomic_int	 cancel;	/* leave the queue: gone or stopping */
+	atomic_uint	 cancel;	/* cancel_key() of the request to send
+					 * away: client gone or stopping */
 	FCGX_Request	 req;
 };
+
+/* The value of slot.cancel that sends away request `seq` of a slot:
+ * a late cancel meant for an earlier request never matches. */
+#define cancel_key(seq)	((unsigned)(seq) << 1 | 1u)
 
 /* Set once by main() when a stop signal arrives; read by all threads. */
 extern atomic_int stopping;

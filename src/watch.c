@@ -49,9 +49,9 @@ watch_del(struct slot *slots, long i)
 }
 
 static void
-cancel(struct slot *s)
+cancel(struct slot *s, unsigned seq)
 {
-	atomic_store(&s->cancel, 1);
+	atomic_store(&s->cancel, cancel_key(seq));
 	pthread_kill(s->tid, SIGUSR2);
 }
 
@@ -65,7 +65,8 @@ rekick(struct slot *slots, long n)
 
 	for (i = 0; i < n; i++)
 		if (atomic_load(&slots[i].state) == SLOT_WAITING &&
-		    atomic_load(&slots[i].cancel)) {
+		    atomic_load(&slots[i].cancel) ==
+		    cancel_key(atomic_load(&slots[i].seq))) {
 			pthread_kill(slots[i].tid, SIGUSR2);
 			left++;
 		}
@@ -78,6 +79,7 @@ watch_run(struct slot *slots, long n, const sigset_t *mask,
 {
 	struct epoll_event ev[EVENTS];
 	int k, j, timeout = -1;
+	unsigned seq;
 	long i;
 
 	while (!*stop) {
@@ -86,11 +88,13 @@ watch_run(struct slot *slots, long n, const sigset_t *mask,
 			return -1;
 		for (j = 0; j < k; j++) {
 			i = (long)(ev[j].data.u64 >> 32);
+			seq = (unsigned)(ev[j].data.u64 & 0xffffffffu);
 			if (i < 0 || i >= n || atomic_load(&slots[i].seq) !=
-			    (unsigned)(ev[j].data.u64 & 0xffffffffu) ||
-			    atomic_load(&slots[i].state) != SLOT_WAITING)
+			    seq || atomic_load(&slots[i].state) != SLOT_WAITING)
 				continue;
-			cancel(&slots[i]);
+			/* Keyed by seq: if the slot moved on meanwhile, this
+			 * cancel matches nothing. */
+			cancel(&slots[i], seq);
 		}
 		timeout = rekick(slots, n) > 0 ? 20 : -1;
 	}

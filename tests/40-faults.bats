@@ -196,3 +196,29 @@ no_overlap() {
 	run curl -s -o /dev/null -w '%{http_code}' "$URL/test"
 	assert_output 200
 }
+
+@test "a lock file unlinked under a running stack: the responder restarts" {
+	stack_up "$BATS_TEST_TMPDIR" PROCESSES=1 THREADS=3 QUEUE=2 WORK_SECONDS=0.5 \
+		WORK_LOG="$LOG"
+	before=$(responder_pids)
+	client a
+	wait_for "$LOG" '^start .* a ' 5
+	rm "$RUN/serialcgi.lock"
+	client b
+	wait
+	assert_equal "$(status_of a)" 200
+	# b never works on a lock nobody else can see.
+	assert_equal "$(status_of b)" 503
+	run grep -c '^start' "$LOG"
+	assert_output 1
+	wait_for "$RUN/responders.log" 'lock file .* was unlinked or replaced' 3
+	for ((i = 0; i < 50; i++)); do
+		now=$(responder_pids)
+		[[ -n $now && $now != "$before" ]] && break
+		sleep 0.1
+	done
+	[[ $now != "$before" ]]
+	[[ -f $RUN/serialcgi.lock ]]
+	run curl -s -o /dev/null -w '%{http_code}' "$URL/test"
+	assert_output 200
+}

@@ -69,6 +69,26 @@ code() { curl -s -o /dev/null -w '%{http_code}' "$@"; }
 	assert_output --regexp '^[0-9]+ Status: 200 OK$'
 }
 
+@test "raw: a request that arrives in two pieces is waited for and served" {
+	run perl -MIO::Socket::UNIX -MIO::Select -e '
+		my ($path, $file) = @ARGV;
+		my $s = IO::Socket::UNIX->new(Type => SOCK_STREAM(),
+		    Peer => $path) or die "connect: $!\n";
+		open(my $f, "<:raw", $file) or die "$file: $!\n";
+		local $/; my $bytes = <$f>;
+		$s->syswrite(substr($bytes, 0, 20));
+		select(undef, undef, undef, 0.3);
+		$s->syswrite(substr($bytes, 20));
+		my $got = "";
+		while (IO::Select->new($s)->can_read(3)) {
+			last unless $s->sysread(my $buf, 65536);
+			$got .= $buf;
+		}
+		print $got =~ /(Status: [^\r\n]*)/ ? $1 : "-", "\n";' \
+		"$RUN/serialcgi.sock" "$TOP/tests/corpus/valid-get.bin"
+	assert_output "Status: 200 OK"
+}
+
 @test "raw: malformed records are refused, logged, and harm nothing" {
 	for f in random begin-only truncated-params huge-param-length \
 		params-length-overflow multiplexed role-authorizer get-values \

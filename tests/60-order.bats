@@ -59,7 +59,7 @@ inversions() {
 }
 
 @test "the slow log names requests that waited past SLOW_WAIT" {
-	stack_up "$BATS_TEST_TMPDIR" PROCESSES=1 THREADS=4 WORK_SECONDS=0.25 \
+	stack_up "$BATS_TEST_TMPDIR" PROCESSES=1 THREADS=4 QUEUE=3 WORK_SECONDS=0.25 \
 		SLOW_WAIT=0.4
 	for id in s1 s2 s3; do
 		client "$id"
