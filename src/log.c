@@ -22,7 +22,7 @@ logmsg(const char *fmt, ...)
 		return;
 	n += m;
 	if ((size_t)n > sizeof(line) - 2)
-		n = (int)sizeof(line) - 2;	/* truncated, keep the newline */
+		n = (int)sizeof(line) - 2;	/* cut, but keep the newline */
 	line[n++] = '\n';
 	(void)!write(STDERR_FILENO, line, (size_t)n);
 }

@@ -175,6 +175,18 @@ setting(int key, const char *val, const char **want)
 	}
 }
 
+/* The long name of option ch, for messages. */
+static const char *
+long_name(int ch)
+{
+	const struct option *o;
+
+	for (o = longopts; o->name != NULL; o++)
+		if (o->val == ch)
+			return o->name;
+	return "?";
+}
+
 static void
 on_stop(int sig)
 {
@@ -395,8 +407,7 @@ main(int argc, char *argv[])
 		default:
 			if (setting(ch, optarg, &want) == -1)
 				errx(2, "--%s: \"%s\" is not %s",
-				    longopts[strchr("wtlLibs", ch) - "wtlLibs"].name,
-				    optarg, want);
+				    long_name(ch), optarg, want);
 		}
 	}
 	if (optind != argc)

@@ -18,7 +18,7 @@ struct config {
 	int		 worklog_fd;	/* -1 when there is no work log */
 	double		 io_timeout;	/* seconds to read or write, per call */
 	const char	*board_path;	/* the shared scoreboard file */
-	double		 slow_wait;	/* log waits longer than this, s; 0 off */
+	double		 slow_wait;	/* log longer waits, s; 0 is off */
 };
 
 /* What a responder thread is doing; main() reads it to wake threads. */

@@ -6,7 +6,7 @@
 load helper
 
 setup() {
-	LOG=$BATS_TEST_TMPDIR/run/work.log
+	LOG=$BATS_TEST_TMPDIR/run/private/work.log
 	CLIENTS=$BATS_TEST_TMPDIR/clients
 }
 
@@ -177,7 +177,7 @@ no_overlap() {
 		run running "$p"
 		assert_failure
 	done
-	[[ ! -e $RUN/serialcgi.sock ]]
+	[[ ! -e $RUN/private/serialcgi.sock ]]
 	# A stop and a start serve again.
 	stack_up "$BATS_TEST_TMPDIR" PROCESSES=2 THREADS=4 WORK_SECONDS=0.1
 	run curl -s -o /dev/null -w '%{http_code}' "$URL/test"
@@ -191,7 +191,7 @@ no_overlap() {
 	kill -KILL "$(cat "$RUN/responders.pid")" "$(cat "$RUN/nginx.master")"
 	pkill -KILL -P "$(cat "$RUN/responders.pid")" || true
 	sleep 0.2
-	[[ -S $RUN/serialcgi.sock ]]	# stale: nothing answers it
+	[[ -S $RUN/private/serialcgi.sock ]]	# stale: nothing answers it
 	stack_up "$BATS_TEST_TMPDIR" PROCESSES=2 THREADS=2 WORK_SECONDS=0.1
 	run curl -s -o /dev/null -w '%{http_code}' "$URL/test"
 	assert_output 200
@@ -203,7 +203,7 @@ no_overlap() {
 	before=$(responder_pids)
 	client a
 	wait_for "$LOG" '^start .* a ' 5
-	rm "$RUN/serialcgi.lock"
+	rm "$RUN/private/serialcgi.lock"
 	client b
 	wait
 	assert_equal "$(status_of a)" 200
@@ -218,7 +218,7 @@ no_overlap() {
 		sleep 0.1
 	done
 	[[ $now != "$before" ]]
-	[[ -f $RUN/serialcgi.lock ]]
+	[[ -f $RUN/private/serialcgi.lock ]]
 	run curl -s -o /dev/null -w '%{http_code}' "$URL/test"
 	assert_output 200
 }

@@ -65,7 +65,7 @@ code() { curl -s -o /dev/null -w '%{http_code}' "$@"; }
 }
 
 @test "raw: a well-formed request straight to the socket is served" {
-	run raw "$RUN/serialcgi.sock" "$TOP/tests/corpus/valid-get.bin"
+	run raw "$RUN/private/serialcgi.sock" "$TOP/tests/corpus/valid-get.bin"
 	assert_output --regexp '^[0-9]+ Status: 200 OK$'
 }
 
@@ -85,7 +85,7 @@ code() { curl -s -o /dev/null -w '%{http_code}' "$@"; }
 			$got .= $buf;
 		}
 		print $got =~ /(Status: [^\r\n]*)/ ? $1 : "-", "\n";' \
-		"$RUN/serialcgi.sock" "$TOP/tests/corpus/valid-get.bin"
+		"$RUN/private/serialcgi.sock" "$TOP/tests/corpus/valid-get.bin"
 	assert_output "Status: 200 OK"
 }
 
@@ -94,7 +94,7 @@ code() { curl -s -o /dev/null -w '%{http_code}' "$@"; }
 		params-length-overflow multiplexed role-authorizer get-values \
 		libfcgi-length-overflow libfcgi-mgmt-leak \
 		libfcgi-get-values-overflow; do
-		run raw "$RUN/serialcgi.sock" "$TOP/tests/corpus/$f.bin" 1.5
+		run raw "$RUN/private/serialcgi.sock" "$TOP/tests/corpus/$f.bin" 1.5
 		assert_success
 		# Closed without an answer: nothing for a bad request.
 		assert_output "0 -"
@@ -106,8 +106,8 @@ code() { curl -s -o /dev/null -w '%{http_code}' "$@"; }
 @test "raw: connections that send nothing, or stop mid-record, time out" {
 	# Four threads in all; hold every one of them.
 	for i in 1 2; do
-		raw "$RUN/serialcgi.sock" /dev/null 3 >/dev/null &
-		raw "$RUN/serialcgi.sock" "$TOP/tests/corpus/truncated-params.bin" 3 >/dev/null &
+		raw "$RUN/private/serialcgi.sock" /dev/null 3 >/dev/null &
+		raw "$RUN/private/serialcgi.sock" "$TOP/tests/corpus/truncated-params.bin" 3 >/dev/null &
 	done
 	sleep 0.3
 	# IO_TIMEOUT=1 frees the threads; the request waits at most that.

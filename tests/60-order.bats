@@ -19,7 +19,7 @@ inversions() {
 }
 
 @test "service order is arrival order: 50 requests 5 ms apart, 10 runs" {
-	log=$BATS_TEST_TMPDIR/run/work.log
+	log=$BATS_TEST_TMPDIR/run/private/work.log
 	stack_up "$BATS_TEST_TMPDIR" PROCESSES=4 THREADS=16 WORK_SECONDS=0.01 \
 		WORK_LOG="$log"
 	for run in $(seq 10); do

@@ -39,9 +39,9 @@ for fam in text_string_to_metric_families(sys.stdin.read()):
 
 @test "/metrics while 20 requests wait: exact counts, valid text format" {
 	stack_up "$BATS_TEST_TMPDIR" PROCESSES=2 THREADS=16 WORK_SECONDS=0.5 \
-		WORK_LOG="$BATS_TEST_TMPDIR/run/work.log"
+		WORK_LOG="$BATS_TEST_TMPDIR/run/private/work.log"
 	for i in $(seq 21); do client "m$i"; done
-	wait_for "$RUN/work.log" '^start' 5
+	wait_for "$RUN/private/work.log" '^start' 5
 	sleep 0.3
 	curl -s "$URL/metrics" >"$BATS_TEST_TMPDIR/metrics"
 	parse_metrics <"$BATS_TEST_TMPDIR/metrics" >"$BATS_TEST_TMPDIR/parsed"
@@ -64,14 +64,14 @@ serialcgi_wait_seconds_count 21"
 
 @test "kill -9 of a waiter and of the holder: /status is true within 1 s" {
 	stack_up "$BATS_TEST_TMPDIR" PROCESSES=3 THREADS=2 QUEUE=5 WORK_SECONDS=2 \
-		WORK_LOG="$BATS_TEST_TMPDIR/run/work.log"
+		WORK_LOG="$BATS_TEST_TMPDIR/run/private/work.log"
 	client k1
-	wait_for "$RUN/work.log" '^start .* k1 ' 5
+	wait_for "$RUN/private/work.log" '^start .* k1 ' 5
 	for id in k2 k3 k4; do client "$id"; sleep 0.05; done
 	sleep 0.2
 	run status
 	assert_output --partial '"waiters":3,'
-	holder=$(holder_line "$RUN/work.log" | awk '{ print $3 }')
+	holder=$(holder_line "$RUN/private/work.log" | awk '{ print $3 }')
 	waiter=$(responder_pids | grep -vx "$holder" | head -1)
 	kill -KILL "$waiter" "$holder"
 	t0=$(mono)
@@ -94,9 +94,9 @@ serialcgi_wait_seconds_count 21"
 
 @test "skipped and rejected are counted" {
 	stack_up "$BATS_TEST_TMPDIR" PROCESSES=2 THREADS=4 QUEUE=2 \
-		WORK_SECONDS=1 WORK_LOG="$BATS_TEST_TMPDIR/run/work.log"
+		WORK_SECONDS=1 WORK_LOG="$BATS_TEST_TMPDIR/run/private/work.log"
 	client r1
-	wait_for "$RUN/work.log" '^start .* r1 ' 5
+	wait_for "$RUN/private/work.log" '^start .* r1 ' 5
 	client r2
 	sleep 0.1
 	for i in 1 2 3; do
