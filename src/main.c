@@ -42,7 +42,8 @@ atomic_int stopping;
 struct slot *slots;
 
 static volatile sig_atomic_t stop_signal;
-static volatile sig_atomic_t kicked;
+static volatile sig_atomic_t kicked;	/* SIGUSR2 seen; what counts is
+					 * the EINTR it causes */
 static atomic_long alive;
 static atomic_int failed;
 static struct config cfg = {

@@ -20,7 +20,9 @@ mono_now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-int
+/* Sleep to `when` (mono s): TIMER_ABSTIME, so a signal (EINTR) cannot
+ * stretch the sleep (clock_nanosleep(2)). */
+static int
 sleep_until(double when)
 {
 	struct timespec until;

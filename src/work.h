@@ -13,13 +13,6 @@ double mono_now(void);
 #define WORK_SPIN	200e-6	/* seconds spun before a deadline */
 
 /*
- * sleep_until: sleep to `when` (mono s) with clock_nanosleep(2)
- * TIMER_ABSTIME, so a signal (EINTR) cannot stretch the sleep.
- * Returns 0, or -1 with errno set.
- */
-int sleep_until(double when);
-
-/*
  * work: the critical section. Lasts until `start + seconds` on
  * CLOCK_MONOTONIC: sleep_until() to WORK_SPIN before it, then a spin
  * on the clock, since a wake-up alone is tens of microseconds late.
