@@ -12,7 +12,7 @@
 
 PROG	= serialcgi
 SRCS	= src/main.c src/http.c src/lock.c src/work.c src/watch.c src/log.c \
-	  src/record.c src/board.c src/metrics.c
+	  src/record.c src/board.c src/metrics.c src/parse.c
 OBJS	= $(SRCS:.c=.o)
 PKGS	= fcgi libcjson
 
@@ -52,7 +52,7 @@ $(PROG): $(OBJS)
 	$(CC) $(LDFLAGS) -o $@ $(OBJS) $(LDLIBS)
 
 $(OBJS): src/serialcgi.h src/http.h src/lock.h src/work.h src/watch.h \
-	src/log.h src/record.h src/board.h src/metrics.h Makefile
+	src/log.h src/record.h src/board.h src/metrics.h src/parse.h Makefile
 
 deps:
 	@spawn/deps $(DEPS)

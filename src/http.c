@@ -4,11 +4,10 @@
 #include <errno.h>
 #include <math.h>
 #include <sched.h>
-#include <stdio.h>
 #include <signal.h>
-#include <stdlib.h>
-#include <unistd.h>
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cjson/cJSON.h>
 
@@ -17,6 +16,7 @@
 #include "lock.h"
 #include "log.h"
 #include "metrics.h"
+#include "parse.h"
 #include "record.h"
 #include "watch.h"
 #include "work.h"
@@ -114,16 +114,10 @@ static int
 reply_rejected(FCGX_Request *r, const struct config *cfg, int head)
 {
 	const char *q = FCGX_GetParam("SERIALCGI_QUEUE", r->envp);
-	char why[80], *end;
-	long n = -1;
+	char why[80];
+	long n;
 
-	if (q != NULL) {
-		errno = 0;
-		n = strtol(q, &end, 10);
-		if (errno != 0 || end == q || *end != '\0' || n < 1)
-			n = -1;
-	}
-	if (n > 0)
+	if (q != NULL && parse_count(q, 1, BOARD_RING, &n) == 0)
 		snprintf(why, sizeof(why), "busy: %ld requests already "
 		    "admitted", n);
 	else

@@ -15,7 +15,6 @@
 #include <getopt.h>
 #include <limits.h>
 #include <malloc.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +28,7 @@
 #include "http.h"
 #include "lock.h"
 #include "log.h"
+#include "parse.h"
 #include "record.h"
 #include "serialcgi.h"
 #include "watch.h"
@@ -107,37 +107,6 @@ usage(FILE *f)
 	    "Each option can also come from WORK_SECONDS, THREADS, LOCK_FILE,"
 	    " WORK_LOG,\nIO_TIMEOUT, BOARD_FILE and SLOW_WAIT. The listening"
 	    " socket is fd 0,\nas spawn-fcgi(1) passes it.\n", THREADS_MAX);
-}
-
-/* Whole string, finite, in (0, 3600]: strtod(3) alone accepts too much. */
-static int
-parse_seconds(const char *s, double *out)
-{
-	char *end;
-	double v;
-
-	errno = 0;
-	v = strtod(s, &end);
-	if (*s == '\0' || *s == ' ' || *end != '\0' || errno != 0 ||
-	    !isfinite(v) || v <= 0.0 || v > 3600.0)
-		return -1;
-	*out = v;
-	return 0;
-}
-
-static int
-parse_count(const char *s, long min, long max, long *out)
-{
-	char *end;
-	long v;
-
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (*s == '\0' || *s == ' ' || *end != '\0' || errno != 0 ||
-	    v < min || v > max)
-		return -1;
-	*out = v;
-	return 0;
 }
 
 /* Apply one setting. Returns 0, or -1 with what was wanted in *want. */
@@ -270,7 +239,8 @@ serve_connection(struct slot *s, int fd)
 		    "connection closed");
 		return;
 	}
-	atomic_store(&s->cancel, 0);
+	/* A new seq: any cancel still meant for the last request no
+	 * longer matches (cancel_key). */
 	atomic_fetch_add(&s->seq, 1);
 	atomic_store(&s->conn_fd, fd);
 	(void)http_serve(s, &cfg);

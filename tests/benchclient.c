@@ -34,6 +34,8 @@
 
 #include <curl/curl.h>
 
+#include "parse.h"
+
 #define N_MAX		100000
 #define BODY_MAX	256	/* our answer is {"elapsed":x.xxxxxx} */
 #define LINE_MAX_	256	/* one Server-Timing header line */
@@ -81,21 +83,6 @@ mono(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* A whole number in [min, max], nothing else on the line. */
-static int
-parse_long(const char *s, long min, long max, long *out)
-{
-	char *end;
-	long v;
-
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno != 0 || end == s || *end != '\0' || v < min || v > max)
-		return -1;
-	*out = v;
-	return 0;
-}
-
 /* A finite number in [min, max]; *end says where it stopped. */
 static int
 parse_num(const char *s, double min, double max, double *out, char **end)
@@ -125,11 +112,11 @@ set_opt(int c, const char *arg, struct opts *o)
 {
 	switch (c) {
 	case 'n':
-		return parse_long(arg, 1, N_MAX, &o->n);
+		return parse_count(arg, 1, N_MAX, &o->n);
 	case 's':
 		return parse_double(arg, 0, 3.6e6, &o->spacing_ms);
 	case 'p':
-		return parse_long(arg, 1, N_MAX, &o->parallel);
+		return parse_count(arg, 1, N_MAX, &o->parallel);
 	case 't':
 		return parse_double(arg, 0, 86400, &o->timeout_s);
 	case 'P':

@@ -1,0 +1,38 @@
+/* parse.c - strict numbers from options, environment and params. */
+#define _POSIX_C_SOURCE 200809L
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+
+#include "parse.h"
+
+int
+parse_seconds(const char *s, double *out)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (*s == '\0' || *s == ' ' || *end != '\0' || errno != 0 ||
+	    !isfinite(v) || v <= 0.0 || v > 3600.0)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+int
+parse_count(const char *s, long min, long max, long *out)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (*s == '\0' || *s == ' ' || *end != '\0' || errno != 0 ||
+	    v < min || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}

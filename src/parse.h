@@ -1,0 +1,19 @@
+/* parse.h - strict numbers from options, environment and params. */
+#ifndef SERIALCGI_PARSE_H
+#define SERIALCGI_PARSE_H
+
+/*
+ * parse_seconds: the whole of s as a finite number of seconds in
+ * (0, 3600] (strtod(3) alone accepts blanks, "nan", "inf" and tails).
+ * Returns 0 with *out set, or -1.
+ */
+int parse_seconds(const char *s, double *out);
+
+/*
+ * parse_count: the whole of s as a decimal integer in [min, max]
+ * (strtol(3) alone accepts blanks, signs past the range and tails).
+ * Returns 0 with *out set, or -1.
+ */
+int parse_count(const char *s, long min, long max, long *out);
+
+#endif
