@@ -6,15 +6,16 @@
 #   make bench      the same set-up, then the figures of tests/bench
 #   make install    PREFIX=/usr/local DESTDIR=
 #
-# Settings pass through to the stack: PORT PROCESSES THREADS WORK_SECONDS
-# QUEUE RUN_DIR SERVICE_USER WORK_LOG IO_TIMEOUT SLOW_WAIT, e.g.
+# Settings pass through to the stack: PORT PROCESSES WORK_SECONDS QUEUE
+# RUN_DIR SERVICE_USER WORK_LOG IO_TIMEOUT SLOW_WAIT, e.g.
 #   make run PORT=18080 PROCESSES=4 WORK_SECONDS=0.2
 
 PROG	= serialcgi
-SRCS	= src/main.c src/http.c src/lock.c src/work.c src/watch.c src/log.c \
-	  src/record.c src/board.c src/metrics.c src/parse.c
+SRCS	= src/main.c src/settings.c src/loop.c src/http.c src/runner.c \
+	  src/turn.c src/lock.c src/lock_flock.c src/board.c src/record.c \
+	  src/work.c src/clock.c src/metrics.c src/parse.c src/log.c
 OBJS	= $(SRCS:.c=.o)
-PKGS	= fcgi libcjson
+PKGS	= libcjson
 
 PREFIX	?= /usr/local
 DESTDIR	?=
@@ -22,26 +23,28 @@ BINDIR	= $(PREFIX)/bin
 SHAREDIR = $(PREFIX)/share/$(PROG)
 
 CC	?= cc
-OPT	?= -O2
-CFLAGS	?= -g
-CFLAGS	+= -std=c11 -Wall -Wextra -Werror -pthread $(OPT)
-CFLAGS	+= $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-LDLIBS	+= $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm -pthread
+# CFLAGS and LDFLAGS are the user's (make CFLAGS=-O0); what the build
+# needs is added apart, so no command line can drop it.
+CFLAGS	?= -g -O2
+NEEDED_CFLAGS = -std=c11 -Wall -Wextra -Werror -pthread \
+	$(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+NEEDED_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm -pthread
 
-# make SANITIZE=address (or undefined, thread) builds with that sanitizer.
+# make SANITIZE=address (or undefined, thread) builds with that
+# sanitizer; a finding aborts rather than goes on (-fno-sanitize-recover).
 ifneq ($(SANITIZE),)
-CFLAGS	+= -fsanitize=$(SANITIZE) -fno-omit-frame-pointer
-LDFLAGS	+= -fsanitize=$(SANITIZE)
-OPT	= -O1
+NEEDED_CFLAGS += -fsanitize=$(SANITIZE) -fno-sanitize-recover=all \
+	-fno-omit-frame-pointer
+NEEDED_LIBS += -fsanitize=$(SANITIZE)
 endif
 
 PORT		?= 8080
 PROCESSES	?= 4
-THREADS		?= 64
 WORK_SECONDS	?= 3
-export PORT PROCESSES THREADS WORK_SECONDS
+export PORT PROCESSES WORK_SECONDS
 # The optional ones only when set: an empty value would be refused.
-$(foreach v,QUEUE RUN_DIR SERVICE_USER WORK_LOG IO_TIMEOUT SLOW_WAIT,\
+# THREADS is gone; passed on only so that the stack can say so.
+$(foreach v,QUEUE RUN_DIR SERVICE_USER WORK_LOG IO_TIMEOUT SLOW_WAIT THREADS,\
 	$(if $(value $(v)),$(eval export $(v))))
 
 .PHONY: all deps run test bench install uninstall clean
@@ -49,10 +52,12 @@ $(foreach v,QUEUE RUN_DIR SERVICE_USER WORK_LOG IO_TIMEOUT SLOW_WAIT,\
 all: $(PROG)
 
 $(PROG): $(OBJS)
-	$(CC) $(LDFLAGS) -o $@ $(OBJS) $(LDLIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(OBJS) $(NEEDED_LIBS) $(LDLIBS)
 
-$(OBJS): src/serialcgi.h src/http.h src/lock.h src/work.h src/watch.h \
-	src/log.h src/record.h src/board.h src/metrics.h src/parse.h Makefile
+.c.o:
+	$(CC) $(NEEDED_CFLAGS) $(CFLAGS) $(CPPFLAGS) -c -o $@ $<
+
+$(OBJS): $(wildcard src/*.h) Makefile
 
 deps:
 	@spawn/deps $(DEPS)
@@ -79,6 +84,7 @@ install: $(PROG)
 	install -m 0755 $(PROG) $(DESTDIR)$(BINDIR)/$(PROG)
 	install -m 0644 nginx/nginx.conf.in $(DESTDIR)$(SHAREDIR)/nginx/
 	install -m 0755 spawn/stack spawn/deps $(DESTDIR)$(SHAREDIR)/spawn/
+	install -m 0644 spawn/lib.sh $(DESTDIR)$(SHAREDIR)/spawn/
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/$(PROG)

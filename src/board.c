@@ -11,14 +11,15 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "board.h"
-#include "work.h"
+#include "clock.h"
 
-#define BOARD_MAGIC	0x3230445242494353ULL	/* "SCIBRD02" */
+#define BOARD_MAGIC	0x3330445242494353ULL	/* "SCIBRD03" */
 
 const double board_bucket_le[BOARD_BUCKETS] = {
 	0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300,
@@ -276,20 +277,23 @@ board_enter(double *arrived, uint64_t *ticket, long *ahead)
 }
 
 int
-board_wait_turn(uint64_t ticket, atomic_uint *cancel, unsigned key)
+board_wait_turn(uint64_t ticket)
 {
 	/* The timeout only bounds how long a waiter behind a process that
 	 * died at the wrong moment can stall; wake-ups are direct. */
-	const struct timespec recheck = { 1, 0 };
+	const struct timespec recheck = { 0, 200 * 1000 * 1000 };
 	struct entry *e = &b->ring[ticket % BOARD_RING];
+	uint32_t st;
 
 	for (;;) {
-		if (atomic_load(&e->state) != E_WAITING)
-			return 0;
-		if (cancel != NULL && atomic_load(cancel) == key) {
+		st = atomic_load(&e->state);
+		if (atomic_load(&e->ticket) != ticket ||
+		    (st != E_WAITING && st != E_NEXT)) {
 			errno = ECANCELED;
 			return -1;
 		}
+		if (st == E_NEXT)
+			return 0;
 		if (syscall(SYS_futex, &e->state, FUTEX_WAIT, E_WAITING,
 		    &recheck, NULL, 0) == -1 && errno == ETIMEDOUT) {
 			lock();
@@ -297,6 +301,15 @@ board_wait_turn(uint64_t ticket, atomic_uint *cancel, unsigned key)
 			unlock();
 		}
 	}
+}
+
+int
+board_turn_now(uint64_t ticket)
+{
+	struct entry *e = &b->ring[ticket % BOARD_RING];
+
+	return atomic_load(&e->ticket) == ticket &&
+	    atomic_load(&e->state) == E_NEXT;
 }
 
 /* The holder record not in use, or else the older one: its holder is
@@ -347,8 +360,10 @@ board_finish(uint64_t ticket, enum board_outcome how)
 		}
 	/* A ticket that never held is still in the ring, unfinished, so
 	 * its entry cannot have been reused. */
-	if (!held && atomic_load(&e->ticket) == ticket)
+	if (!held && atomic_load(&e->ticket) == ticket) {
 		atomic_store(&e->state, E_GONE);
+		futex_wake(&e->state);	/* its runner may wait on it */
+	}
 	advance();
 	unlock();
 	if (how == BOARD_SERVED)

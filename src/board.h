@@ -3,11 +3,10 @@
 #ifndef SERIALCGI_BOARD_H
 #define SERIALCGI_BOARD_H
 
-#include <stdatomic.h>
 #include <stdint.h>
 
 #define BOARD_PROCS	64	/* responder processes */
-#define BOARD_RING	4096	/* requests admitted at once, at most */
+#define BOARD_RING	8192	/* requests admitted at once, at most */
 #define BOARD_BUCKETS	13	/* wait histogram, see board_bucket_le */
 
 enum board_outcome { BOARD_SERVED, BOARD_SKIPPED, BOARD_FAILED };
@@ -50,14 +49,18 @@ void board_close(void);
 int board_enter(double *arrived, uint64_t *ticket, long *ahead);
 
 /*
- * board_wait_turn: block until every earlier ticket is finished but
- * for the lock holder, so that this request may now wait in flock(2)
- * right behind it. Only one request is ever there: nobody can barge in
- * between an unlock and the next waiter's wake-up. A signal ends the
- * wait early if *cancel equals key. Returns 0, or -1 with errno
- * ECANCELED.
+ * board_wait_turn: block (futex(2)) until every earlier ticket is
+ * finished but for the lock holder, so that this ticket may now wait in
+ * the lock right behind it. Only one ticket is ever there: nobody can
+ * barge in between an unlock and the next waiter's wake-up. The wait
+ * ends too when the ticket is finished by someone else (its client
+ * left, or the responder stops): board_finish() wakes it.
+ * Returns 0, or -1 with errno ECANCELED if the ticket is finished.
  */
-int board_wait_turn(uint64_t ticket, atomic_uint *cancel, unsigned key);
+int board_wait_turn(uint64_t ticket);
+
+/* board_turn_now: is the ticket next in line now? Returns 1 or 0. */
+int board_turn_now(uint64_t ticket);
 
 /* board_holding: the request holds the lock and starts work at `now`
  * (mono s); lets the next ticket queue in flock(2) behind it. */

@@ -1,19 +1,63 @@
-/* http.h - map one FastCGI request to its HTTP response. */
+/*
+ * http.h - one FastCGI request as the event loop holds it, and its
+ * HTTP meaning: route, park for a turn, answer (CGI/1.1 variables of
+ * RFC 3875 as nginx's fastcgi_params sends them; statuses of RFC 9110).
+ */
 #ifndef SERIALCGI_HTTP_H
 #define SERIALCGI_HTTP_H
 
-#include "serialcgi.h"
+#include <stddef.h>
+
+#include "record.h"
+#include "settings.h"
+#include "source.h"
+
+struct conn {
+	struct source	 src;		/* first: a parked request is a
+					 * source for the turn runner */
+	int		 fd;
+	int		 armed;		/* registered with the epoll set */
+	int		 parked;	/* whole and handed to the runner */
+	struct record_reader rr;
+	unsigned char	*buf;		/* the request so far, if it came
+					 * in pieces; else NULL */
+	size_t		 len, cap;
+	double		 deadline;	/* mono s: whole by then, or closed */
+	struct conn	*prev, *next;	/* reading list, or done list */
+	/* What the request asked, from its FCGI_PARAMS. */
+	char		 method[16];
+	char		 path[72];
+	char		 id[65];
+	int		 rejected;	/* nginx's limit_conn said no */
+	long		 queue;		/* nginx's bound, for the 503 */
+};
 
 /*
- * http_serve: answer the request held in s->req (CGI/1.1 variables of
- * RFC 3875 as sent by nginx's fastcgi_params). GET and HEAD /test wait
- * for the lock, run work() and answer 200 {"elapsed": seconds}; other
- * methods get 405 with Allow, other paths 404; /status and /metrics
- * render the scoreboard. "elapsed" runs from the arrival ticket,
- * taken on entry, to the end of the work (CLOCK_MONOTONIC seconds).
- * Returns the HTTP status sent, 0 if the client left and nothing was
- * sent, or -1 with errno set if writing the response failed.
+ * http_params: read what the routes need from the FCGI_PARAMS of the
+ * whole request in buf (record_params: buf is changed). Returns 0, or
+ * -1 with errno EPROTO.
  */
-int http_serve(struct slot *s, const struct config *cfg);
+int http_params(struct conn *c, unsigned char *buf);
+
+/*
+ * http_route: answer c at once (/status, /metrics, 404, 405, the 503s)
+ * or, for GET and HEAD /test, stamp its arrival, take its ticket and
+ * park it with the turn runner. stopping: the responder no longer
+ * queues anything. Returns 1 if c is parked (the runner or the loop
+ * owns it now), 0 if it was answered and may be closed.
+ */
+int http_route(struct conn *c, const struct config *cfg, int stopping);
+
+/* http_init: the answers' constants from cfg (Retry-After). */
+void http_init(const struct config *cfg);
+
+/* The source operations of a parked request (runner.c calls them). */
+extern const struct source_ops http_source;
+
+/*
+ * http_answer_stopping: 503 with Retry-After to a parked request sent
+ * away by a stop (runner_drain).
+ */
+void http_answer_stopping(struct conn *c);
 
 #endif

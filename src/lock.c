@@ -1,7 +1,6 @@
-/* lock.c - mutual exclusion of work() across threads and processes. */
+/* lock.c - the lock type, its backends' entry points, file checks. */
 #define _DEFAULT_SOURCE
 
-#include <sys/file.h>
 #include <sys/stat.h>
 
 #include <errno.h>
@@ -13,9 +12,48 @@
 #include "lock.h"
 
 int
-lock_open(const char *path)
+lock_open(struct lock *l, const struct lock_backend *be, const char *where)
 {
-	return open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	l->be = be;
+	l->where = where;
+	l->fd = -1;
+	return be->open(l);
+}
+
+int
+lock_acquire(struct lock *l, int cancel_fd)
+{
+	return l->be->acquire(l, cancel_fd);
+}
+
+int
+lock_try(struct lock *l)
+{
+	if (l->be->try_acquire == NULL) {
+		errno = EWOULDBLOCK;
+		return -1;
+	}
+	return l->be->try_acquire(l);
+}
+
+int
+lock_still_held(struct lock *l)
+{
+	return l->be->still_held(l);
+}
+
+int
+lock_release(struct lock *l)
+{
+	return l->be->release(l);
+}
+
+void
+lock_close(struct lock *l)
+{
+	if (l->be != NULL)
+		l->be->close(l);
+	l->be = NULL;
 }
 
 static int
@@ -54,7 +92,8 @@ lock_check(const char *path, char *why, size_t len)
 	 * then again through the fd, which no rename can swap. */
 	if (lstat(path, &st) == 0 && judge(&st, why, len) == -1)
 		return -1;
-	if ((fd = lock_open(path)) == -1) {
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd == -1) {
 		rc = errno;
 		snprintf(why, len, "%s", rc == ELOOP ? "is a symlink" :
 		    strerror(rc));
@@ -66,42 +105,5 @@ lock_check(const char *path, char *why, size_t len)
 	else
 		rc = judge(&st, why, len);
 	close(fd);
-	return rc;
-}
-
-int
-lock_same(int fd, const char *path)
-{
-	struct stat a, b;
-
-	return fstat(fd, &a) == 0 && a.st_nlink > 0 && stat(path, &b) == 0 &&
-	    a.st_dev == b.st_dev && a.st_ino == b.st_ino;
-}
-
-int
-lock_acquire(int fd, atomic_uint *cancel, unsigned key)
-{
-	for (;;) {
-		if (cancel != NULL && atomic_load(cancel) == key) {
-			errno = ECANCELED;
-			return -1;
-		}
-		if (flock(fd, LOCK_EX) == 0)
-			return 0;
-		/* FCGX_Init and our kick installs handlers without
-		 * SA_RESTART, so EINTR is normal here. */
-		if (errno != EINTR)
-			return -1;
-	}
-}
-
-int
-lock_release(int fd)
-{
-	int rc;
-
-	do
-		rc = flock(fd, LOCK_UN);
-	while (rc == -1 && errno == EINTR);
 	return rc;
 }

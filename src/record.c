@@ -1,29 +1,21 @@
-/* record.c - check FastCGI framing before libfcgi reads a request. */
+/* record.c - FastCGI records: check, read parameters, answer. */
 #define _GNU_SOURCE	/* POLLRDHUP */
 
-#include <sys/ioctl.h>
 #include <sys/socket.h>
-#include <sys/time.h>
 
 #include <errno.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
+#include <unistd.h>
 
 #include <fastcgi.h>
 
 #include "record.h"
 
-#define HEADER	8	/* sizeof(FCGI_Header) */
-#define SMALL	1024	/* bytes: a request from nginx for /test is
-			 * about 700; more goes to the heap, so the
-			 * stack every thread keeps stays shallow */
-
-struct peeked {
-	unsigned char	*buf;
-	size_t		 cap;
-};
+#define HEADER	FCGI_HEADER_LEN
+#define CHUNK	65528	/* content per record: FCGI_MAX_LENGTH, less
+			 * what keeps records 8-byte aligned */
 
 static int
 fail(const char **why, const char *reason, int error)
@@ -33,126 +25,66 @@ fail(const char **why, const char *reason, int error)
 	return -1;
 }
 
-int
-peer_gone(int fd)
-{
-	struct pollfd p = { .fd = fd, .events = POLLRDHUP };
-
-	return poll(&p, 1, 0) == 1 &&
-	    (p.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
-}
-
-static double
-now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-/* Wait until `want` bytes are queued on fd, for at most its
- * SO_RCVTIMEO. MSG_PEEK|MSG_WAITALL would not wait: on AF_UNIX it
- * returns whatever is queued at once. */
-static int
-wait_queued(int fd, size_t want, const char **why)
-{
-	struct timeval tv = { 10, 0 };
-	socklen_t len = sizeof(tv);
-	struct pollfd p = { .fd = fd, .events = POLLIN | POLLRDHUP };
-	double end;
-	int queued;
-
-	(void)getsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, &len);
-	end = now() + (double)tv.tv_sec + (double)tv.tv_usec / 1e6;
-	for (;;) {
-		if (ioctl(fd, FIONREAD, &queued) == -1)
-			return fail(why, "ioctl FIONREAD failed", errno);
-		if (queued >= 0 && (size_t)queued >= want)
-			return 0;
-		if (peer_gone(fd))
-			return fail(why, "connection closed mid-request",
-			    ECONNRESET);
-		if (now() >= end)
-			return fail(why, "request incomplete in time",
-			    ETIMEDOUT);
-		/* Nothing yet: sleep in poll(2). Part of a request: the
-		 * socket stays readable, so look again in a millisecond. */
-		(void)poll(&p, 1, queued == 0 ?
-		    (int)((end - now()) * 1000) + 1 : 1);
-	}
-}
-
-/* Peek at the first `want` bytes of the request, once they are all
- * queued. */
-static int
-peek(int fd, struct peeked *p, size_t want, const char **why)
-{
-	ssize_t n;
-
-	if (want > p->cap)
-		return fail(why, "request too large", EMSGSIZE);
-	if (wait_queued(fd, want, why) == -1)
-		return -1;
-	do
-		n = recv(fd, p->buf, want, MSG_PEEK);
-	while (n == -1 && errno == EINTR);
-	if (n == -1)
-		return fail(why, "recv failed", errno);
-	if ((size_t)n < want)
-		return fail(why, "connection closed mid-request", ECONNRESET);
-	return 0;
-}
-
 static unsigned
 be16(const unsigned char *b)
 {
 	return (unsigned)b[0] << 8 | b[1];
 }
 
-/* Walk the records: BEGIN_REQUEST, PARAMS... up to an empty one, then
- * STDIN... up to an empty one, all of one request id. Sets *end to the
- * length of the whole request; buf then holds all of it. */
+/* FCGI_BEGIN_REQUEST, 8 bytes of body, no padding (libfcgi would read
+ * padding as the next record), role FCGI_RESPONDER. */
 static int
-walk(int fd, struct peeked *p, size_t *end, const char **why)
+begin(struct record_reader *r, const unsigned char *h, const char **why)
 {
-	const unsigned char *h;
-	size_t at, clen;
-	unsigned id;
-	int stage = FCGI_PARAMS;
-
-	if (peek(fd, p, HEADER + 8, why) == -1)
-		return -1;
-	h = p->buf;
-	id = be16(h + 2);
-	/* No padding: libfcgi would read it as the next record. */
 	if (h[0] != FCGI_VERSION_1 || h[1] != FCGI_BEGIN_REQUEST ||
-	    id == 0 || be16(h + 4) != 8 || h[6] != 0 ||
+	    be16(h + 2) == 0 || be16(h + 4) != 8 || h[6] != 0 ||
 	    be16(h + 8) != FCGI_RESPONDER)
 		return fail(why, "no FCGI_BEGIN_REQUEST for a responder",
 		    EPROTO);
-	at = HEADER + 8;
-	for (;;) {
-		if (peek(fd, p, at + HEADER, why) == -1)
+	r->id = be16(h + 2);
+	r->at = HEADER + 8;
+	r->stage = FCGI_PARAMS;
+	return 0;
+}
+
+/* One record header of the request: its id, in its stage. */
+static int
+next(struct record_reader *r, const unsigned char *h, const char **why)
+{
+	size_t clen;
+
+	if (h[0] != FCGI_VERSION_1)
+		return fail(why, "not FastCGI version 1", EPROTO);
+	if (be16(h + 2) != r->id)
+		return fail(why, be16(h + 2) == 0 ? "management record" :
+		    "second request id", EPROTO);
+	if (h[1] != r->stage)
+		return fail(why, "unexpected record type", EPROTO);
+	clen = be16(h + 4);
+	r->at += HEADER + clen + h[6];
+	if (r->at > RECORD_MAX)
+		return fail(why, "request too large", EMSGSIZE);
+	if (clen == 0 && r->stage == FCGI_STDIN)
+		r->end = r->at;
+	else if (clen == 0)
+		r->stage = FCGI_STDIN;
+	return 0;
+}
+
+int
+record_scan(struct record_reader *r, const unsigned char *buf, size_t len,
+    const char **why)
+{
+	if (r->id == 0) {
+		if (len < HEADER + 8)
+			return 0;
+		if (begin(r, buf, why) == -1)
 			return -1;
-		h = p->buf + at;
-		if (h[0] != FCGI_VERSION_1)
-			return fail(why, "not FastCGI version 1", EPROTO);
-		if (be16(h + 2) != id)
-			return fail(why, be16(h + 2) == 0 ?
-			    "management record" : "second request id", EPROTO);
-		if (h[1] != stage)
-			return fail(why, "unexpected record type", EPROTO);
-		clen = be16(h + 4);
-		at += HEADER + clen + h[6];
-		if (clen != 0)
-			continue;
-		if (stage == FCGI_STDIN)
-			break;
-		stage = FCGI_STDIN;
 	}
-	*end = at;
-	return peek(fd, p, at, why);
+	while (r->end == 0 && r->at + HEADER <= len)
+		if (next(r, buf + r->at, why) == -1)
+			return -1;
+	return r->end != 0 && len >= r->end;
 }
 
 /* One name or value length (FastCGI 3.4): 1 byte, or 4 with the top
@@ -174,58 +106,135 @@ pair_len(const unsigned char *b, size_t n, size_t *at)
 	return v;
 }
 
-/* Gather the PARAMS contents at the front of buf (the write position
- * never passes the read position) and check every pair fits. */
-static int
-pairs_fit(unsigned char *b, size_t end)
+/* Gather the FCGI_PARAMS contents at the front of buf (the write
+ * position never passes the read position). Returns their length. */
+static size_t
+gather(const struct record_reader *r, unsigned char *b)
 {
-	size_t at = HEADER + 8, n = 0, clen, next;
-	long name, value;
+	size_t at = HEADER + 8, n = 0, clen, nextat;
 
-	while (at < end && b[at + 1] == FCGI_PARAMS) {
+	while (at < r->end && b[at + 1] == FCGI_PARAMS) {
 		/* Read the whole header first: the move may overwrite it. */
 		clen = be16(b + at + 4);
-		next = at + HEADER + clen + b[at + 6];
+		nextat = at + HEADER + clen + b[at + 6];
 		memmove(b + n, b + at + HEADER, clen);
 		n += clen;
-		at = next;
+		at = nextat;
 	}
-	for (at = 0; at < n; at += (size_t)name + (size_t)value)
-		if ((name = pair_len(b, n, &at)) < 0 ||
-		    (value = pair_len(b, n, &at)) < 0 ||
-		    (size_t)name > n - at || (size_t)value > n - at - name)
+	return n;
+}
+
+int
+record_params(const struct record_reader *r, unsigned char *buf,
+    record_param_fn fn, void *arg)
+{
+	size_t at, n = gather(r, buf);
+	long name, value;
+
+	for (at = 0; at < n; at += (size_t)name + (size_t)value) {
+		if ((name = pair_len(buf, n, &at)) < 0 ||
+		    (value = pair_len(buf, n, &at)) < 0 ||
+		    (size_t)name > n - at || (size_t)value > n - at - name) {
+			errno = EPROTO;
 			return -1;
+		}
+		if (fn(arg, (const char *)buf + at, (size_t)name,
+		    (const char *)buf + at + name, (size_t)value) != 0)
+			break;
+	}
 	return 0;
 }
 
-static int
-check(int fd, struct peeked *p, const char **why)
+/* Put one record header at p (FastCGI 3.3). */
+static unsigned char *
+header(unsigned char *p, int type, unsigned id, size_t clen, size_t pad)
 {
-	size_t end;
+	p[0] = FCGI_VERSION_1;
+	p[1] = (unsigned char)type;
+	p[2] = (unsigned char)(id >> 8);
+	p[3] = (unsigned char)id;
+	p[4] = (unsigned char)(clen >> 8);
+	p[5] = (unsigned char)clen;
+	p[6] = (unsigned char)pad;
+	p[7] = 0;
+	return p + HEADER;
+}
 
-	if (walk(fd, p, &end, why) == -1)
-		return -1;
-	if (pairs_fit(p->buf, end) == -1)
-		return fail(why, "bad name-value length", EPROTO);
+/* Copy `len` bytes of head, then body, from logical offset `from`. */
+static void
+copy(unsigned char *p, size_t from, size_t len, const char *head,
+    size_t hlen, const char *body)
+{
+	size_t k;
+
+	if (from < hlen) {
+		k = hlen - from < len ? hlen - from : len;
+		memcpy(p, head + from, k);
+		p += k;
+		len -= k;
+		from = hlen;
+	}
+	if (len > 0)
+		memcpy(p, body + (from - hlen), len);
+}
+
+static int
+write_all(int fd, const unsigned char *buf, size_t len)
+{
+	ssize_t n;
+
+	while (len > 0) {
+		n = send(fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1)
+			return -1;
+		buf += n;
+		len -= (size_t)n;
+	}
 	return 0;
 }
 
 int
-record_check(int fd, const char **why)
+record_reply(int fd, unsigned id, const char *head, size_t hlen,
+    const char *body, size_t blen)
 {
-	unsigned char small[SMALL];
-	struct peeked p = { small, sizeof(small) };
+	size_t total = hlen + blen, nrec = total / CHUNK + 1, at, k, pad;
+	unsigned char small[4096], *buf = small, *p;
+	size_t cap = total + nrec * (HEADER + 8) + 2 * HEADER + 8;
+	FCGI_EndRequestBody end;
 	int rc, saved;
 
-	if ((rc = check(fd, &p, why)) == 0 || errno != EMSGSIZE)
-		return rc;
-	/* Rare: a request with many headers. Look again, with room. */
-	if ((p.buf = malloc(RECORD_MAX)) == NULL)
-		return fail(why, "out of memory", ENOMEM);
-	p.cap = RECORD_MAX;
-	rc = check(fd, &p, why);
+	if (cap > sizeof(small) && (buf = malloc(cap)) == NULL)
+		return -1;
+	p = buf;
+	for (at = 0; at < total; at += k) {
+		k = total - at < CHUNK ? total - at : CHUNK;
+		pad = (8 - k % 8) % 8;
+		p = header(p, FCGI_STDOUT, id, k, pad);
+		copy(p, at, k, head, hlen, body);
+		memset(p + k, 0, pad);
+		p += k + pad;
+	}
+	p = header(p, FCGI_STDOUT, id, 0, 0);
+	memset(&end, 0, sizeof(end));
+	end.protocolStatus = FCGI_REQUEST_COMPLETE;
+	p = header(p, FCGI_END_REQUEST, id, sizeof(end), 0);
+	memcpy(p, &end, sizeof(end));
+	p += sizeof(end);
+	rc = write_all(fd, buf, (size_t)(p - buf));
 	saved = errno;
-	free(p.buf);
+	if (buf != small)
+		free(buf);
 	errno = saved;
 	return rc;
+}
+
+int
+peer_gone(int fd)
+{
+	struct pollfd p = { .fd = fd, .events = POLLRDHUP };
+
+	return poll(&p, 1, 0) == 1 &&
+	    (p.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
 }

@@ -1,4 +1,8 @@
-/* record.h - check FastCGI framing before libfcgi reads a request. */
+/*
+ * record.h - FastCGI records (FastCGI 1.0, sections 3 to 5): check a
+ * request as its bytes arrive, read its parameters, write an answer.
+ * Record types and structs come from libfcgi's fastcgi.h.
+ */
 #ifndef SERIALCGI_RECORD_H
 #define SERIALCGI_RECORD_H
 
@@ -6,22 +10,55 @@
 
 #define RECORD_MAX	(64 * 1024)	/* bytes of a whole request */
 
+struct record_reader {
+	size_t		 at;	/* next record header to look at */
+	size_t		 end;	/* length of the whole request, once seen */
+	unsigned	 id;	/* request id; 0 before FCGI_BEGIN_REQUEST */
+	int		 stage;	/* record type due: FCGI_PARAMS, FCGI_STDIN */
+};
+
 /*
- * record_check: peek (recv(2) MSG_PEEK) at the request waiting on fd
- * and accept only what a web server sends a responder (FastCGI 1.0,
- * sections 3.3, 5.1): one request id other than 0, FCGI_BEGIN_REQUEST
- * with role FCGI_RESPONDER, FCGI_PARAMS up to the empty one with
- * name-value lengths that fit, then FCGI_STDIN up to the empty one,
- * all within RECORD_MAX bytes. libfcgi 2.4.2 aborts, overflows a stack
- * buffer or leaks on management records and huge lengths; with this
- * check they never reach it. Nothing is consumed. Waits until the
- * request is whole, for at most the socket's SO_RCVTIMEO.
- * Returns 0, or -1 with errno set: EPROTO (not such a request),
- * EMSGSIZE (over RECORD_MAX), ETIMEDOUT (incomplete in time),
- * ECONNRESET (closed before the end), or recv(2)'s own error.
- * *why gets a short static reason.
+ * record_scan: check the bytes of one request received so far,
+ * buf[0..len), going on from where the last call on r stopped, so a
+ * request trickled byte by byte costs no more than one sent whole.
+ * Accepts only what a web server sends a responder: FCGI_BEGIN_REQUEST
+ * with role FCGI_RESPONDER and an id other than 0, FCGI_PARAMS records
+ * up to the empty one, FCGI_STDIN records up to the empty one, all of
+ * that id and within RECORD_MAX bytes. libfcgi 2.4.2 aborts, overflows
+ * a stack buffer or leaks on management records and huge lengths; none
+ * of those pass here. r must start zeroed.
+ * Returns 1 when the request is whole (r->end bytes), 0 if more bytes
+ * are needed, or -1 with errno EPROTO (not such a request) or EMSGSIZE
+ * (over RECORD_MAX) and a short static reason in *why.
  */
-int record_check(int fd, const char **why);
+int record_scan(struct record_reader *r, const unsigned char *buf,
+    size_t len, const char **why);
+
+typedef int (*record_param_fn)(void *arg, const char *name, size_t nlen,
+    const char *value, size_t vlen);
+
+/*
+ * record_params: call fn(arg, name, value) for each name-value pair
+ * (FastCGI 3.4) of a whole request that record_scan accepted. The
+ * FCGI_PARAMS contents are first gathered at the front of buf, in
+ * place: buf is changed, and names and values are not NUL-terminated.
+ * fn returns 0 to go on. Returns 0, or -1 with errno EPROTO if a length
+ * runs past the end of the stream.
+ */
+int record_params(const struct record_reader *r, unsigned char *buf,
+    record_param_fn fn, void *arg);
+
+/*
+ * record_reply: answer request id on fd: FCGI_STDOUT records holding
+ * head then body (CGI response, RFC 3875 6), the empty FCGI_STDOUT,
+ * and FCGI_END_REQUEST with FCGI_REQUEST_COMPLETE, in one write(2).
+ * Never blocks: an answer is a few KiB and a unix socket buffer holds
+ * over 200 KiB, so only a peer that never reads can make it fail.
+ * Returns 0, or -1 with errno set (EAGAIN: the peer's buffer is full;
+ * EPIPE, ECONNRESET: the peer left).
+ */
+int record_reply(int fd, unsigned id, const char *head, size_t hlen,
+    const char *body, size_t blen);
 
 /*
  * peer_gone: has the web server closed its end of fd? nginx does so as

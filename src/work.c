@@ -1,50 +1,13 @@
-/* work.c - the serialized work and the monotonic clock. */
+/* work.c - the serialized work and its log. */
 #define _POSIX_C_SOURCE 200809L
 
 #include <errno.h>
 #include <fcntl.h>
-#include <math.h>
 #include <stdio.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "work.h"
-
-double
-mono_now(void)
-{
-	struct timespec ts;
-
-	if (clock_gettime(CLOCK_MONOTONIC, &ts) == -1)
-		return -1.0;
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-/* Sleep to `when` (mono s): TIMER_ABSTIME, so a signal (EINTR) cannot
- * stretch the sleep (clock_nanosleep(2)). */
-static int
-sleep_until(double when)
-{
-	struct timespec until;
-	int rc;
-
-	until.tv_sec = (time_t)floor(when);
-	until.tv_nsec = (long)((when - floor(when)) * 1e9);
-	if (until.tv_nsec >= 1000000000L) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000L;
-	}
-	/* An absolute deadline makes a restart after EINTR exact. */
-	do
-		rc = clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &until,
-		    NULL);
-	while (rc == EINTR);
-	if (rc != 0) {
-		errno = rc;
-		return -1;
-	}
-	return 0;
-}
 
 int
 work(double start, double seconds)
@@ -54,7 +17,7 @@ work(double start, double seconds)
 	/* Waking a thread costs about 60 us here (a VM leaving idle),
 	 * timer slack or not: sleep to just short of the deadline, then
 	 * spin the rest, so the work ends on time to the microsecond. */
-	if (seconds > WORK_SPIN && sleep_until(end - WORK_SPIN) == -1)
+	if (seconds > WORK_SPIN && mono_sleep_until(end - WORK_SPIN) == -1)
 		return -1;
 	do
 		if ((now = mono_now()) < 0)

@@ -1,22 +1,14 @@
-/* work.h - the serialized work and the monotonic clock. */
+/* work.h - the serialized work and its log. */
 #ifndef SERIALCGI_WORK_H
 #define SERIALCGI_WORK_H
-
-#include <time.h>
-
-/*
- * mono_now: CLOCK_MONOTONIC now, in seconds (clock_gettime(2)).
- * Never fails on Linux; returns -1.0 if the clock is unavailable.
- */
-double mono_now(void);
 
 #define WORK_SPIN	200e-6	/* seconds spun before a deadline */
 
 /*
  * work: the critical section. Lasts until `start + seconds` on
- * CLOCK_MONOTONIC: sleep_until() to WORK_SPIN before it, then a spin
- * on the clock, since a wake-up alone is tens of microseconds late.
- * `start` is the mono_now() taken when the work began.
+ * CLOCK_MONOTONIC (clock.h): a sleep to WORK_SPIN before it, then a
+ * spin on the clock, since a wake-up alone is tens of microseconds
+ * late. `start` is the mono_now() taken when the work began.
  * Returns 0, or -1 with errno set if the clock fails.
  */
 int work(double start, double seconds);

@@ -4,7 +4,7 @@
 load helper
 
 setup_file() {
-	stack_up "$BATS_FILE_TMPDIR" PROCESSES=2 THREADS=4 WORK_SECONDS=3
+	stack_up "$BATS_FILE_TMPDIR" PROCESSES=2 WORK_SECONDS=3
 }
 
 teardown_file() {

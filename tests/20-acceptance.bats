@@ -35,7 +35,7 @@ check_staircase() {
 
 @test "acceptance: 4 requests at once, real 3 s, elapsed 3 s apart" {
 	log=$BATS_TEST_TMPDIR/run/private/work.log
-	stack_up "$BATS_TEST_TMPDIR" PROCESSES=4 THREADS=8 WORK_SECONDS=3 \
+	stack_up "$BATS_TEST_TMPDIR" PROCESSES=4 WORK_SECONDS=3 \
 		WORK_LOG="$log"
 	fire 4
 	run wc -l <"$FIRED"
@@ -49,7 +49,7 @@ check_staircase() {
 
 @test "exclusion across 4 processes: 40 at once, no overlap, k-th at k x work" {
 	log=$BATS_TEST_TMPDIR/run/private/work.log
-	stack_up "$BATS_TEST_TMPDIR" PROCESSES=4 THREADS=16 WORK_SECONDS=0.2 \
+	stack_up "$BATS_TEST_TMPDIR" PROCESSES=4 WORK_SECONDS=0.2 \
 		WORK_LOG="$log"
 	fire 40
 	run awk '$2 != 200' "$FIRED"

@@ -9,7 +9,7 @@ setup() {
 	DIR=$BATS_TEST_TMPDIR/r
 	mkdir -p "$DIR"
 	install -m 0755 "$SERIALCGI" "$DIR/serialcgi"
-	reachable "$DIR/x"
+	reachable "$DIR/x" "$BATS_RUN_TMPDIR"
 	(($(id -u) == 0)) && chown "$SERVICE_USER:" "$DIR"
 	return 0
 }
@@ -20,6 +20,15 @@ responder() {
 	# shellcheck disable=SC2046
 	timeout 3 spawn-fcgi -n -s "$DIR/s.sock" $(drop_args) -- \
 		"$DIR/serialcgi" "$@"
+}
+
+@test "the responder refuses THREADS and --threads, saying why" {
+	THREADS=64 run "$SERIALCGI" --check
+	assert_failure 2
+	assert_output --partial 'THREADS: "64" is not a setting any more: since 0.2 a waiting request holds no thread'
+	run "$SERIALCGI" --check --threads 64
+	assert_failure 2
+	assert_output --partial '--threads: "64" is not a setting any more'
 }
 
 @test "a bad WORK_SECONDS is refused with status 2, naming the setting" {
@@ -44,12 +53,13 @@ responder() {
 	RUN_DIR=$BATS_TEST_TMPDIR/run PORT=99999 run "$STACK" up
 	assert_failure 2
 	assert_output --partial 'PORT: "99999" is not a whole number from 1 to 65535'
+	# THREADS is gone: a waiting request holds no thread.
 	RUN_DIR=$BATS_TEST_TMPDIR/run THREADS=08x run "$STACK" up
 	assert_failure 2
-	assert_output --partial 'THREADS: "08x"'
-	RUN_DIR=$BATS_TEST_TMPDIR/run PROCESSES=2 THREADS=2 QUEUE=5 run "$STACK" up
+	assert_output --partial 'THREADS: "08x" is not a setting any more'
+	RUN_DIR=$BATS_TEST_TMPDIR/run PROCESSES=2 QUEUE=8001 run "$STACK" up
 	assert_failure 2
-	assert_output --partial 'QUEUE: "5" is not a whole number from 1 to 4'
+	assert_output --partial 'QUEUE: "8001" is not a whole number from 1 to 8000'
 	[[ ! -e $BATS_TEST_TMPDIR/run/nginx.pid ]]
 }
 
@@ -60,7 +70,7 @@ responder() {
 }
 
 @test "lock 0600, socket 0660, in a 0700 dir that only the service user owns" {
-	stack_up "$BATS_TEST_TMPDIR" PROCESSES=1 THREADS=2 WORK_SECONDS=0.1
+	stack_up "$BATS_TEST_TMPDIR" PROCESSES=1 WORK_SECONDS=0.1
 	run stat -c '%a %U %n' "$RUN/private/serialcgi.lock" \
 		"$RUN/private/serialcgi.sock" "$RUN/private" "$RUN" \
 		"$RUN/nginx.conf" "$RUN/responders.log"

@@ -22,9 +22,11 @@ no_overlap() {
 }
 
 @test "kill -9 of the lock holder: next waiter within 50 ms, 502, respawn" {
-	# One thread per process makes the placement certain: the holder
-	# is alone in its process, the waiter alone in the other.
-	stack_up "$BATS_TEST_TMPDIR" PROCESSES=2 THREADS=1 QUEUE=2 WORK_SECONDS=1 \
+	# A process that parks a request moves to the back of the queue
+	# of loops waiting on the listener (EPOLLEXCLUSIVE), so the next
+	# request goes to the other one: the holder is alone in its process,
+	# the waiter alone in the other.
+	stack_up "$BATS_TEST_TMPDIR" PROCESSES=2 QUEUE=2 WORK_SECONDS=1 \
 		WORK_LOG="$LOG"
 	before=$(responder_pids)
 	client first
@@ -59,7 +61,7 @@ no_overlap() {
 }
 
 @test "kill -9 of a waiter: the queue goes on undisturbed" {
-	stack_up "$BATS_TEST_TMPDIR" PROCESSES=3 THREADS=1 QUEUE=3 WORK_SECONDS=1 \
+	stack_up "$BATS_TEST_TMPDIR" PROCESSES=3 QUEUE=3 WORK_SECONDS=1 \
 		WORK_LOG="$LOG"
 	client a
 	wait_for "$LOG" '^start .* a '
@@ -81,7 +83,7 @@ no_overlap() {
 }
 
 @test "a client that hangs up while waiting gives up its turn (real 3 s)" {
-	stack_up "$BATS_TEST_TMPDIR" PROCESSES=2 THREADS=4 WORK_SECONDS=3 \
+	stack_up "$BATS_TEST_TMPDIR" PROCESSES=2 WORK_SECONDS=3 \
 		WORK_LOG="$LOG"
 	t0=$(mono)
 	for id in c1 c2 c3 c4 c5; do
@@ -114,7 +116,7 @@ no_overlap() {
 }
 
 @test "a client that hangs up during work: the work ends, the loss is logged" {
-	stack_up "$BATS_TEST_TMPDIR" PROCESSES=1 THREADS=2 WORK_SECONDS=1 \
+	stack_up "$BATS_TEST_TMPDIR" PROCESSES=1 WORK_SECONDS=1 \
 		WORK_LOG="$LOG"
 	pids=$(responder_pids)
 	client gone
@@ -128,7 +130,7 @@ no_overlap() {
 }
 
 @test "overload: past QUEUE, 503 with Retry-After at once" {
-	stack_up "$BATS_TEST_TMPDIR" PROCESSES=2 THREADS=4 QUEUE=5 \
+	stack_up "$BATS_TEST_TMPDIR" PROCESSES=2 QUEUE=5 \
 		WORK_SECONDS=0.5
 	fire 12
 	run awk '{ n[$2]++ } END { print n[200] + 0, n[503] + 0 }' "$FIRED"
@@ -147,7 +149,7 @@ no_overlap() {
 }
 
 @test "SIGTERM drains: the work in progress gets 200, waiters a prompt 503" {
-	stack_up "$BATS_TEST_TMPDIR" PROCESSES=2 THREADS=4 WORK_SECONDS=2 \
+	stack_up "$BATS_TEST_TMPDIR" PROCESSES=2 WORK_SECONDS=2 \
 		WORK_LOG="$LOG"
 	client h
 	wait_for "$LOG" '^start .* h '
@@ -179,26 +181,26 @@ no_overlap() {
 	done
 	[[ ! -e $RUN/private/serialcgi.sock ]]
 	# A stop and a start serve again.
-	stack_up "$BATS_TEST_TMPDIR" PROCESSES=2 THREADS=4 WORK_SECONDS=0.1
+	stack_up "$BATS_TEST_TMPDIR" PROCESSES=2 WORK_SECONDS=0.1
 	run curl -s -o /dev/null -w '%{http_code}' "$URL/test"
 	assert_output 200
 }
 
 @test "after a crash of the whole stack, a start serves again" {
-	stack_up "$BATS_TEST_TMPDIR" PROCESSES=2 THREADS=2 WORK_SECONDS=0.1
+	stack_up "$BATS_TEST_TMPDIR" PROCESSES=2 WORK_SECONDS=0.1
 	# Only the supervisor and the nginx master: their children are
 	# orphaned, as after a real crash, and nginx workers hold the port.
 	kill -KILL "$(cat "$RUN/responders.pid")" "$(cat "$RUN/nginx.master")"
 	pkill -KILL -P "$(cat "$RUN/responders.pid")" || true
 	sleep 0.2
 	[[ -S $RUN/private/serialcgi.sock ]]	# stale: nothing answers it
-	stack_up "$BATS_TEST_TMPDIR" PROCESSES=2 THREADS=2 WORK_SECONDS=0.1
+	stack_up "$BATS_TEST_TMPDIR" PROCESSES=2 WORK_SECONDS=0.1
 	run curl -s -o /dev/null -w '%{http_code}' "$URL/test"
 	assert_output 200
 }
 
 @test "a lock file unlinked under a running stack: the responder restarts" {
-	stack_up "$BATS_TEST_TMPDIR" PROCESSES=1 THREADS=3 QUEUE=2 WORK_SECONDS=0.5 \
+	stack_up "$BATS_TEST_TMPDIR" PROCESSES=1 QUEUE=2 WORK_SECONDS=0.5 \
 		WORK_LOG="$LOG"
 	before=$(responder_pids)
 	client a

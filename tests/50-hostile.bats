@@ -6,7 +6,7 @@
 load helper
 
 setup_file() {
-	stack_up "$BATS_FILE_TMPDIR" PROCESSES=2 THREADS=2 WORK_SECONDS=0.2 \
+	stack_up "$BATS_FILE_TMPDIR" PROCESSES=2 WORK_SECONDS=0.2 \
 		IO_TIMEOUT=1
 	responder_pids >"$BATS_FILE_TMPDIR/pids"
 }

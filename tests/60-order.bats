@@ -20,7 +20,7 @@ inversions() {
 
 @test "service order is arrival order: 50 requests 5 ms apart, 10 runs" {
 	log=$BATS_TEST_TMPDIR/run/private/work.log
-	stack_up "$BATS_TEST_TMPDIR" PROCESSES=4 THREADS=16 WORK_SECONDS=0.01 \
+	stack_up "$BATS_TEST_TMPDIR" PROCESSES=4 WORK_SECONDS=0.01 \
 		WORK_LOG="$log"
 	for run in $(seq 10); do
 		: >"$log"
@@ -39,7 +39,7 @@ inversions() {
 }
 
 @test "every answer carries Server-Timing wait and work, the body stays {elapsed}" {
-	stack_up "$BATS_TEST_TMPDIR" PROCESSES=2 THREADS=4 WORK_SECONDS=0.2
+	stack_up "$BATS_TEST_TMPDIR" PROCESSES=2 WORK_SECONDS=0.2
 	for id in a b; do client "$id"; done
 	wait
 	for id in a b; do
@@ -59,7 +59,7 @@ inversions() {
 }
 
 @test "the slow log names requests that waited past SLOW_WAIT" {
-	stack_up "$BATS_TEST_TMPDIR" PROCESSES=1 THREADS=4 QUEUE=3 WORK_SECONDS=0.25 \
+	stack_up "$BATS_TEST_TMPDIR" PROCESSES=1 QUEUE=3 WORK_SECONDS=0.25 \
 		SLOW_WAIT=0.4
 	for id in s1 s2 s3; do
 		client "$id"

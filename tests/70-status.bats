@@ -24,7 +24,7 @@ for fam in text_string_to_metric_families(sys.stdin.read()):
 }
 
 @test "/status and /metrics answer 127.0.0.1, and 403 to others" {
-	stack_up "$BATS_TEST_TMPDIR" PROCESSES=2 THREADS=2 WORK_SECONDS=0.1
+	stack_up "$BATS_TEST_TMPDIR" PROCESSES=2 WORK_SECONDS=0.1
 	run curl -s -w ' %{http_code} %{content_type}' "$URL/status"
 	assert_output --regexp '^\{"holder":null,"waiters":0,"served":0,"skipped":0,"rejected":0,"processes":2\} 200 application/json$'
 	run curl -s -o /dev/null -w '%{http_code} %{content_type}' "$URL/metrics"
@@ -38,7 +38,7 @@ for fam in text_string_to_metric_families(sys.stdin.read()):
 }
 
 @test "/metrics while 20 requests wait: exact counts, valid text format" {
-	stack_up "$BATS_TEST_TMPDIR" PROCESSES=2 THREADS=16 WORK_SECONDS=0.5 \
+	stack_up "$BATS_TEST_TMPDIR" PROCESSES=2 WORK_SECONDS=0.5 \
 		WORK_LOG="$BATS_TEST_TMPDIR/run/private/work.log"
 	for i in $(seq 21); do client "m$i"; done
 	wait_for "$RUN/private/work.log" '^start' 5
@@ -63,7 +63,7 @@ serialcgi_wait_seconds_count 21"
 }
 
 @test "kill -9 of a waiter and of the holder: /status is true within 1 s" {
-	stack_up "$BATS_TEST_TMPDIR" PROCESSES=3 THREADS=2 QUEUE=5 WORK_SECONDS=2 \
+	stack_up "$BATS_TEST_TMPDIR" PROCESSES=3 QUEUE=5 WORK_SECONDS=2 \
 		WORK_LOG="$BATS_TEST_TMPDIR/run/private/work.log"
 	client k1
 	wait_for "$RUN/private/work.log" '^start .* k1 ' 5
@@ -93,7 +93,7 @@ serialcgi_wait_seconds_count 21"
 }
 
 @test "skipped and rejected are counted" {
-	stack_up "$BATS_TEST_TMPDIR" PROCESSES=2 THREADS=4 QUEUE=2 \
+	stack_up "$BATS_TEST_TMPDIR" PROCESSES=2 QUEUE=2 \
 		WORK_SECONDS=1 WORK_LOG="$BATS_TEST_TMPDIR/run/private/work.log"
 	client r1
 	wait_for "$RUN/private/work.log" '^start .* r1 ' 5

@@ -6,37 +6,13 @@ load '/usr/lib/bats/bats-support/load'
 load '/usr/lib/bats/bats-assert/load'
 
 TOP=$(cd "$BATS_TEST_DIRNAME/.." && pwd)
+# shellcheck source=spawn/lib.sh
+. "$TOP/spawn/lib.sh"
+LIB_WHO=test
 STACK=$TOP/spawn/stack
 SERIALCGI=$TOP/serialcgi
 export SERIALCGI
 SERVICE_USER=${SERVICE_USER:-serialcgi}
-
-# A port no TCP socket uses, chosen at random to keep parallel runs
-# apart, and below the ephemeral range (32768-60999) that clients'
-# own connections take their local ports from.
-free_port() {
-	local port i
-	for ((i = 0; i < 50; i++)); do
-		port=$((20000 + RANDOM % 12000))
-		if [[ -z $(ss -Htan "sport = :$port") ]]; then
-			echo "$port"
-			return 0
-		fi
-	done
-	return 1
-}
-
-# bats makes its temporary folders 0700; as root, let the unprivileged
-# service user search (not read) the ones above its run directory.
-reachable() {
-	local d
-	(($(id -u) == 0)) || return 0
-	d=$(dirname "$1")
-	while [[ $d == "$BATS_RUN_TMPDIR"* ]]; do
-		chmod o+x "$d"
-		d=$(dirname "$d")
-	done
-}
 
 # stack_up DIR [VAR=value ...]: start a stack in DIR/run; sets URL, RUN.
 stack_up() {
@@ -46,7 +22,9 @@ stack_up() {
 	PORT=$(free_port)
 	URL=http://127.0.0.1:$PORT
 	mkdir -p "$dir"
-	reachable "$RUN"
+	# bats makes its folders 0700: as root, let the service user
+	# search the ones above its run directory.
+	reachable "$RUN" "$BATS_RUN_TMPDIR"
 	env RUN_DIR="$RUN" PORT="$PORT" "$@" "$STACK" up >"$dir/stack.out" 2>&1 || {
 		cat "$dir/stack.out" >&2
 		return 1
@@ -91,12 +69,6 @@ works() {
 	     $1 == "end"   { print s[$4], $2, p[$4] }' "$1" | sort -n
 }
 
-# CLOCK_MONOTONIC now, in seconds: the clock of the work log.
-mono() {
-	perl -MTime::HiRes=clock_gettime,CLOCK_MONOTONIC \
-		-e 'printf "%.6f\n", clock_gettime(CLOCK_MONOTONIC)'
-}
-
 # kill_at SIG PID: send SIG to PID and print the monotonic time just
 # before it was sent.
 kill_at() {
@@ -133,13 +105,6 @@ client() {
 # status_of ID: the HTTP status a background client got (wait first).
 status_of() { awk '{ print $1 }' "$CLIENTS/$1.out"; }
 
-# running PID: exists and is no zombie (orphans may be reaped late).
-running() {
-	local st
-	st=$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null) || return 1
-	[[ -n $st && $st != Z && $st != X ]]
-}
-
 # The responder processes: multiwatch's children.
 responder_pids() { pgrep -P "$(cat "$RUN/responders.pid")" | sort; }
 
@@ -170,4 +135,36 @@ raw() {
 		}
 		my ($line) = $got =~ /(Status: [^\r\n]*)/;
 		printf "%d %s\n", length $got, $line // "-";' "$1" "$2" "${3:-2}"
+}
+
+# fire_many N [path]: N requests at once from ceil(N/250) curl processes
+# (curl runs at most 300 transfers in parallel); one line per answer in
+# $FIRED as fire() writes them.
+fire_many() {
+	local n=$1 path=${2:-/test} dir k i per=250 args pids=()
+	dir=$(mktemp -d "$BATS_TEST_TMPDIR/fire.XXXXXX")
+	for ((k = 0; k * per < n; k++)); do
+		args=()
+		for ((i = k * per; i < n && i < (k + 1) * per; i++)); do
+			args+=(-o "$dir/$i.json" "$URL$path")
+		done
+		curl -s --parallel --parallel-immediate --parallel-max "$per" \
+			-w '%{time_total} %{http_code} %{time_pretransfer} %{filename_effective}\n' \
+			"${args[@]}" >"$dir/part.$k" 2>>"$dir/curl.err" &
+		pids+=($!)
+	done
+	wait "${pids[@]}"
+	FIRED=$dir/answers
+	sort -n "$dir"/part.* >"$FIRED"
+	export FIRED
+}
+
+# as_user CMD...: CMD as an unprivileged user: SERVICE_USER when we are
+# root, else ourselves.
+as_user() {
+	if (($(id -u) == 0)); then
+		as_service "$@"
+	else
+		"$@"
+	fi
 }

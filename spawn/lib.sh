@@ -1,0 +1,110 @@
+# spawn/lib.sh - shell functions shared by spawn/stack, tests/helper.bash
+# and tests/bench. Sourced, never run; bash only.
+
+# die MESSAGE...: print "<who>: MESSAGE" to stderr and exit with
+# ${code:-1}. who is ${LIB_WHO:-stack}.
+die() { echo "${LIB_WHO:-stack}: $*" >&2; exit "${code:-1}"; }
+
+# bad MESSAGE...: a bad setting: exit status 2.
+bad() { code=2 die "$@"; }
+
+# int_in NAME VALUE MIN MAX: VALUE is digits only (no octal, sign or
+# blanks) within [MIN, MAX], or exit 2 naming the setting.
+int_in() {
+	local name=$1 val=$2 min=$3 max=$4
+	[[ $val =~ ^[0-9]{1,9}$ ]] && ((10#$val >= min && 10#$val <= max)) ||
+		bad "$name: \"$val\" is not a whole number from $min to $max"
+}
+
+# The next three fork nothing: under a tight RLIMIT_NPROC (shared
+# hosting) a fork can fail, and bash then retries it for seconds.
+
+# running PID: exists and is not a zombie (whoever reaps orphans here
+# may take its time). The state follows the ")" of the command name
+# in /proc/PID/stat (proc(5)).
+running() {
+	local st
+	read -r st 2>/dev/null <"/proc/$1/stat" || return 1
+	st=${st##*) }
+	st=${st%% *}
+	[[ -n $st && $st != Z && $st != X ]]
+}
+
+# alive PIDFILE: the pid in PIDFILE is running.
+alive() {
+	local pid
+	[[ -s $1 ]] && read -r pid <"$1" && running "$pid"
+}
+
+# nap SECONDS: sleep without sleep(1): a read that times out on a FIFO
+# nobody writes. nap_open DIR makes the FIFO once, beforehand.
+nap_open() {
+	local fifo=$1/.nap.$$
+	rm -f "$fifo"
+	mkfifo -m 0600 "$fifo" && exec {NAP_FD}<>"$fifo" && rm -f "$fifo"
+}
+nap() {
+	if [[ -n ${NAP_FD:-} ]]; then
+		read -rt "$1" -u "$NAP_FD" _ || true
+	else
+		sleep "$1"
+	fi
+}
+
+# free_port: a TCP port nobody uses, at random in 20000-31999: below the
+# ephemeral range (32768-60999) that clients take their ports from.
+free_port() {
+	local port i
+	for ((i = 0; i < 50; i++)); do
+		port=$((20000 + RANDOM % 12000))
+		if [[ -z $(ss -Htan "sport = :$port") ]]; then
+			echo "$port"
+			return 0
+		fi
+	done
+	return 1
+}
+
+# as_service CMD...: run CMD as SERVICE_USER (root only).
+as_service() {
+	setpriv --reuid="$SERVICE_USER" --regid="$(id -g "$SERVICE_USER")" \
+		--init-groups "$@"
+}
+
+# reachable DIR [UNDER...]: as root, let SERVICE_USER search (not read)
+# every directory above DIR, opening up only those under one of UNDER
+# (default: all); fail naming the first it may not open.
+reachable() {
+	local d u ok
+	(($(id -u) == 0)) || return 0
+	d=$(dirname "$1")
+	shift
+	while [[ $d != / ]]; do
+		if ! as_service test -x "$d"; then
+			ok=$(($# == 0))
+			for u in "$@"; do [[ $d == "$u"* ]] && ok=1; done
+			((ok)) || { echo "$d: $SERVICE_USER cannot search it" >&2
+				return 1; }
+			chmod o+x "$d"
+		fi
+		d=$(dirname "$d")
+	done
+}
+
+# mono: CLOCK_MONOTONIC now, in seconds: the clock of the work log.
+mono() {
+	perl -MTime::HiRes=clock_gettime,CLOCK_MONOTONIC \
+		-e 'printf "%.6f\n", clock_gettime(CLOCK_MONOTONIC)'
+}
+
+# tasks PID...: processes plus threads of PIDs and all their children,
+# as RLIMIT_NPROC counts them.
+tasks() {
+	local p n=0
+	for p in "$@"; do
+		n=$((n + $(ls "/proc/$p/task" 2>/dev/null | wc -l)))
+		# shellcheck disable=SC2046
+		n=$((n + $(tasks $(pgrep -P "$p"))))
+	done
+	echo "$n"
+}

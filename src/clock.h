@@ -1,0 +1,24 @@
+/* clock.h - the one clock of the responder: CLOCK_MONOTONIC seconds. */
+#ifndef SERIALCGI_CLOCK_H
+#define SERIALCGI_CLOCK_H
+
+/*
+ * mono_now: CLOCK_MONOTONIC now, in seconds (clock_gettime(2)). Every
+ * stamp (arrival, start and end of work, deadlines, the work log) comes
+ * from here, so all of them compare, across processes too.
+ * Never fails on Linux; returns -1.0 if the clock is unavailable.
+ */
+double mono_now(void);
+
+/*
+ * mono_sleep_until: sleep until `when` (mono s) with TIMER_ABSTIME, so
+ * a signal cannot stretch the sleep (clock_nanosleep(2)).
+ * Returns 0, or -1 with errno set.
+ */
+int mono_sleep_until(double when);
+
+/* mono_ms_until: milliseconds from now until `when` (mono s), rounded
+ * up, 0 if it has passed: an epoll_wait(2) timeout. */
+int mono_ms_until(double when);
+
+#endif

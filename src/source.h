@@ -1,0 +1,35 @@
+/*
+ * source.h - where a turn's request comes from. Now a parked HTTP
+ * request (http.c); later a stored job. The turn runner sees only this.
+ */
+#ifndef SERIALCGI_SOURCE_H
+#define SERIALCGI_SOURCE_H
+
+#include "turn.h"
+
+struct source;
+
+struct source_ops {
+	/* Has the requester left, so the work would be for nobody?
+	 * Returns 1 or 0. Called by the runner just before the work. */
+	int	(*gone)(struct source *);
+	/* The turn is over with this outcome: answer the requester and
+	 * hand the source back to its owner. Called by the runner, once,
+	 * for a source it took. */
+	void	(*finish)(struct source *, enum turn_outcome);
+};
+
+struct source {
+	const struct source_ops *ops;
+	struct turn	 turn;
+	const char	*id;		/* request id, for logs */
+	struct source	*prev, *next;	/* in the runner's queue */
+	int		 state;		/* SOURCE_* below */
+	int		 gone;		/* the requester left while working */
+};
+
+#define SOURCE_NEW	0	/* not queued */
+#define SOURCE_PARKED	1	/* queued, waiting for its turn */
+#define SOURCE_WORKING	2	/* taken by the runner */
+
+#endif

@@ -1,0 +1,65 @@
+/* turn.c - one request's turn at work(). */
+#define _GNU_SOURCE	/* sched_yield */
+
+#include <errno.h>
+#include <sched.h>
+
+#include "board.h"
+#include "clock.h"
+#include "turn.h"
+
+int
+turn_enter(struct turn *t)
+{
+	t->held = 0;
+	t->t1 = t->t2 = 0;
+	t->error = 0;
+	return board_enter(&t->t0, &t->ticket, &t->ahead);
+}
+
+int
+turn_wait(struct turn *t, struct lock *l, int cancel_fd)
+{
+	if (board_wait_turn(t->ticket) == -1)
+		return -1;
+	if (lock_acquire(l, cancel_fd) == -1) {
+		t->error = errno;
+		return -1;
+	}
+	t->held = 1;
+	return 0;
+}
+
+int
+turn_try(struct turn *t, struct lock *l)
+{
+	if (!board_turn_now(t->ticket) || lock_try(l) == -1) {
+		errno = EWOULDBLOCK;
+		return -1;
+	}
+	t->held = 1;
+	turn_begin(t);
+	return 0;
+}
+
+void
+turn_begin(struct turn *t)
+{
+	t->t1 = mono_now();
+	board_holding(t->ticket, t->t1);
+	board_observe_wait(t->t1 - t->t0);
+}
+
+void
+turn_end(struct turn *t, struct lock *l, enum turn_outcome how)
+{
+	if (t->held && l != NULL) {
+		(void)lock_release(l);
+		t->held = 0;
+		/* The next waiter is runnable now, most likely on this CPU
+		 * (the scheduler packs wake-ups): let it go first. */
+		sched_yield();
+	}
+	board_finish(t->ticket, how == TURN_SERVED ? BOARD_SERVED :
+	    how == TURN_SKIPPED ? BOARD_SKIPPED : BOARD_FAILED);
+}

@@ -1,0 +1,65 @@
+/*
+ * turn.h - one request's turn at work(): enter (arrival ticket), wait
+ * (for the ticket to come up, then for the lock), begin, end with an
+ * outcome. The scoreboard (board.h) keeps the order across processes;
+ * the lock backend (lock.h) excludes.
+ */
+#ifndef SERIALCGI_TURN_H
+#define SERIALCGI_TURN_H
+
+#include <stdint.h>
+
+#include "lock.h"
+
+enum turn_outcome {
+	TURN_SERVED,	/* worked */
+	TURN_SKIPPED,	/* the requester left before its work */
+	TURN_STOPPING,	/* the responder stops before its work */
+	TURN_REPLACED,	/* the lock is no longer the one others see */
+	TURN_FAILED	/* the lock backend failed */
+};
+
+struct turn {
+	uint64_t	 ticket;
+	long		 ahead;		/* turns before it at arrival */
+	double		 t0;		/* arrival, mono s */
+	double		 t1;		/* start of work, mono s */
+	double		 t2;		/* end of work, mono s */
+	int		 held;		/* the lock is ours */
+	int		 error;		/* errno of a TURN_FAILED */
+};
+
+/*
+ * turn_enter: stamp the arrival (t0) and take the next ticket, under
+ * one lock, so ticket order is arrival order across processes.
+ * Returns 0, or -1 with errno EAGAIN if the scoreboard is full.
+ */
+int turn_enter(struct turn *t);
+
+/*
+ * turn_wait: wait until t's ticket is next, then for lock l (cancel_fd
+ * as lock_acquire). Returns 0 with the lock held, or -1 with errno
+ * ECANCELED if the ticket was finished meanwhile (turn_end by another
+ * thread), or the backend's errno.
+ */
+int turn_wait(struct turn *t, struct lock *l, int cancel_fd);
+
+/*
+ * turn_try: if t's ticket is next and l is free, take l and begin the
+ * turn now (turn_begin), without waiting. Returns 0 with the lock held,
+ * or -1 with errno EWOULDBLOCK.
+ */
+int turn_try(struct turn *t, struct lock *l);
+
+/* turn_begin: the work starts now (t1); the next ticket may queue in
+ * the lock behind us. */
+void turn_begin(struct turn *t);
+
+/*
+ * turn_end: release l if t holds it, then finish the ticket with the
+ * outcome, which passes the turn on. l may be NULL when t holds
+ * nothing. Safe from any thread of the process.
+ */
+void turn_end(struct turn *t, struct lock *l, enum turn_outcome how);
+
+#endif
