@@ -28,7 +28,7 @@ CC	?= cc
 CFLAGS	?= -g -O2
 NEEDED_CFLAGS = -std=c11 -Wall -Wextra -Werror -pthread \
 	$(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-NEEDED_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm -pthread
+NEEDED_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -pthread
 
 # make SANITIZE=address (or undefined, thread) builds with that
 # sanitizer; a finding aborts rather than goes on (-fno-sanitize-recover).

@@ -174,7 +174,10 @@ map(int fd)
 	b = p;
 	if (b->magic == BOARD_MAGIC && (size_t)st.st_size == sizeof(*b))
 		return 0;
-	memset(b, 0, sizeof(*b));
+	/* A new file reads as zeros (ftruncate(2)): clearing it again
+	 * would touch, and keep in memory, every page of the ring. */
+	if (st.st_size != 0)
+		memset(b, 0, sizeof(*b));
 	pthread_mutexattr_init(&ma);
 	pthread_mutexattr_setpshared(&ma, PTHREAD_PROCESS_SHARED);
 	pthread_mutexattr_setrobust(&ma, PTHREAD_MUTEX_ROBUST);

@@ -2,7 +2,6 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include <errno.h>
-#include <math.h>
 #include <time.h>
 
 #include "clock.h"
@@ -23,8 +22,10 @@ mono_sleep_until(double when)
 	struct timespec until;
 	int rc;
 
-	until.tv_sec = (time_t)floor(when);
-	until.tv_nsec = (long)((when - floor(when)) * 1e9);
+	/* when > 0: the cast truncates, as floor(3) would (and the
+	 * responder needs no libm). */
+	until.tv_sec = (time_t)when;
+	until.tv_nsec = (long)((when - (double)until.tv_sec) * 1e9);
 	if (until.tv_nsec >= 1000000000L) {
 		until.tv_sec++;
 		until.tv_nsec -= 1000000000L;
@@ -48,5 +49,15 @@ mono_ms_until(double when)
 
 	if (ms <= 0)
 		return 0;
-	return ms > 1e9 ? 1000000000 : (int)ceil(ms);
+	if (ms > 1e9)
+		return 1000000000;
+	return (int)ms + ((double)(int)ms < ms);
+}
+
+double
+round_us(double seconds)
+{
+	double us = seconds * 1e6;
+
+	return (double)(long long)(us + (us < 0 ? -0.5 : 0.5)) / 1e6;
 }

@@ -21,4 +21,8 @@ int mono_sleep_until(double when);
  * up, 0 if it has passed: an epoll_wait(2) timeout. */
 int mono_ms_until(double when);
 
+/* round_us: seconds rounded to the nearest microsecond, for answers
+ * that stay short and exact. */
+double round_us(double seconds);
+
 #endif

@@ -2,7 +2,6 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include <errno.h>
-#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -17,7 +16,7 @@
 #include "parse.h"
 #include "runner.h"
 
-static char retry_after[32];	/* "Retry-After: N\r\n" */
+static char retry_after[48];	/* "Retry-After: N\r\n" */
 
 static const char *
 reason(int status)
@@ -108,7 +107,7 @@ reply_elapsed(struct conn *c, const struct turn *t)
 
 	/* Microseconds are plenty; the JSON stays short and exact. */
 	if (o != NULL && cJSON_AddNumberToObject(o, "elapsed",
-	    round((t->t2 - t->t0) * 1e6) / 1e6) == NULL) {
+	    round_us(t->t2 - t->t0)) == NULL) {
 		cJSON_Delete(o);
 		o = NULL;
 	}
@@ -264,8 +263,13 @@ http_route(struct conn *c, const struct config *cfg, int stopping)
 void
 http_init(const struct config *cfg)
 {
-	snprintf(retry_after, sizeof(retry_after), "Retry-After: %.0f\r\n",
-	    fmax(1.0, ceil(cfg->work_seconds)));
+	long r = (long)cfg->work_seconds;
+
+	/* Whole seconds, rounded up, at least 1 (RFC 9110 10.2.3). */
+	if ((double)r < cfg->work_seconds || r < 1)
+		r++;
+	snprintf(retry_after, sizeof(retry_after), "Retry-After: %ld\r\n",
+	    r);
 }
 
 void

@@ -2,12 +2,12 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include <errno.h>
-#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 
 #include <cjson/cJSON.h>
 
+#include "clock.h"
 #include "metrics.h"
 
 static cJSON *
@@ -21,7 +21,7 @@ holder(const struct board_stats *st, double now)
 		return NULL;
 	if (cJSON_AddNumberToObject(h, "pid", (double)st->holder_pid) ==
 	    NULL || cJSON_AddNumberToObject(h, "working_seconds",
-	    round((now - st->holder_since) * 1e6) / 1e6) == NULL) {
+	    round_us(now - st->holder_since)) == NULL) {
 		cJSON_Delete(h);
 		return NULL;
 	}
