@@ -226,8 +226,7 @@ park(struct conn *c, int stopping)
 	}
 	c->src.ops = &http_source;
 	c->src.id = c->id;
-	runner_park(&c->src);
-	return 1;
+	return runner_park(&c->src) ? 2 : 1;
 }
 
 int

@@ -44,7 +44,8 @@ int http_params(struct conn *c, unsigned char *buf);
  * or, for GET and HEAD /test, stamp its arrival, take its ticket and
  * park it with the turn runner. stopping: the responder no longer
  * queues anything. Returns 1 if c is parked (the runner or the loop
- * owns it now), 0 if it was answered and may be closed.
+ * owns it now), 2 if parked in a process that had nothing to do until
+ * then, 0 if it was answered and may be closed.
  */
 int http_route(struct conn *c, const struct config *cfg, int stopping);
 

@@ -88,10 +88,11 @@ conn_close(struct conn *c)
 }
 
 /* Every responder waits on the one listener. EPOLLEXCLUSIVE wakes one
- * idle loop per connection, the first registered (epoll_ctl(2)); a
- * process that just parked a request moves itself to the back, so the
- * next request goes to a process with nothing queued, if there is one:
- * the least recently loaded first. */
+ * idle loop per connection, the first registered (epoll_ctl(2)). A
+ * process that goes from idle to busy moves itself to the back, so the
+ * next request goes to a process with nothing to do, if there is one;
+ * once all are busy, requests stay with the first loop free to take
+ * them, and turns pass within a process, the quickest handoff. */
 static void
 listener_arm(int to_back)
 {
@@ -130,6 +131,8 @@ static void
 whole(struct conn *c, unsigned char *buf, const struct config *cfg,
     int stopping)
 {
+	int routed;
+
 	reading_del(c);
 	if (http_params(c, buf) == -1) {
 		logmsg("bad FastCGI request (bad name-value length): "
@@ -140,7 +143,7 @@ whole(struct conn *c, unsigned char *buf, const struct config *cfg,
 	free(c->buf);
 	c->buf = NULL;
 	c->len = c->cap = 0;
-	if (!http_route(c, cfg, stopping)) {
+	if ((routed = http_route(c, cfg, stopping)) == 0) {
 		conn_close(c);
 		return;
 	}
@@ -148,7 +151,8 @@ whole(struct conn *c, unsigned char *buf, const struct config *cfg,
 	/* Parked: nothing more to read; only a hang-up matters now. */
 	if (watch(c->fd, EPOLLRDHUP, c, EPOLL_CTL_MOD) == -1)
 		logmsg("req=%s epoll_ctl: %s", c->id, strerror(errno));
-	listener_arm(1);
+	if (routed == 2)
+		listener_arm(1);
 }
 
 /* Keep a request that came in pieces, for the next read. */

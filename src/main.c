@@ -85,7 +85,6 @@ static void
 tune(void)
 {
 	struct rlimit rl;
-
 	/* A process may hold a thousand parked connections or more. */
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
 		rl.rlim_cur = rl.rlim_max;

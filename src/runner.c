@@ -44,10 +44,13 @@ unlink_source(struct source *s)
 	s->state = SOURCE_NEW;
 }
 
-void
+int
 runner_park(struct source *s)
 {
+	int idle;
+
 	pthread_mutex_lock(&q.mu);
+	idle = q.head == NULL && !q.busy;
 	s->state = SOURCE_PARKED;
 	s->gone = 0;
 	s->next = NULL;
@@ -67,6 +70,7 @@ runner_park(struct source *s)
 		pthread_cond_signal(&q.cv);
 	}
 	pthread_mutex_unlock(&q.mu);
+	return idle;
 }
 
 int
@@ -136,19 +140,22 @@ next_ticket(struct turn *t)
 	return ticket;
 }
 
-/* With the lock held for ticket: take its source, unless it left or we
- * stop meanwhile. Returns it, or NULL. */
+/* With the lock held for t's ticket: take its source, unless it left
+ * or we stop meanwhile. Returns it, or NULL. */
 static struct source *
-take(uint64_t ticket)
+take(const struct turn *t)
 {
 	struct source *s = NULL;
 
 	pthread_mutex_lock(&q.mu);
-	if (!q.stopping && q.head != NULL && q.head->turn.ticket == ticket) {
+	if (!q.stopping && q.head != NULL &&
+	    q.head->turn.ticket == t->ticket) {
 		s = q.head;
 		unlink_source(s);
 		s->state = SOURCE_WORKING;
 		s->turn.held = 1;
+		if (s->turn.t1 == 0)
+			s->turn.t1 = t->t1;
 		q.working = s;
 	}
 	pthread_mutex_unlock(&q.mu);
@@ -184,13 +191,25 @@ log_slow(const struct source *s)
 		    s->id, wait, s->turn.ahead);
 }
 
+/* Just after a work: if this process has the next ticket, take the
+ * lock and begin that turn now, before answering, so the handoff within
+ * a process costs no answer's time. */
+static void
+begin_next(void)
+{
+	pthread_mutex_lock(&q.mu);
+	if (!q.stopping && q.head != NULL && !q.head->turn.held)
+		(void)turn_try(&q.head->turn, lk);
+	pthread_mutex_unlock(&q.mu);
+}
+
 /* Holding the lock: run the work, then let go before answering. */
 static void
 run_work(struct source *s)
 {
 	struct turn *t = &s->turn;
 
-	if (t->t1 == 0)		/* else runner_park() began it */
+	if (!t->begun)		/* else begun by turn_try() */
 		turn_begin(t);
 	log_slow(s);
 	if (worklog_write(cfg->worklog_fd, "start", t->t1, s->id, t->t0) ==
@@ -202,6 +221,7 @@ run_work(struct source *s)
 	/* Let go first: the next waiter is already queued in the lock.
 	 * Never hold the lock while answering. */
 	turn_end(t, lk, TURN_SERVED);
+	begin_next();
 	if (worklog_write(cfg->worklog_fd, "end", t->t2, s->id, t->t0) == -1)
 		logmsg("req=%s work log: %s", s->id, strerror(errno));
 	hand_back(s, TURN_SERVED);
@@ -218,14 +238,14 @@ one_turn(struct turn *t)
 			return;
 		logmsg("lock %s %s: %s", lk->be->name, lk->where,
 		    strerror(t->error));
-		if ((s = take(t->ticket)) != NULL) {
+		if ((s = take(t)) != NULL) {
 			s->turn.held = 0;
 			s->turn.error = t->error;
 			finish(s, TURN_FAILED);
 		}
 		return;
 	}
-	if ((s = take(t->ticket)) == NULL) {
+	if ((s = take(t)) == NULL) {
 		/* Its requester left while we waited in the lock. */
 		(void)lock_release(lk);
 		return;

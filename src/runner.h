@@ -19,8 +19,9 @@
 int runner_start(const struct config *cfg, struct lock *l);
 
 /* runner_park: queue s, whose turn_enter() succeeded; tickets come in
- * order from the one event loop, so the queue stays in ticket order. */
-void runner_park(struct source *s);
+ * order from the one event loop, so the queue stays in ticket order.
+ * Returns 1 if the process had nothing queued or in work before. */
+int runner_park(struct source *s);
 
 /*
  * runner_leave: s's requester left. A parked s leaves the queue and its

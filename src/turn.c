@@ -11,7 +11,7 @@
 int
 turn_enter(struct turn *t)
 {
-	t->held = 0;
+	t->held = t->begun = 0;
 	t->t1 = t->t2 = 0;
 	t->error = 0;
 	return board_enter(&t->t0, &t->ticket, &t->ahead);
@@ -45,7 +45,9 @@ turn_try(struct turn *t, struct lock *l)
 void
 turn_begin(struct turn *t)
 {
-	t->t1 = mono_now();
+	if (t->t1 == 0)
+		t->t1 = mono_now();
+	t->begun = 1;
 	board_holding(t->ticket, t->t1);
 	board_observe_wait(t->t1 - t->t0);
 }

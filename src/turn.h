@@ -26,6 +26,7 @@ struct turn {
 	double		 t1;		/* start of work, mono s */
 	double		 t2;		/* end of work, mono s */
 	int		 held;		/* the lock is ours */
+	int		 begun;		/* turn_begin() was called */
 	int		 error;		/* errno of a TURN_FAILED */
 };
 
@@ -38,7 +39,9 @@ int turn_enter(struct turn *t);
 
 /*
  * turn_wait: wait until t's ticket is next, then for lock l (cancel_fd
- * as lock_acquire). Returns 0 with the lock held, or -1 with errno
+ * as lock_acquire); t1 is stamped the moment the lock is ours, before
+ * any check, as the exclusive section starts there.
+ * Returns 0 with the lock held, or -1 with errno
  * ECANCELED if the ticket was finished meanwhile (turn_end by another
  * thread), or the backend's errno.
  */
@@ -51,8 +54,8 @@ int turn_wait(struct turn *t, struct lock *l, int cancel_fd);
  */
 int turn_try(struct turn *t, struct lock *l);
 
-/* turn_begin: the work starts now (t1); the next ticket may queue in
- * the lock behind us. */
+/* turn_begin: the work starts (at t1, the moment the lock was taken,
+ * or now); the next ticket may queue in the lock behind us. */
 void turn_begin(struct turn *t);
 
 /*
