@@ -285,10 +285,10 @@ source_gone(struct source *s)
 	return s->gone || peer_gone(c->fd);
 }
 
-/* The runner is done with c: answer, log, and give c back to the loop,
- * which closes it. Runs on the runner's thread. */
+/* The runner is done with c: answer and log. Runs on the runner's
+ * thread. */
 static void
-source_finish(struct source *s, enum turn_outcome how)
+source_answer(struct source *s, enum turn_outcome how)
 {
 	struct conn *c = (struct conn *)s;
 	const struct turn *t = &s->turn;
@@ -314,10 +314,17 @@ source_finish(struct source *s, enum turn_outcome how)
 		reply_error(c, 500, "", "lock failed");
 		break;
 	}
-	loop_done(c);
+}
+
+/* Back to the loop, which closes c. */
+static void
+source_release(struct source *s)
+{
+	loop_done((struct conn *)s);
 }
 
 const struct source_ops http_source = {
 	.gone = source_gone,
-	.finish = source_finish,
+	.answer = source_answer,
+	.release = source_release,
 };

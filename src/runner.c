@@ -162,15 +162,17 @@ take(const struct turn *t)
 	return s;
 }
 
-/* The source is no longer ours: no work in progress any more, and it
- * answers its requester. */
+/* The turn is over: answer, then, no work being in progress any more,
+ * give the source back. In that order, so an owner that waits for the
+ * end of the work (a stop) never frees what is still being answered. */
 static void
 hand_back(struct source *s, enum turn_outcome how)
 {
+	s->ops->answer(s, how);
 	pthread_mutex_lock(&q.mu);
 	q.working = NULL;
 	pthread_mutex_unlock(&q.mu);
-	s->ops->finish(s, how);
+	s->ops->release(s);
 }
 
 static void

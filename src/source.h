@@ -13,10 +13,12 @@ struct source_ops {
 	/* Has the requester left, so the work would be for nobody?
 	 * Returns 1 or 0. Called by the runner just before the work. */
 	int	(*gone)(struct source *);
-	/* The turn is over with this outcome: answer the requester and
-	 * hand the source back to its owner. Called by the runner, once,
-	 * for a source it took. */
-	void	(*finish)(struct source *, enum turn_outcome);
+	/* The turn is over with this outcome: answer the requester.
+	 * Called by the runner, once, for a source it took. */
+	void	(*answer)(struct source *, enum turn_outcome);
+	/* Hand the source back to its owner, which frees it. Called by
+	 * the runner after answer(), once no work of it is in progress. */
+	void	(*release)(struct source *);
 };
 
 struct source {
