@@ -103,7 +103,9 @@ listener_arm(int to_back)
 		    NULL);
 	listener_armed = watch(FCGI_LISTENSOCK_FILENO, EPOLLIN |
 	    EPOLLEXCLUSIVE, &tag_listener, EPOLL_CTL_ADD) == 0;
-	if (!listener_armed)
+	if (listener_armed)
+		accept_pause = 0;
+	else
 		logmsg("epoll_ctl listener: %s", strerror(errno));
 }
 
@@ -319,21 +321,23 @@ reap_done(void)
 	}
 }
 
-/* Requests not whole by their deadline: a slow or stuck sender. */
+/* Requests not whole by their deadline (a slow or stuck sender) are
+ * closed; a paused listener is armed again. Returns the epoll_wait(2)
+ * timeout in ms until the next of these, or -1 for none. */
 static int
 expire(void)
 {
-	double now = mono_now();
+	double now = mono_now(), next = 0;
 
 	while (reading_head != NULL && reading_head->deadline <= now)
 		bad_request(reading_head, "request incomplete in time");
-	if (!listener_armed && accept_pause > 0 && accept_pause <= now) {
-		accept_pause = 0;
-		listener_arm(0);
-	}
+	if (accept_pause > 0 && accept_pause <= now)
+		listener_arm(0);	/* clears accept_pause */
 	if (reading_head != NULL)
-		return mono_ms_until(reading_head->deadline);
-	return accept_pause > 0 ? mono_ms_until(accept_pause) : -1;
+		next = reading_head->deadline;
+	if (accept_pause > 0 && (next == 0 || accept_pause < next))
+		next = accept_pause;
+	return next > 0 ? mono_ms_until(next) : -1;
 }
 
 /* A stop: take no more, answer the parked, let the work finish. */
@@ -355,13 +359,14 @@ drain(int sig)
 	}
 }
 
+/* The signal read from the signalfd, or 0 if there was none. */
 static int
 stop_signal(void)
 {
 	struct signalfd_siginfo si;
 
 	if (read(sigfd, &si, sizeof(si)) != sizeof(si))
-		return SIGTERM;
+		return 0;
 	return (int)si.ssi_signo;
 }
 
@@ -370,14 +375,16 @@ dispatch(struct epoll_event *ev, const struct config *cfg, int *stopped,
     int *reap)
 {
 	struct conn *c = ev->data.ptr;
+	int sig;
 
-	if (ev->data.ptr == &tag_listener)
-		on_accept(cfg);
-	else if (ev->data.ptr == &tag_signal) {
-		if (*stopped == 0)
-			drain(*stopped = stop_signal());
-		else
-			(void)stop_signal();
+	if (ev->data.ptr == &tag_listener) {
+		if (!*stopped)
+			on_accept(cfg);
+	} else if (ev->data.ptr == &tag_signal) {
+		/* drain() after the batch: it frees connections that
+		 * later events of this batch may still point at. */
+		if ((sig = stop_signal()) != 0 && *stopped == 0)
+			*stopped = -sig;
 	} else if (ev->data.ptr == &tag_done)
 		*reap = 1;	/* after the batch: see reap_done() */
 	else if (!c->parked)
@@ -400,6 +407,8 @@ loop_run(const struct config *cfg)
 			return -1;
 		for (reap = 0, i = 0; i < n; i++)
 			dispatch(&ev[i], cfg, &stopped, &reap);
+		if (stopped < 0)	/* a stop signal in this batch */
+			drain(stopped = -stopped);
 		if (reap)
 			reap_done();
 		if (stopped && !runner_working())

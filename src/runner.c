@@ -234,8 +234,10 @@ static void
 one_turn(struct turn *t)
 {
 	struct source *s;
+	int waited = !t->held;	/* else runner_park() or begin_next()
+				 * took the lock for it */
 
-	if (!t->held && turn_wait(t, lk, -1) == -1) {
+	if (waited && turn_wait(t, lk, -1) == -1) {
 		if (errno == ECANCELED)		/* finished by the loop */
 			return;
 		logmsg("lock %s %s: %s", lk->be->name, lk->where,
@@ -248,8 +250,11 @@ one_turn(struct turn *t)
 		return;
 	}
 	if ((s = take(t)) == NULL) {
-		/* Its requester left while we waited in the lock. */
-		(void)lock_release(lk);
+		/* Its requester left while we waited in the lock. A lock
+		 * taken for it beforehand was let go by whoever removed it
+		 * (runner_leave, runner_drain). */
+		if (waited)
+			(void)lock_release(lk);
 		return;
 	}
 	if (!lock_still_held(lk)) {

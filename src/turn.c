@@ -26,6 +26,7 @@ turn_wait(struct turn *t, struct lock *l, int cancel_fd)
 		t->error = errno;
 		return -1;
 	}
+	t->t1 = mono_now();
 	t->held = 1;
 	return 0;
 }
