@@ -32,11 +32,9 @@ need_own_user() {
 limited_up() {
 	local limit=$1
 	shift
-	RUN=$BATS_TEST_TMPDIR/run
-	PORT=$(free_port)
-	URL=http://127.0.0.1:$PORT
+	stack_place "$BATS_TEST_TMPDIR"
+	# Its own run directory: the stack runs as that user, not as root.
 	mkdir -p "$RUN"
-	reachable "$RUN/x" "$BATS_RUN_TMPDIR"
 	(($(id -u) == 0)) && chown "$SERVICE_USER:" "$RUN"
 	run as_user env RUN_DIR="$RUN" PORT="$PORT" "$@" bash -c \
 		"ulimit -u $limit && exec '$STACK' up"

@@ -14,22 +14,27 @@ SERIALCGI=$TOP/serialcgi
 export SERIALCGI
 SERVICE_USER=${SERVICE_USER:-serialcgi}
 
+# stack_place DIR: where a stack in DIR/run goes; sets RUN, PORT, URL.
+stack_place() {
+	RUN=$1/run
+	PORT=$(free_port)
+	URL=http://127.0.0.1:$PORT
+	mkdir -p "$1"
+	# bats makes its folders 0700: as root, let the service user
+	# search the ones above its run directory.
+	reachable "$RUN" "$BATS_RUN_TMPDIR"
+	export RUN URL PORT
+}
+
 # stack_up DIR [VAR=value ...]: start a stack in DIR/run; sets URL, RUN.
 stack_up() {
 	local dir=$1
 	shift
-	RUN=$dir/run
-	PORT=$(free_port)
-	URL=http://127.0.0.1:$PORT
-	mkdir -p "$dir"
-	# bats makes its folders 0700: as root, let the service user
-	# search the ones above its run directory.
-	reachable "$RUN" "$BATS_RUN_TMPDIR"
+	stack_place "$dir"
 	env RUN_DIR="$RUN" PORT="$PORT" "$@" "$STACK" up >"$dir/stack.out" 2>&1 || {
 		cat "$dir/stack.out" >&2
 		return 1
 	}
-	export RUN URL PORT
 }
 
 stack_down() {
