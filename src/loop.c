@@ -135,13 +135,11 @@ whole(struct conn *c, unsigned char *buf, const struct config *cfg,
 {
 	int routed;
 
-	reading_del(c);
 	if (http_params(c, buf) == -1) {
-		logmsg("bad FastCGI request (bad name-value length): "
-		    "connection closed");
-		conn_close(c);
+		bad_request(c, "bad name-value length");
 		return;
 	}
+	reading_del(c);
 	free(c->buf);
 	c->buf = NULL;
 	c->len = c->cap = 0;
