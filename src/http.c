@@ -230,9 +230,8 @@ park(struct conn *c, int stopping)
 }
 
 int
-http_route(struct conn *c, const struct config *cfg, int stopping)
+http_route(struct conn *c, int stopping)
 {
-	(void)cfg;
 	if (strcmp(c->path, "/test") != 0 && strcmp(c->path, "/status") !=
 	    0 && strcmp(c->path, "/metrics") != 0) {
 		logmsg("req=%s 404 %.64s", c->id, c->path[0] ? c->path :
@@ -269,12 +268,6 @@ http_init(const struct config *cfg)
 		r++;
 	snprintf(retry_after, sizeof(retry_after), "Retry-After: %ld\r\n",
 	    r);
-}
-
-void
-http_answer_stopping(struct conn *c)
-{
-	reply_unavailable(c, "responder is stopping");
 }
 
 static int

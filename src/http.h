@@ -47,18 +47,12 @@ int http_params(struct conn *c, unsigned char *buf);
  * owns it now), 2 if parked in a process that had nothing to do until
  * then, 0 if it was answered and may be closed.
  */
-int http_route(struct conn *c, const struct config *cfg, int stopping);
+int http_route(struct conn *c, int stopping);
 
 /* http_init: the answers' constants from cfg (Retry-After). */
 void http_init(const struct config *cfg);
 
 /* The source operations of a parked request (runner.c calls them). */
 extern const struct source_ops http_source;
-
-/*
- * http_answer_stopping: 503 with Retry-After to a parked request sent
- * away by a stop (runner_drain).
- */
-void http_answer_stopping(struct conn *c);
 
 #endif

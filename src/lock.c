@@ -56,6 +56,12 @@ lock_close(struct lock *l)
 	l->be = NULL;
 }
 
+int
+lock_file_open(const char *path)
+{
+	return open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+}
+
 static int
 refuse(char *why, size_t len, int error, const char *fmt, long arg)
 {
@@ -92,8 +98,7 @@ lock_check(const char *path, char *why, size_t len)
 	 * then again through the fd, which no rename can swap. */
 	if (lstat(path, &st) == 0 && judge(&st, why, len) == -1)
 		return -1;
-	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd == -1) {
+	if ((fd = lock_file_open(path)) == -1) {
 		rc = errno;
 		snprintf(why, len, "%s", rc == ELOOP ? "is a symlink" :
 		    strerror(rc));

@@ -67,6 +67,13 @@ int lock_release(struct lock *l);
 void lock_close(struct lock *l);
 
 /*
+ * lock_file_open: open a lock file for flock(2): O_RDWR|O_CREAT,
+ * O_NOFOLLOW (a symlink fails with ELOOP), O_CLOEXEC, mode 0600.
+ * Returns the fd, or -1 with errno set.
+ */
+int lock_file_open(const char *path);
+
+/*
  * lock_check: create the lock file if missing and refuse it if it is a
  * symlink, not a regular file, owned by another user, or group- or
  * world-accessible: anyone who can open it can hold the lock forever.

@@ -10,7 +10,6 @@
 #include <sys/stat.h>
 
 #include <errno.h>
-#include <fcntl.h>
 #include <poll.h>
 #include <unistd.h>
 
@@ -19,8 +18,7 @@
 static int
 flock_open(struct lock *l)
 {
-	l->fd = open(l->where, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
-	    0600);
+	l->fd = lock_file_open(l->where);
 	return l->fd == -1 ? -1 : 0;
 }
 

@@ -130,8 +130,7 @@ bad_request(struct conn *c, const char *why)
 /* The request is whole in buf: read its params, route it, and either
  * close it or watch it, parked, for a client that leaves. */
 static void
-whole(struct conn *c, unsigned char *buf, const struct config *cfg,
-    int stopping)
+whole(struct conn *c, unsigned char *buf, int stopping)
 {
 	int routed;
 
@@ -143,7 +142,7 @@ whole(struct conn *c, unsigned char *buf, const struct config *cfg,
 	free(c->buf);
 	c->buf = NULL;
 	c->len = c->cap = 0;
-	if ((routed = http_route(c, cfg, stopping)) == 0) {
+	if ((routed = http_route(c, stopping)) == 0) {
 		conn_close(c);
 		return;
 	}
@@ -192,7 +191,7 @@ grow(struct conn *c)
  * that comes in one piece (nginx writes it at once) is checked in
  * scratch and never copied. */
 static void
-on_readable(struct conn *c, const struct config *cfg, int stopping)
+on_readable(struct conn *c, int stopping)
 {
 	const char *why = "connection closed mid-request";
 	unsigned char *b;
@@ -228,7 +227,7 @@ on_readable(struct conn *c, const struct config *cfg, int stopping)
 			return;
 		}
 		if (rc == 1) {
-			whole(c, b, cfg, stopping);
+			whole(c, b, stopping);
 			return;
 		}
 		if (b == scratch && save(c, scratch, (size_t)n) == -1) {
@@ -270,7 +269,7 @@ on_accept(const struct config *cfg)
 		c->armed = watch(fd, EPOLLIN | EPOLLRDHUP, c,
 		    EPOLL_CTL_ADD) == 0;
 		/* nginx has written the request by now, most often. */
-		on_readable(c, cfg, 0);
+		on_readable(c, 0);
 	}
 }
 
@@ -352,7 +351,7 @@ drain(int sig)
 		bad_request(reading_head, "responder is stopping");
 	for (s = runner_drain(&working); s != NULL; s = next) {
 		next = s->next;
-		http_answer_stopping((struct conn *)s);
+		s->ops->answer(s, TURN_STOPPING);
 		conn_close((struct conn *)s);
 	}
 }
@@ -386,7 +385,7 @@ dispatch(struct epoll_event *ev, const struct config *cfg, int *stopped,
 	} else if (ev->data.ptr == &tag_done)
 		*reap = 1;	/* after the batch: see reap_done() */
 	else if (!c->parked)
-		on_readable(c, cfg, *stopped);
+		on_readable(c, *stopped);
 	else if (ev->events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
 		on_hangup(c);
 }
