@@ -108,3 +108,10 @@ tasks() {
 	done
 	echo "$n"
 }
+
+# Work log lines are "start|end <mono s> <pid> <request id>". Print
+# "<start> <end> <pid>" per work, ordered by start.
+works() {
+	awk '$1 == "start" { s[$4] = $2; p[$4] = $3 }
+	     $1 == "end"   { print s[$4], $2, p[$4] }' "$1" | sort -n
+}

@@ -67,13 +67,6 @@ fire() {
 # elapsed FILE: the "elapsed" number of one JSON answer.
 elapsed() { jq -e -r '.elapsed' "$1"; }
 
-# Work log lines are "start|end <mono s> <pid> <request id>". Print
-# "<start> <end> <pid>" per work, ordered by start.
-works() {
-	awk '$1 == "start" { s[$4] = $2; p[$4] = $3 }
-	     $1 == "end"   { print s[$4], $2, p[$4] }' "$1" | sort -n
-}
-
 # kill_at SIG PID: send SIG to PID and print the monotonic time just
 # before it was sent.
 kill_at() {
