@@ -109,9 +109,10 @@ tasks() {
 	echo "$n"
 }
 
-# Work log lines are "start|end <mono s> <pid> <request id>". Print
-# "<start> <end> <pid>" per work, ordered by start.
+# Work log lines are "start|end <mono s> <pid> <request id> <arrival>
+# <fencing token>". Print "<start> <end> <pid> <token>" per work,
+# ordered by start.
 works() {
 	awk '$1 == "start" { s[$4] = $2; p[$4] = $3 }
-	     $1 == "end"   { print s[$4], $2, p[$4] }' "$1" | sort -n
+	     $1 == "end"   { print s[$4], $2, p[$4], $6 }' "$1" | sort -n
 }

@@ -19,7 +19,7 @@
 #include "board.h"
 #include "clock.h"
 
-#define BOARD_MAGIC	0x3330445242494353ULL	/* "SCIBRD03" */
+#define BOARD_MAGIC	0x3430445242494353ULL	/* "SCIBRD04" */
 
 const double board_bucket_le[BOARD_BUCKETS] = {
 	0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300,
@@ -54,6 +54,9 @@ struct shared {
 	_Atomic uint64_t served, skipped, rejected;
 	_Atomic uint64_t hist[BOARD_BUCKETS];
 	_Atomic uint64_t wait_count, wait_ns;
+	_Atomic int32_t	 engine;	/* as board_stats: 1, 0, or 0 for
+					 * none (stored plus one) */
+	_Atomic uint64_t fence, lock_lost, engine_errors;
 	_Atomic int32_t	 pid[BOARD_PROCS];
 	struct holder	 holder[2];	/* the current one, and the one
 					 * finishing during a handoff */
@@ -393,6 +396,30 @@ board_rejected(void)
 	atomic_fetch_add(&b->rejected, 1);
 }
 
+void
+board_engine(int reachable)
+{
+	atomic_store(&b->engine, reachable ? 2 : 1);
+	if (!reachable)
+		atomic_fetch_add(&b->engine_errors, 1);
+}
+
+void
+board_fence(uint64_t token)
+{
+	uint64_t old = atomic_load(&b->fence);
+
+	while (old < token &&
+	    !atomic_compare_exchange_weak(&b->fence, &old, token))
+		;
+}
+
+void
+board_lock_lost(void)
+{
+	atomic_fetch_add(&b->lock_lost, 1);
+}
+
 static void
 scan(struct board_stats *st, signed char *seen)
 {
@@ -456,5 +483,9 @@ board_stats(struct board_stats *st)
 	}
 	st->wait_count = atomic_load(&b->wait_count);
 	st->wait_sum = (double)atomic_load(&b->wait_ns) / 1e9;
+	st->engine = atomic_load(&b->engine) - 1;
+	st->fence = atomic_load(&b->fence);
+	st->lock_lost = atomic_load(&b->lock_lost);
+	st->engine_errors = atomic_load(&b->engine_errors);
 	return 0;
 }

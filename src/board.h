@@ -20,6 +20,11 @@ struct board_stats {
 	uint64_t	 buckets[BOARD_BUCKETS];	/* cumulative */
 	uint64_t	 wait_count;
 	double		 wait_sum;	/* seconds */
+	int		 engine;	/* lock engine: 1 reachable, 0 not,
+					 * -1 none configured or not yet tried */
+	uint64_t	 fence;		/* the highest fencing token granted
+					 * here, 0 with flock alone */
+	uint64_t	 lock_lost, engine_errors;
 };
 
 /* Upper bounds of the wait histogram's buckets, in seconds; the last
@@ -75,6 +80,16 @@ void board_observe_wait(double seconds);
 
 /* board_rejected: count one request refused by admission (503). */
 void board_rejected(void);
+
+/* board_engine: the lock engine was reachable (1) or not (0) just now;
+ * an unreachable one counts an engine error too. */
+void board_engine(int reachable);
+
+/* board_fence: a grant came with this fencing token. */
+void board_fence(uint64_t token);
+
+/* board_lock_lost: count one work whose engine lock was lost. */
+void board_lock_lost(void);
 
 /* board_stats: a consistent snapshot. Entries of dead processes are
  * cleared first, so the numbers are true even after a kill -9.

@@ -17,6 +17,7 @@
 #include "runner.h"
 
 static char retry_after[48];	/* "Retry-After: N\r\n" */
+static const char *backend;	/* the lock backend's name */
 
 static const char *
 reason(int status)
@@ -101,7 +102,7 @@ reply_unavailable(struct conn *c, const char *why)
 static int
 reply_elapsed(struct conn *c, const struct turn *t)
 {
-	char extra[96];
+	char extra[192], timing[48] = "", header[48] = "";
 	cJSON *o = cJSON_CreateObject();
 	int rc;
 
@@ -111,10 +112,18 @@ reply_elapsed(struct conn *c, const struct turn *t)
 		cJSON_Delete(o);
 		o = NULL;
 	}
+	/* The fencing token, for downstream resources to refuse a stale
+	 * holder's writes (Kleppmann, "How to do distributed locking"). */
+	if (t->token != 0) {
+		snprintf(timing, sizeof(timing), ", fence;desc=\"%llu\"",
+		    (unsigned long long)t->token);
+		snprintf(header, sizeof(header), "X-Fence-Token: %llu\r\n",
+		    (unsigned long long)t->token);
+	}
 	/* W3C Server-Timing: durations in milliseconds. */
 	snprintf(extra, sizeof(extra),
-	    "Server-Timing: wait;dur=%.3f, work;dur=%.3f\r\n",
-	    (t->t1 - t->t0) * 1e3, (t->t2 - t->t1) * 1e3);
+	    "Server-Timing: wait;dur=%.3f, work;dur=%.3f%s\r\n%s",
+	    (t->t1 - t->t0) * 1e3, (t->t2 - t->t1) * 1e3, timing, header);
 	rc = reply(c, 200, extra, o);
 	cJSON_Delete(o);
 	return rc;
@@ -144,7 +153,7 @@ serve_status(struct conn *c)
 	int rc;
 
 	if (board_stats(&st) == -1 ||
-	    (text = metrics_status(&st, mono_now())) == NULL)
+	    (text = metrics_status(&st, backend, mono_now())) == NULL)
 		return reply_error(c, 500, "", "no scoreboard");
 	rc = reply_text(c, 200, "application/json", "Cache-Control: "
 	    "no-store\r\n", text, strlen(text));
@@ -160,7 +169,7 @@ serve_metrics(struct conn *c)
 	int n;
 
 	if (board_stats(&st) == -1 ||
-	    (n = metrics_prometheus(&st, text, sizeof(text))) == -1)
+	    (n = metrics_prometheus(&st, backend, text, sizeof(text))) == -1)
 		return reply_error(c, 500, "", "no scoreboard");
 	return reply_text(c, 200, "text/plain; version=0.0.4; charset=utf-8",
 	    "Cache-Control: no-store\r\n", text, (size_t)n);
@@ -259,10 +268,11 @@ http_route(struct conn *c, int stopping)
 }
 
 void
-http_init(const struct config *cfg)
+http_init(const struct config *cfg, const char *lock_backend)
 {
 	long r = (long)cfg->work_seconds;
 
+	backend = lock_backend;
 	/* Whole seconds, rounded up, at least 1 (RFC 9110 10.2.3). */
 	if ((double)r < cfg->work_seconds || r < 1)
 		r++;
@@ -299,6 +309,13 @@ source_answer(struct source *s, enum turn_outcome how)
 		break;
 	case TURN_REPLACED:
 		reply_unavailable(c, "responder is restarting");
+		break;
+	case TURN_LOST:
+		reply_unavailable(c, "lock lost");
+		break;
+	case TURN_UNAVAILABLE:
+		logmsg("req=%s 503: lock engine unreachable", c->id);
+		reply_unavailable(c, "lock engine unreachable");
 		break;
 	case TURN_STOPPING:
 		reply_unavailable(c, "responder is stopping");

@@ -50,7 +50,7 @@ int http_params(struct conn *c, unsigned char *buf);
 int http_route(struct conn *c, int stopping);
 
 /* http_init: the answers' constants from cfg (Retry-After). */
-void http_init(const struct config *cfg);
+void http_init(const struct config *cfg, const char *lock_backend);
 
 /* The source operations of a parked request (runner.c calls them). */
 extern const struct source_ops http_source;

@@ -12,12 +12,28 @@
 #include "lock.h"
 
 int
-lock_open(struct lock *l, const struct lock_backend *be, const char *where)
+lock_open(struct lock *l, const struct lock_backend *be, const char *where,
+    const char *url, long key)
 {
+	memset(l, 0, sizeof(*l));
 	l->be = be;
 	l->where = where;
+	l->url = url;
+	l->key = key;
 	l->fd = -1;
 	return be->open(l);
+}
+
+int
+lock_connect(struct lock *l)
+{
+	return l->be->connect != NULL ? l->be->connect(l) : 0;
+}
+
+int
+lock_watch_fd(struct lock *l)
+{
+	return l->be->watch_fd != NULL ? l->be->watch_fd(l) : -1;
 }
 
 int

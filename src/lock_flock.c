@@ -68,9 +68,12 @@ flock_still_held(struct lock *l)
 {
 	struct stat a, b;
 
-	return fstat(l->fd, &a) == 0 && a.st_nlink > 0 &&
+	if (fstat(l->fd, &a) == 0 && a.st_nlink > 0 &&
 	    stat(l->where, &b) == 0 && a.st_dev == b.st_dev &&
-	    a.st_ino == b.st_ino;
+	    a.st_ino == b.st_ino)
+		return 1;
+	errno = ESTALE;
+	return 0;
 }
 
 static int

@@ -31,6 +31,7 @@
 #include "lock.h"
 #include "log.h"
 #include "loop.h"
+#include "pq.h"
 #include "runner.h"
 #include "settings.h"
 #include "work.h"
@@ -43,6 +44,8 @@ static struct config cfg = {
 	.io_timeout = 10.0,
 	.board_path = "serialcgi.board",
 	.slow_wait = 0,
+	.lock_url = NULL,
+	.lock_key = SERIALCGI_LOCK_KEY,
 };
 
 /* fd 0 must be a listening socket (SO_ACCEPTCONN, socket(7)). */
@@ -80,6 +83,32 @@ check_environment(void)
 		errx(2, "board file %s: %s", cfg.board_path, why);
 }
 
+/*
+ * The lock backend the settings ask for: flock alone, or with a lock
+ * engine the cohort lock, whose libpq is loaded now and which checks
+ * the URL's form (PQconninfoParse) without connecting: an engine down
+ * at start is no reason to exit, as requests fail closed until it is
+ * back. The URL is never printed: it may hold a password.
+ */
+static const struct lock_backend *
+choose_backend(void)
+{
+	PQconninfoOption *opts;
+	char why[256], *msg = NULL;
+
+	if (cfg.lock_url == NULL)
+		return &lock_flock;
+	if (pq_load(why, sizeof(why)) == -1)
+		errx(2, "LOCK_URL: %s (install libpq5)", why);
+	if ((opts = pq.conninfoParse(cfg.lock_url, &msg)) == NULL) {
+		snprintf(why, sizeof(why), "%s", msg ? msg : "out of memory");
+		why[strcspn(why, "\n")] = '\0';
+		errx(2, "LOCK_URL: %s", why);
+	}
+	pq.conninfoFree(opts);
+	return &lock_pg;
+}
+
 /* Small tunings; none is worth failing for. */
 static void
 tune(void)
@@ -101,34 +130,42 @@ tune(void)
 int
 main(int argc, char *argv[])
 {
+	const struct lock_backend *be;
 	struct lock lk = { 0 };
 	char why[256];
-	int sig;
+	int sig, verdict;
 
-	switch (settings_load(argc, argv, &cfg, why, sizeof(why))) {
+	switch ((verdict = settings_load(argc, argv, &cfg, why,
+	    sizeof(why)))) {
 	case SETTINGS_BAD:
 		errx(2, "%s", why);
 	case SETTINGS_RUN:
+	case SETTINGS_CHECK:
 		break;
 	default:
-		return 0;	/* --check, --help, --version */
+		return 0;	/* --help, --version */
 	}
+	be = choose_backend();
+	if (verdict == SETTINGS_CHECK)
+		return 0;
 	check_environment();
 	if (cfg.worklog_path != NULL &&
 	    (cfg.worklog_fd = worklog_open(cfg.worklog_path)) == -1)
 		err(2, "work log %s", cfg.worklog_path);
 	tune();
-	http_init(&cfg);
+	http_init(&cfg, be->name);
 	if (loop_init() == -1)
 		err(1, "event loop (epoll, signalfd, eventfd)");
 	if (board_open(cfg.board_path) == -1)
 		err(1, "board file %s", cfg.board_path);
-	if (lock_open(&lk, &lock_flock, cfg.lock_path) == -1)
+	if (lock_open(&lk, be, cfg.lock_path, cfg.lock_url, cfg.lock_key) ==
+	    -1)
 		err(1, "lock file %s", cfg.lock_path);
 	if (runner_start(&cfg, &lk) == -1)
 		err(1, "pthread_create (turn runner)");
-	logmsg("ready: event loop and turn runner, work %.3f s, lock %s %s",
-	    cfg.work_seconds, lk.be->name, cfg.lock_path);
+	logmsg("ready: event loop and turn runner, work %.3f s, lock %s %s%s",
+	    cfg.work_seconds, lk.be->name, cfg.lock_path, cfg.lock_url ?
+	    " and the engine's advisory lock" : "");
 	if ((sig = loop_run(&cfg)) == -1)
 		err(1, "epoll_wait");
 	logmsg("stopped");

@@ -8,10 +8,12 @@
 
 /*
  * metrics_status: the scoreboard as a JSON object, built with cJSON;
- * now is mono_now() in seconds. Returns a string to free with
- * cJSON_free(), or NULL with errno ENOMEM.
+ * backend is the lock backend's name ("flock", "postgresql"), now is
+ * mono_now() in seconds. Returns a string to free with cJSON_free(),
+ * or NULL with errno ENOMEM.
  */
-char *metrics_status(const struct board_stats *st, double now);
+char *metrics_status(const struct board_stats *st, const char *backend,
+    double now);
 
 /*
  * metrics_prometheus: the scoreboard in the Prometheus text exposition
@@ -19,6 +21,7 @@ char *metrics_status(const struct board_stats *st, double now);
  * Writes at most len bytes to buf. Returns the length, or -1 with
  * errno EOVERFLOW if buf is too small.
  */
-int metrics_prometheus(const struct board_stats *st, char *buf, size_t len);
+int metrics_prometheus(const struct board_stats *st, const char *backend,
+    char *buf, size_t len);
 
 #endif

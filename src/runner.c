@@ -1,12 +1,15 @@
 /* runner.c - the turn runner: the one thread that waits on the lock. */
 #define _GNU_SOURCE	/* kill */
 
+#include <sys/eventfd.h>
+
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "board.h"
 #include "clock.h"
 #include "log.h"
 #include "runner.h"
@@ -23,8 +26,11 @@ static struct {
 	struct source	*working;	/* taken, until finished */
 	int		 busy;		/* the runner is in a turn */
 	int		 stopping;
+	uint64_t	 waiting;	/* the ticket the runner waits for
+					 * (its number + 1), or 0 */
+	int		 cancel_fd;	/* eventfd: call that wait off */
 } q = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL, NULL,
-	NULL, 0, 0 };
+	NULL, 0, 0, 0, -1 };
 
 static const struct config *cfg;
 static struct lock *lk;
@@ -73,6 +79,18 @@ runner_park(struct source *s)
 	return idle;
 }
 
+/* With q.mu held: if the runner waits in the lock for ticket+1 (or any,
+ * with 0), call the wait off through its eventfd, so that a head that
+ * queues in the engine leaves the engine's queue at once. */
+static void
+cancel_wait(uint64_t ticket1)
+{
+	uint64_t one = 1;
+
+	if (q.waiting != 0 && (ticket1 == 0 || q.waiting == ticket1))
+		(void)!write(q.cancel_fd, &one, sizeof(one));
+}
+
 int
 runner_leave(struct source *s)
 {
@@ -80,6 +98,7 @@ runner_leave(struct source *s)
 
 	pthread_mutex_lock(&q.mu);
 	if (s->state == SOURCE_PARKED) {
+		cancel_wait(s->turn.ticket + 1);
 		unlink_source(s);
 		/* Wakes the runner if it waits for this very ticket; lets
 		 * go of the lock if runner_park() took it. */
@@ -105,6 +124,7 @@ runner_drain(int *working)
 		list = s;
 	}
 	*working = q.working != NULL;
+	cancel_wait(0);
 	pthread_cond_signal(&q.cv);
 	pthread_mutex_unlock(&q.mu);
 	return list;
@@ -140,6 +160,19 @@ next_ticket(struct turn *t)
 	return ticket;
 }
 
+/* Is t's ticket still this process's earliest, and not stopping? */
+static int
+still_queued(const struct turn *t)
+{
+	int yes;
+
+	pthread_mutex_lock(&q.mu);
+	yes = !q.stopping && q.head != NULL &&
+	    q.head->turn.ticket == t->ticket;
+	pthread_mutex_unlock(&q.mu);
+	return yes;
+}
+
 /* With the lock held for t's ticket: take its source, unless it left
  * or we stop meanwhile. Returns it, or NULL. */
 static struct source *
@@ -154,6 +187,7 @@ take(const struct turn *t)
 		unlink_source(s);
 		s->state = SOURCE_WORKING;
 		s->turn.held = 1;
+		s->turn.token = t->token;
 		if (s->turn.t1 == 0)
 			s->turn.t1 = t->t1;
 		q.working = s;
@@ -205,28 +239,114 @@ begin_next(void)
 	pthread_mutex_unlock(&q.mu);
 }
 
+/* The work, watching the lock while it runs: a lost engine session
+ * stops it at once. Returns 0, or -1 with errno ENOLCK. */
+static int
+watched_work(struct source *s)
+{
+	struct turn *t = &s->turn;
+	int rc;
+
+	while ((rc = work(t->t1, cfg->work_seconds, lock_watch_fd(lk))) ==
+	    1)
+		if (!lock_still_held(lk)) {
+			errno = ENOLCK;
+			return -1;
+		}
+	if (rc == -1)
+		logmsg("req=%s clock: %s", s->id, strerror(errno));
+	return 0;
+}
+
+static void
+log_lost(const struct source *s, const char *when)
+{
+	const struct turn *t = &s->turn;
+
+	logmsg("req=%s lock lost %s (fence %llu): %s; answering 503", s->id,
+	    when, (unsigned long long)t->token, lk->error);
+}
+
 /* Holding the lock: run the work, then let go before answering. */
 static void
 run_work(struct source *s)
 {
 	struct turn *t = &s->turn;
+	enum turn_outcome how = TURN_SERVED;
+	char when[48];
 
 	if (!t->begun)		/* else begun by turn_try() */
 		turn_begin(t);
 	log_slow(s);
-	if (worklog_write(cfg->worklog_fd, "start", t->t1, s->id, t->t0) ==
-	    -1)
+	if (worklog_write(cfg->worklog_fd, "start", t->t1, s->id, t->t0,
+	    t->token) == -1)
 		logmsg("req=%s work log: %s", s->id, strerror(errno));
-	if (work(t->t1, cfg->work_seconds) == -1)
-		logmsg("req=%s clock_nanosleep: %s", s->id, strerror(errno));
+	if (watched_work(s) == -1)
+		how = TURN_LOST;
 	t->t2 = mono_now();
 	/* Let go first: the next waiter is already queued in the lock.
 	 * Never hold the lock while answering. */
-	turn_end(t, lk, TURN_SERVED);
+	if (turn_release(t, lk) == -1)
+		how = TURN_LOST;
+	turn_end(t, lk, how);
 	begin_next();
-	if (worklog_write(cfg->worklog_fd, "end", t->t2, s->id, t->t0) == -1)
+	if (worklog_write(cfg->worklog_fd, "end", t->t2, s->id, t->t0,
+	    t->token) == -1)
 		logmsg("req=%s work log: %s", s->id, strerror(errno));
-	hand_back(s, TURN_SERVED);
+	if (how == TURN_LOST) {
+		snprintf(when, sizeof(when), "after %.3f s of work",
+		    t->t2 - t->t1);
+		log_lost(s, when);
+	}
+	hand_back(s, how);
+}
+
+/* The backend could not take the lock for t: answer its source. */
+static void
+failed(struct turn *t)
+{
+	struct source *s;
+	int e = t->error;
+
+	logmsg("lock %s %s: %s", lk->be->name, lk->error[0] ? lk->error :
+	    lk->where, strerror(e));
+	if ((s = take(t)) == NULL)
+		return;
+	s->turn.held = 0;
+	s->turn.error = e;
+	finish(s, e == ENOTCONN || e == EIO ? TURN_UNAVAILABLE :
+	    TURN_FAILED);
+}
+
+/* Wait for t's turn and the lock, the wait open to a cancel from the
+ * loop (runner_leave). Returns 0 with the lock held, or -1 when the
+ * turn is over: finished by the loop, or answered here. */
+static int
+wait_turn(struct turn *t)
+{
+	uint64_t n;
+
+	for (;;) {
+		pthread_mutex_lock(&q.mu);
+		(void)!read(q.cancel_fd, &n, sizeof(n));  /* stale ones */
+		q.waiting = t->ticket + 1;
+		pthread_mutex_unlock(&q.mu);
+		t->error = 0;
+		n = turn_wait(t, lk, q.cancel_fd) == 0;
+		pthread_mutex_lock(&q.mu);
+		q.waiting = 0;
+		pthread_mutex_unlock(&q.mu);
+		if (n)
+			return 0;
+		if (t->error == 0)	/* finished by the loop */
+			return -1;
+		if (t->error != ECANCELED) {
+			failed(t);
+			return -1;
+		}
+		if (!still_queued(t))	/* called off for it */
+			return -1;
+	}
 }
 
 /* One turn: the earliest ticket of this process, from wait to answer. */
@@ -237,18 +357,8 @@ one_turn(struct turn *t)
 	int waited = !t->held;	/* else runner_park() or begin_next()
 				 * took the lock for it */
 
-	if (waited && turn_wait(t, lk, -1) == -1) {
-		if (errno == ECANCELED)		/* finished by the loop */
-			return;
-		logmsg("lock %s %s: %s", lk->be->name, lk->where,
-		    strerror(t->error));
-		if ((s = take(t)) != NULL) {
-			s->turn.held = 0;
-			s->turn.error = t->error;
-			finish(s, TURN_FAILED);
-		}
+	if (waited && wait_turn(t) == -1)
 		return;
-	}
 	if ((s = take(t)) == NULL) {
 		/* Its requester left while we waited in the lock. A lock
 		 * taken for it beforehand was let go by whoever removed it
@@ -258,6 +368,11 @@ one_turn(struct turn *t)
 		return;
 	}
 	if (!lock_still_held(lk)) {
+		if (errno == ENOLCK) {
+			log_lost(s, "before its work");
+			finish(s, TURN_LOST);
+			return;
+		}
 		logmsg("req=%s lock file %s was unlinked or replaced while "
 		    "running; stopping this responder", s->id, lk->where);
 		finish(s, TURN_REPLACED);
@@ -279,6 +394,13 @@ run(void *arg)
 	struct turn t;
 
 	(void)arg;
+	/* Open the engine's session now, so /status knows at once. */
+	if (lock_connect(lk) == -1) {
+		logmsg("lock %s: %s (failing closed until it answers)",
+		    lk->be->name, lk->error);
+		board_engine(0);
+	} else if (lk->engine != NULL)
+		board_engine(1);
 	while (next_ticket(&t) != 0) {
 		one_turn(&t);
 		pthread_mutex_lock(&q.mu);
@@ -298,6 +420,8 @@ runner_start(const struct config *c, struct lock *l)
 
 	cfg = c;
 	lk = l;
+	if ((q.cancel_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) == -1)
+		return -1;
 	if ((rc = pthread_attr_init(&attr)) != 0)
 		goto out;
 	if ((rc = pthread_attr_setstacksize(&attr, STACK_SIZE)) != 0 ||

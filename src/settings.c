@@ -2,6 +2,7 @@
 #define _GNU_SOURCE	/* getopt_long */
 
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,7 @@ enum kind {
 	K_SECONDS,	/* a number of seconds in (0, 3600] */
 	K_PATH,		/* a non-empty path */
 	K_PATH_OFF,	/* a path, or empty for off */
+	K_KEY,		/* a signed 64-bit integer */
 	K_GONE,		/* a setting of an older version: refused */
 	K_FLAG		/* an option without a value, no environment */
 };
@@ -44,6 +46,12 @@ static const struct setting table[] = {
 	  "default serialcgi.board" },
 	{ "slow-wait", 's', "SLOW_WAIT", K_SECONDS, AT(slow_wait),
 	  "S", "log requests that waited longer; default off" },
+	{ "lock-url", 'u', "LOCK_URL", K_PATH_OFF, AT(lock_url),
+	  "URL", "a PostgreSQL engine for the lock across\n"
+	  "hosts (postgresql://...); default off:\nflock on this host alone" },
+	{ "lock-key", 'k', "LOCK_KEY", K_KEY, AT(lock_key),
+	  "N", "the engine's advisory lock key;\n"
+	  "default 1396918089" },
 	{ "threads", 't', "THREADS", K_GONE, 0, "N",
 	  "gone in 0.2: a waiting request holds no thread" },
 	{ "check", 'c', NULL, K_FLAG, 0, NULL,
@@ -57,6 +65,8 @@ static const char *const want[] = {
 	[K_SECONDS] = "a number of seconds in (0, 3600]",
 	[K_PATH] = "a path",
 	[K_PATH_OFF] = "a path",
+	[K_KEY] = "a whole number from -9223372036854775808 to "
+	    "9223372036854775807",
 	[K_GONE] = "a setting any more: since 0.2 a waiting request holds "
 	    "no thread; nginx's QUEUE bounds the waiters",
 };
@@ -78,6 +88,9 @@ apply(const struct setting *s, const char *val, struct config *cfg)
 	case K_PATH_OFF:
 		*(const char **)(void *)base = *val == '\0' ? NULL : val;
 		return 0;
+	case K_KEY:
+		return parse_count(val, LONG_MIN, LONG_MAX,
+		    (long *)(void *)base);
 	default:
 		return -1;
 	}

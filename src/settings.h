@@ -8,7 +8,8 @@
 #include <stddef.h>
 #include <stdio.h>
 
-#define SERIALCGI_VERSION	"0.2.0"
+#define SERIALCGI_VERSION	"0.3.0"
+#define SERIALCGI_LOCK_KEY	0x53434749L	/* "SCGI" */
 
 struct config {
 	double		 work_seconds;	/* length of one work(), seconds */
@@ -18,6 +19,9 @@ struct config {
 	double		 io_timeout;	/* seconds to read a whole request */
 	const char	*board_path;	/* the shared scoreboard file */
 	double		 slow_wait;	/* log longer waits, s; 0 is off */
+	const char	*lock_url;	/* the lock engine (libpq URL or
+					 * conninfo), or NULL: flock alone */
+	long		 lock_key;	/* its advisory lock key */
 };
 
 enum settings_verdict {

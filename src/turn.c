@@ -13,6 +13,7 @@ turn_enter(struct turn *t)
 {
 	t->held = t->begun = 0;
 	t->t1 = t->t2 = 0;
+	t->token = 0;
 	t->error = 0;
 	return board_enter(&t->t0, &t->ticket, &t->ahead);
 }
@@ -24,10 +25,17 @@ turn_wait(struct turn *t, struct lock *l, int cancel_fd)
 		return -1;
 	if (lock_acquire(l, cancel_fd) == -1) {
 		t->error = errno;
+		if (errno == ENOTCONN || errno == EIO)
+			board_engine(0);
+		errno = t->error;
 		return -1;
 	}
 	t->t1 = mono_now();
 	t->held = 1;
+	if ((t->token = l->token) != 0) {
+		board_engine(1);
+		board_fence(t->token);
+	}
 	return 0;
 }
 
@@ -53,16 +61,27 @@ turn_begin(struct turn *t)
 	board_observe_wait(t->t1 - t->t0);
 }
 
+int
+turn_release(struct turn *t, struct lock *l)
+{
+	int rc;
+
+	if (!t->held || l == NULL)
+		return 0;
+	rc = lock_release(l);
+	t->held = 0;
+	if (rc == -1)
+		board_lock_lost();
+	/* The next waiter is runnable now, most likely on this CPU (the
+	 * scheduler packs wake-ups): let it go first. */
+	sched_yield();
+	return rc;
+}
+
 void
 turn_end(struct turn *t, struct lock *l, enum turn_outcome how)
 {
-	if (t->held && l != NULL) {
-		(void)lock_release(l);
-		t->held = 0;
-		/* The next waiter is runnable now, most likely on this CPU
-		 * (the scheduler packs wake-ups): let it go first. */
-		sched_yield();
-	}
+	(void)turn_release(t, l);
 	board_finish(t->ticket, how == TURN_SERVED ? BOARD_SERVED :
 	    how == TURN_SKIPPED ? BOARD_SKIPPED : BOARD_FAILED);
 }

@@ -16,6 +16,8 @@ enum turn_outcome {
 	TURN_SKIPPED,	/* the requester left before its work */
 	TURN_STOPPING,	/* the responder stops before its work */
 	TURN_REPLACED,	/* the lock is no longer the one others see */
+	TURN_LOST,	/* the engine's lock was lost: never a 200 */
+	TURN_UNAVAILABLE, /* the lock engine is unreachable: fail closed */
 	TURN_FAILED	/* the lock backend failed */
 };
 
@@ -25,6 +27,7 @@ struct turn {
 	double		 t0;		/* arrival, mono s */
 	double		 t1;		/* start of work, mono s */
 	double		 t2;		/* end of work, mono s */
+	uint64_t	 token;		/* fencing token, 0 with flock */
 	int		 held;		/* the lock is ours */
 	int		 begun;		/* turn_begin() was called */
 	int		 error;		/* errno of a TURN_FAILED */
@@ -57,6 +60,13 @@ int turn_try(struct turn *t, struct lock *l);
 /* turn_begin: the work starts (at t1, the moment the lock was taken,
  * or now); the next ticket may queue in the lock behind us. */
 void turn_begin(struct turn *t);
+
+/*
+ * turn_release: let go of l if t holds it, and let the next waiter run
+ * first. Returns 0, or -1 with errno ENOLCK when the engine did not
+ * confirm the lock was held to the end (lock_release), counted as lost.
+ */
+int turn_release(struct turn *t, struct lock *l);
 
 /*
  * turn_end: release l if t holds it, then finish the ticket with the

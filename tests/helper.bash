@@ -166,3 +166,56 @@ as_user() {
 		"$@"
 	fi
 }
+
+# engine_up DIR: a private PostgreSQL in DIR (spawn/engine) on a free
+# port; sets ENGINE_DIR, ENGINE_PORT, LOCK_URL and PSQL (an array: psql
+# as its superuser, through the same passfile).
+engine_up() {
+	ENGINE_DIR=$1
+	ENGINE_PORT=$(free_port)
+	mkdir -p "$(dirname "$ENGINE_DIR")"
+	reachable "$ENGINE_DIR" "$BATS_RUN_TMPDIR"
+	export ENGINE_DIR ENGINE_PORT
+	LOCK_URL=$("$TOP/spawn/engine" up) || return 1
+	PSQL=(as_user psql -X -A -t -q -v ON_ERROR_STOP=1 "$LOCK_URL")
+}
+
+engine_down() {
+	[[ -n ${ENGINE_DIR:-} ]] || return 0
+	"$TOP/spawn/engine" down
+}
+
+# sql QUERY: run QUERY on the private engine; prints its rows.
+sql() { "${PSQL[@]}" -c "$1"; }
+
+# host_up NAME [VAR=value ...]: a whole stack ("host") in
+# $BATS_TEST_TMPDIR/NAME sharing the engine; sets URL_<NAME> and
+# RUN_<NAME>, and adds NAME to HOSTS for hosts_down.
+host_up() {
+	local name=$1
+	shift
+	stack_up "$BATS_TEST_TMPDIR/$name" LOCK_URL="$LOCK_URL" "$@" || return 1
+	printf -v "URL_$name" %s "$URL"
+	printf -v "RUN_$name" %s "$RUN"
+	HOSTS="${HOSTS:-} $RUN"
+}
+
+hosts_down() {
+	local r
+	for r in ${HOSTS:-}; do
+		RUN_DIR=$r "$STACK" down || true
+	done
+}
+
+# shared_log: a work log path every host's service user may write; sets
+# LOG.
+shared_log() {
+	mkdir -p "$BATS_TEST_TMPDIR/log"
+	(($(id -u) == 0)) && chown "$SERVICE_USER:" "$BATS_TEST_TMPDIR/log"
+	LOG=$BATS_TEST_TMPDIR/log/work.log
+}
+
+# advisory_rows: the engine's advisory lock rows, "pid granted" each.
+advisory_rows() {
+	sql "select pid, granted from pg_locks where locktype = 'advisory'"
+}
