@@ -2,6 +2,7 @@
 #
 #   make            build ./serialcgi
 #   make run        install what is missing, build, serve until Ctrl-C
+#   make cluster    the same with PostgreSQL and two hosts sharing it
 #   make test       the same set-up, then the whole bats suite
 #   make bench      the same set-up, then the figures of tests/bench
 #   make install    PREFIX=/usr/local DESTDIR=
@@ -51,7 +52,7 @@ $(foreach v,QUEUE RUN_DIR SERVICE_USER WORK_LOG IO_TIMEOUT SLOW_WAIT THREADS \
 	LOCK_URL LOCK_KEY ENGINE_PORT,\
 	$(if $(value $(v)),$(eval export $(v))))
 
-.PHONY: all deps run test bench install uninstall clean
+.PHONY: all deps run cluster test bench install uninstall clean
 
 all: $(PROG)
 
@@ -67,12 +68,17 @@ deps:
 	@spawn/deps $(DEPS)
 
 run: DEPS = run
+cluster: DEPS = cluster
 test: DEPS = test
 bench: DEPS = bench
 
 run: deps
 	@$(MAKE) --no-print-directory all
 	@spawn/stack run
+
+cluster: deps
+	@$(MAKE) --no-print-directory all
+	@spawn/cluster run
 
 test: deps
 	@$(MAKE) --no-print-directory all
@@ -87,7 +93,8 @@ install: $(PROG)
 		$(DESTDIR)$(SHAREDIR)/spawn
 	install -m 0755 $(PROG) $(DESTDIR)$(BINDIR)/$(PROG)
 	install -m 0644 nginx/nginx.conf.in $(DESTDIR)$(SHAREDIR)/nginx/
-	install -m 0755 spawn/stack spawn/deps $(DESTDIR)$(SHAREDIR)/spawn/
+	install -m 0755 spawn/stack spawn/deps spawn/engine spawn/cluster \
+		$(DESTDIR)$(SHAREDIR)/spawn/
 	install -m 0644 spawn/lib.sh $(DESTDIR)$(SHAREDIR)/spawn/
 
 uninstall:
