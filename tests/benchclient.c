@@ -5,12 +5,13 @@
  *   <i> <send mono s> <arrival mono s> <http status> <elapsed s|->
  *       <wait ms|-> <work ms|->
  *
- * i counts from 1 in send order and goes out as "X-Request-Id: b<i>",
+ * i counts from 1 in send order and goes out as "X-Request-Id: b<i>"
+ * (-i sets another prefix than "b"),
  * so a line can be matched with the server's work log. Both times are
  * CLOCK_MONOTONIC, the clock of that log. A transfer that fails on our
  * side prints status 0 and makes the exit status 1.
  *
- * usage: benchclient [-n N] [-s spacing_ms] [-p max_parallel]
+ * usage: benchclient [-n N] [-s spacing_ms] [-p max_parallel] [-i prefix]
  *                    [-t timeout_s] [-P] URL
  *
  *   -n  transfers (default 1)     -s  ms between sends (0: all at once)
@@ -47,6 +48,7 @@ struct opts {
 	long parallel;
 	double timeout_s;
 	int use_poll;
+	const char *prefix;	/* of the request ids */
 	const char *url;
 };
 
@@ -65,7 +67,7 @@ static void
 usage(void)
 {
 	fputs("usage: benchclient [-n N] [-s spacing_ms] [-p max_parallel]"
-	    " [-t timeout_s] [-P] URL\n", stderr);
+	    " [-t timeout_s] [-P] [-i prefix] URL\n", stderr);
 	exit(1);
 }
 
@@ -122,6 +124,12 @@ set_opt(int c, const char *arg, struct opts *o)
 	case 'P':
 		o->use_poll = 1;
 		return 0;
+	case 'i':
+		o->prefix = arg;
+		return strlen(arg) > 0 && strlen(arg) <= 16 &&
+		    strspn(arg, "abcdefghijklmnopqrstuvwxyz"
+		    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") == strlen(arg) ?
+		    0 : -1;
 	default:
 		return -1;
 	}
@@ -132,8 +140,8 @@ parse_args(int argc, char **argv, struct opts *o)
 {
 	int c;
 
-	*o = (struct opts){ .n = 1 };
-	while ((c = getopt(argc, argv, "n:s:p:t:P")) != -1) {
+	*o = (struct opts){ .n = 1, .prefix = "b" };
+	while ((c = getopt(argc, argv, "n:s:p:t:Pi:")) != -1) {
 		if (set_opt(c, optarg, o) == 0)
 			continue;
 		if (c != '?')
@@ -214,7 +222,7 @@ xfer_setup(struct xfer *x, const struct opts *o)
 {
 	char id[40];
 
-	snprintf(id, sizeof(id), "X-Request-Id: b%ld", x->i);
+	snprintf(id, sizeof(id), "X-Request-Id: %s%ld", o->prefix, x->i);
 	x->wait_ms = x->work_ms = NAN;
 	if ((x->hdrs = curl_slist_append(NULL, id)) == NULL ||
 	    (x->easy = curl_easy_init()) == NULL)
