@@ -17,7 +17,7 @@
 #include "runner.h"
 
 static char retry_after[48];	/* "Retry-After: N\r\n" */
-static const char *backend;	/* the lock backend's name */
+static const char *engine;	/* the lock engine's backend, or NULL */
 
 static const char *
 reason(int status)
@@ -153,7 +153,7 @@ serve_status(struct conn *c)
 	int rc;
 
 	if (board_stats(&st) == -1 ||
-	    (text = metrics_status(&st, backend, mono_now())) == NULL)
+	    (text = metrics_status(&st, engine, mono_now())) == NULL)
 		return reply_error(c, 500, "", "no scoreboard");
 	rc = reply_text(c, 200, "application/json", "Cache-Control: "
 	    "no-store\r\n", text, strlen(text));
@@ -169,7 +169,7 @@ serve_metrics(struct conn *c)
 	int n;
 
 	if (board_stats(&st) == -1 ||
-	    (n = metrics_prometheus(&st, backend, text, sizeof(text))) == -1)
+	    (n = metrics_prometheus(&st, engine, text, sizeof(text))) == -1)
 		return reply_error(c, 500, "", "no scoreboard");
 	return reply_text(c, 200, "text/plain; version=0.0.4; charset=utf-8",
 	    "Cache-Control: no-store\r\n", text, (size_t)n);
@@ -268,11 +268,11 @@ http_route(struct conn *c, int stopping)
 }
 
 void
-http_init(const struct config *cfg, const char *lock_backend)
+http_init(const struct config *cfg, const char *lock_engine)
 {
 	long r = (long)cfg->work_seconds;
 
-	backend = lock_backend;
+	engine = lock_engine;
 	/* Whole seconds, rounded up, at least 1 (RFC 9110 10.2.3). */
 	if ((double)r < cfg->work_seconds || r < 1)
 		r++;

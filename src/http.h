@@ -49,8 +49,10 @@ int http_params(struct conn *c, unsigned char *buf);
  */
 int http_route(struct conn *c, int stopping);
 
-/* http_init: the answers' constants from cfg (Retry-After). */
-void http_init(const struct config *cfg, const char *lock_backend);
+/* http_init: the answers' constants from cfg (Retry-After); lock_engine
+ * is the lock backend's name when it has an engine, else NULL, for
+ * /status and /metrics (metrics.h). */
+void http_init(const struct config *cfg, const char *lock_engine);
 
 /* The source operations of a parked request (runner.c calls them). */
 extern const struct source_ops http_source;

@@ -153,7 +153,7 @@ main(int argc, char *argv[])
 	    (cfg.worklog_fd = worklog_open(cfg.worklog_path)) == -1)
 		err(2, "work log %s", cfg.worklog_path);
 	tune();
-	http_init(&cfg, be->name);
+	http_init(&cfg, cfg.lock_url != NULL ? be->name : NULL);
 	if (loop_init() == -1)
 		err(1, "event loop (epoll, signalfd, eventfd)");
 	if (board_open(cfg.board_path) == -1)

@@ -28,8 +28,8 @@ holder(const struct board_stats *st, double now)
 	return h;
 }
 
-/* The lock: its backend and, with an engine, whether it answers, the
- * last fencing token and the failure counts. */
+/* The lock engine: the backend, whether it answers, the last fencing
+ * token and the failure counts. */
 static cJSON *
 lock_state(const struct board_stats *st, const char *backend)
 {
@@ -37,33 +37,31 @@ lock_state(const struct board_stats *st, const char *backend)
 	    "reachable" };
 	cJSON *l = cJSON_CreateObject();
 
-	if (l == NULL || !cJSON_AddStringToObject(l, "backend", backend))
-		goto fail;
-	if (st->engine < 0 && st->fence == 0 && st->engine_errors == 0)
-		return l;
-	if (cJSON_AddStringToObject(l, "engine", engine[st->engine + 1]) &&
+	if (l != NULL && cJSON_AddStringToObject(l, "backend", backend) &&
+	    cJSON_AddStringToObject(l, "engine", engine[st->engine + 1]) &&
 	    cJSON_AddNumberToObject(l, "fence_token", (double)st->fence) &&
 	    cJSON_AddNumberToObject(l, "lock_lost", (double)st->lock_lost) &&
 	    cJSON_AddNumberToObject(l, "engine_errors",
 	    (double)st->engine_errors))
 		return l;
-fail:
 	cJSON_Delete(l);
 	return NULL;
 }
 
 char *
-metrics_status(const struct board_stats *st, const char *backend,
+metrics_status(const struct board_stats *st, const char *engine,
     double now)
 {
-	cJSON *o = cJSON_CreateObject(), *h = holder(st, now), *l;
+	cJSON *o = cJSON_CreateObject(), *h = holder(st, now), *l = NULL;
 	char *text = NULL;
 
-	l = lock_state(st, backend);
-	if (o == NULL || h == NULL || l == NULL)
+	if (engine != NULL && (l = lock_state(st, engine)) == NULL)
+		goto out;
+	if (o == NULL || h == NULL)
 		goto out;
 	cJSON_AddItemToObject(o, "holder", h);
-	cJSON_AddItemToObject(o, "lock", l);
+	if (l != NULL)
+		cJSON_AddItemToObject(o, "lock", l);
 	h = l = NULL;
 	if (cJSON_AddNumberToObject(o, "waiters", (double)st->waiters) &&
 	    cJSON_AddNumberToObject(o, "served", (double)st->served) &&
@@ -111,26 +109,35 @@ metric(struct out *o, const char *name, const char *type, const char *help,
 	    "serialcgi_%s %.17g\n", name, help, name, type, name, value);
 }
 
+/* The lock engine's series. */
+static void
+engine_metrics(struct out *o, const struct board_stats *st,
+    const char *engine)
+{
+	put(o, "# HELP serialcgi_lock_backend_info The lock backend.\n"
+	    "# TYPE serialcgi_lock_backend_info gauge\n"
+	    "serialcgi_lock_backend_info{backend=\"%s\"} 1\n", engine);
+	metric(o, "engine_up", "gauge", "1 if the lock engine answered "
+	    "last time, 0 if not, -1 before the first try.",
+	    (double)st->engine);
+	metric(o, "fence_token", "gauge", "The highest fencing token "
+	    "granted to this host.", (double)st->fence);
+	metric(o, "lock_lost_total", "counter", "Works whose engine lock "
+	    "was lost: answered 503, never 200.", (double)st->lock_lost);
+	metric(o, "engine_errors_total", "counter", "Times the lock "
+	    "engine could not be reached or refused.",
+	    (double)st->engine_errors);
+}
+
 int
-metrics_prometheus(const struct board_stats *st, const char *backend,
+metrics_prometheus(const struct board_stats *st, const char *engine,
     char *buf, size_t len)
 {
 	struct out o = { buf, len, 0, 0 };
 	int i;
 
-	put(&o, "# HELP serialcgi_lock_backend_info The lock backend.\n"
-	    "# TYPE serialcgi_lock_backend_info gauge\n"
-	    "serialcgi_lock_backend_info{backend=\"%s\"} 1\n", backend);
-	metric(&o, "engine_up", "gauge", "1 if the lock engine answered "
-	    "last time, 0 if not, -1 without an engine.",
-	    (double)st->engine);
-	metric(&o, "fence_token", "gauge", "The highest fencing token "
-	    "granted to this host, 0 without an engine.", (double)st->fence);
-	metric(&o, "lock_lost_total", "counter", "Works whose engine lock "
-	    "was lost: answered 503, never 200.", (double)st->lock_lost);
-	metric(&o, "engine_errors_total", "counter", "Times the lock "
-	    "engine could not be reached or refused.",
-	    (double)st->engine_errors);
+	if (engine != NULL)
+		engine_metrics(&o, st, engine);
 	metric(&o, "waiters", "gauge",
 	    "Requests waiting for the lock now.", (double)st->waiters);
 	metric(&o, "holder", "gauge",

@@ -8,20 +8,22 @@
 
 /*
  * metrics_status: the scoreboard as a JSON object, built with cJSON;
- * backend is the lock backend's name ("flock", "postgresql"), now is
- * mono_now() in seconds. Returns a string to free with cJSON_free(),
- * or NULL with errno ENOMEM.
+ * engine is the lock engine's backend name ("postgresql"), or NULL for
+ * flock alone, whose answer keeps the shape it had before engines
+ * existed (no "lock" object); now is mono_now() in seconds. Returns a
+ * string to free with cJSON_free(), or NULL with errno ENOMEM.
  */
-char *metrics_status(const struct board_stats *st, const char *backend,
+char *metrics_status(const struct board_stats *st, const char *engine,
     double now);
 
 /*
  * metrics_prometheus: the scoreboard in the Prometheus text exposition
- * format 0.0.4 (prometheus.io/docs/instrumenting/exposition_formats).
+ * format 0.0.4 (prometheus.io/docs/instrumenting/exposition_formats);
+ * the lock series only with an engine (as metrics_status).
  * Writes at most len bytes to buf. Returns the length, or -1 with
  * errno EOVERFLOW if buf is too small.
  */
-int metrics_prometheus(const struct board_stats *st, const char *backend,
+int metrics_prometheus(const struct board_stats *st, const char *engine,
     char *buf, size_t len);
 
 #endif

@@ -20,6 +20,29 @@ teardown() {
 # at URL ID: client ID against URL, in the background.
 at() { URL=$1 client "$2"; }
 
+# until_200: GET $URL/test every 0.5 s until it answers 200 (5 s).
+until_200() {
+	local i
+	for ((i = 0; i < 10; i++)); do
+		code=$(curl -s -o /dev/null -w '%{http_code}' "$URL/test")
+		[[ $code == 200 ]] && return 0
+		sleep 0.5
+	done
+	echo "no 200 from $URL/test in 5 s (last: $code)" >&2
+	return 1
+}
+
+# holder_then_next WORK_A WORK_B: hosts A and B, one process each; A's
+# client "holder" works, B's client "next" waits in the engine.
+holder_then_next() {
+	host_up A PROCESSES=1 WORK_SECONDS="$1" WORK_LOG="$LOG"
+	host_up B PROCESSES=1 WORK_SECONDS="$2" WORK_LOG="$LOG"
+	at "$URL_A" holder
+	wait_for "$LOG" '^start .* holder '
+	at "$URL_B" next
+	sleep 0.3
+}
+
 no_overlap_200() {
 	works "$LOG" >"$BATS_TEST_TMPDIR/works"
 	run awk 'NR > 1 && $1 < end { print "overlap at " $1 } { end = $2 }' \
@@ -73,11 +96,13 @@ no_overlap_200() {
 	assert_output --partial 'serialcgi_engine_up 1'
 	assert_output --regexp 'serialcgi_fence_token [1-9]'
 	assert_output --partial 'serialcgi_lock_lost_total 0'
-	# flock alone says so, and nothing of an engine.
+	# flock alone keeps the answers it always had: nothing of an engine.
 	stack_up "$BATS_TEST_TMPDIR/solo" PROCESSES=1
 	HOSTS="$HOSTS $RUN"
 	run curl -s "$URL/status"
-	assert_output --partial '"lock":{"backend":"flock"}'
+	refute_output --partial '"lock"'
+	run curl -s "$URL/metrics"
+	refute_output --partial 'engine'
 }
 
 @test "a head whose client hangs up in the engine's queue leaves it, never works" {
@@ -106,12 +131,7 @@ no_overlap_200() {
 }
 
 @test "kill -9 of the holder's responder: the other host goes next, no overlap" {
-	host_up A PROCESSES=1 WORK_SECONDS=2 WORK_LOG="$LOG"
-	host_up B PROCESSES=1 WORK_SECONDS=0.2 WORK_LOG="$LOG"
-	at "$URL_A" holder
-	wait_for "$LOG" '^start .* holder '
-	at "$URL_B" next
-	sleep 0.3
+	holder_then_next 2 0.2
 	pid=$(holder_line "$LOG" | awk '{ print $3 }')
 	killed=$(kill_at KILL "$pid")
 	wait
@@ -125,12 +145,7 @@ no_overlap_200() {
 }
 
 @test "pg_terminate_backend of the holder: 503 lock lost, counted, next token larger" {
-	host_up A PROCESSES=1 WORK_SECONDS=2 WORK_LOG="$LOG"
-	host_up B PROCESSES=1 WORK_SECONDS=0.2 WORK_LOG="$LOG"
-	at "$URL_A" holder
-	wait_for "$LOG" '^start .* holder '
-	at "$URL_B" next
-	sleep 0.3
+	holder_then_next 2 0.2
 	run sql "select pg_terminate_backend(pid) from pg_locks
 		where locktype = 'advisory' and granted"
 	assert_output t
@@ -168,12 +183,7 @@ no_overlap_200() {
 	[[ ! -s $LOG ]]
 	# Back with the engine: the next request after the backoff works.
 	"$TOP/spawn/engine" up >/dev/null
-	for i in 1 2 3 4 5 6 7 8 9 10; do
-		code=$(curl -s -o /dev/null -w '%{http_code}' "$URL/test")
-		[[ $code == 200 ]] && break
-		sleep 0.5
-	done
-	assert_equal "$code" 200
+	until_200
 	run curl -s "$URL/status"
 	assert_output --partial '"engine":"reachable"'
 }
@@ -201,10 +211,5 @@ no_overlap_200() {
 	done
 	no_overlap_200
 	URL=$URL_B
-	for i in 1 2 3 4 5 6 7 8 9 10; do
-		code=$(curl -s -o /dev/null -w '%{http_code}' "$URL/test")
-		[[ $code == 200 ]] && break
-		sleep 0.5
-	done
-	assert_equal "$code" 200
+	until_200
 }
