@@ -15,9 +15,11 @@ PROG	= serialcgi
 SRCS	= src/main.c src/settings.c src/loop.c src/http.c src/runner.c \
 	  src/turn.c src/lock.c src/lock_flock.c src/lock_pg.c src/pq.c \
 	  src/board.c src/record.c src/work.c src/clock.c src/metrics.c \
-	  src/parse.c src/log.c
+	  src/parse.c src/log.c src/dl.c src/jobs.c src/jobrun.c \
+	  src/janitor.c src/store.c src/db.c src/db_sqlite.c src/db_pg.c \
+	  src/deliver.c src/allow.c src/webapi.c
 OBJS	= $(SRCS:.c=.o)
-PKGS	= libcjson
+PKGS	= libcjson sqlite3
 
 PREFIX	?= /usr/local
 DESTDIR	?=
@@ -28,10 +30,11 @@ CC	?= cc
 # CFLAGS and LDFLAGS are the user's (make CFLAGS=-O0); what the build
 # needs is added apart, so no command line can drop it.
 CFLAGS	?= -g -O2
-# libpq: its header only; the library is dlopen()ed when LOCK_URL is
-# set (src/pq.h says why).
+# libpq, libcurl, libcrypto: their headers only; each library is
+# dlopen()ed when a setting needs it (src/dl.h says why).
 NEEDED_CFLAGS = -std=c11 -Wall -Wextra -Werror -pthread \
-	$(shell pkg-config --cflags $(PKGS) libpq 2>/dev/null)
+	$(shell pkg-config --cflags $(PKGS) libpq libcurl libcrypto \
+	2>/dev/null)
 NEEDED_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -pthread -ldl
 
 # make SANITIZE=address (or undefined, thread) builds with that
@@ -49,7 +52,7 @@ export PORT PROCESSES WORK_SECONDS
 # The optional ones only when set: an empty value would be refused.
 # THREADS is gone; passed on only so that the stack can say so.
 $(foreach v,QUEUE RUN_DIR SERVICE_USER WORK_LOG IO_TIMEOUT SLOW_WAIT THREADS \
-	LOCK_URL LOCK_KEY ENGINE_PORT,\
+	LOCK_URL LOCK_KEY ENGINE_PORT JOB_QUEUE JOB_RETENTION CALLBACK_ALLOW,\
 	$(if $(value $(v)),$(eval export $(v))))
 
 .PHONY: all deps run cluster test bench install uninstall clean
