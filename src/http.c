@@ -272,15 +272,15 @@ park(struct conn *c, int stopping)
 {
 	if (stopping) {
 		reply_unavailable(c, "responder is stopping");
-		return 0;
+		return ROUTE_ANSWERED;
 	}
 	if (turn_enter(&c->src.turn, 0) == -1) {
 		reply_unavailable(c, "busy: the queue is full");
-		return 0;
+		return ROUTE_ANSWERED;
 	}
 	c->src.ops = &http_source;
 	c->src.id = c->id;
-	return runner_park(&c->src) ? 2 : 1;
+	return runner_park(&c->src) ? ROUTE_PARKED_IDLE : ROUTE_PARKED;
 }
 
 int
@@ -294,7 +294,7 @@ http_route(struct conn *c, int stopping)
 		logmsg("req=%s 404 %.64s", c->id, c->path[0] ? c->path :
 		    "(no path)");
 		http_reply_error(c, 404, "", "not found");
-		return 0;
+		return ROUTE_ANSWERED;
 	}
 	if (strcmp(c->method, "GET") != 0 && strcmp(c->method, "HEAD") != 0) {
 		logmsg("req=%s 405 %.15s", c->id, c->method[0] ? c->method :
@@ -302,7 +302,7 @@ http_route(struct conn *c, int stopping)
 		/* 405 has no body for HEAD either way: send it. */
 		http_reply_error(c, 405, "Allow: GET, HEAD\r\n",
 		    "method not allowed");
-		return 0;
+		return ROUTE_ANSWERED;
 	}
 	if (strcmp(c->path, "/status") == 0)
 		serve_status(c);
@@ -312,7 +312,7 @@ http_route(struct conn *c, int stopping)
 		reply_rejected(c);
 	else
 		return park(c, stopping);
-	return 0;
+	return ROUTE_ANSWERED;
 }
 
 void

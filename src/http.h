@@ -58,10 +58,16 @@ int http_params(struct conn *c, unsigned char *buf);
  * http_route: answer c at once (/status, /metrics, 404, 405, the 503s)
  * or, for GET and HEAD /test, stamp its arrival, take its ticket and
  * park it with the turn runner. stopping: the responder no longer
- * queues anything. Returns 1 if c is parked (the runner or the loop
- * owns it now), 2 if parked in a process that had nothing to do until
- * then, 0 if it was answered and may be closed.
+ * queues anything. Returns an enum route_verdict.
  */
+enum route_verdict {
+	ROUTE_ANSWERED,		/* c may be closed */
+	ROUTE_PARKED,		/* the runner or the loop owns c now */
+	ROUTE_PARKED_IDLE,	/* the same, in a process that had nothing
+				 * to do until then */
+	ROUTE_ANSWERED_BUSY	/* c may be closed; a job it submitted
+				 * gave an idle process work */
+};
 int http_route(struct conn *c, int stopping);
 
 /* http_init: the answers' constants from cfg (Retry-After); lock_engine

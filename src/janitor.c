@@ -124,7 +124,7 @@ renew(const struct job *j)
 	}
 	if (j->arrived_mono > 0 && j->arrived_mono <= t.t0)
 		t.t0 = j->arrived_mono;
-	if (jobrun_park(as_mine(j, t.ticket), t.ticket, t.t0) == 0)
+	if (jobrun_park(as_mine(j, t.ticket), t.ticket, t.t0) >= 0)
 		logmsg("job=%s adopted with ticket %llu (was %llu, pid %ld)",
 		    j->id, (unsigned long long)t.ticket,
 		    (unsigned long long)j->ticket, j->owner_pid);
@@ -152,7 +152,7 @@ adopt(const struct job *j)
 		return;
 	}
 	if (jobrun_park(as_mine(j, j->ticket), j->ticket,
-	    j->arrived_mono) == 0)
+	    j->arrived_mono) >= 0)
 		logmsg("job=%s adopted in its place (ticket %llu) from dead "
 		    "responder pid %ld", j->id, (unsigned long long)j->ticket,
 		    j->owner_pid);

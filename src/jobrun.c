@@ -176,8 +176,7 @@ jobrun_park(const struct job *j, uint64_t ticket, double t0)
 	mine = js;
 	pthread_mutex_unlock(&mu);
 	board_jobs_bump();	/* the other janitors look from now on */
-	(void)runner_park(&js->src);
-	return 0;
+	return runner_park(&js->src);
 }
 
 int

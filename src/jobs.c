@@ -32,6 +32,7 @@
 #define LIST_DEFAULT	100
 
 struct jobs jobs;
+static int took_work;	/* the last submit gave this idle process work */
 
 /* ---- a job as JSON ---------------------------------------------------- */
 
@@ -397,9 +398,10 @@ submit(struct conn *c, int stopping)
 		return unavailable(c, store_error());
 	}
 	/* Durable now: only then 202 (a 202 is a promise). */
-	if (jobrun_park(&j, t.ticket, t.t0) == -1)
+	if ((rc = jobrun_park(&j, t.ticket, t.t0)) == -1)
 		logmsg("job=%s queued, but not parked here: out of memory "
 		    "(the janitor takes it up)", j.id);
+	took_work = rc == 1;
 	logmsg("req=%s job=%s queued (ticket %llu)", c->id, j.id,
 	    (unsigned long long)t.ticket);
 	snprintf(hdr, sizeof(hdr), "Location: /jobs/%s\r\n", j.id);
@@ -613,13 +615,14 @@ route(struct conn *c, int stopping)
 int
 jobs_route(struct conn *c, int stopping)
 {
+	took_work = 0;
 	if (!jobs.on)
 		http_reply_error(c, 404, "", "jobs are off here (no JOBS_DB)");
 	else {
 		jobs.last_use = mono_now();
 		route(c, stopping);
 	}
-	return 0;
+	return took_work ? ROUTE_ANSWERED_BUSY : ROUTE_ANSWERED;
 }
 
 /* ---- set-up ------------------------------------------------------------ */

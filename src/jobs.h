@@ -43,8 +43,10 @@ int jobs_init(const struct config *cfg, char *why, size_t len);
 
 /*
  * jobs_route: answer a request for /jobs or below (jobs.c). stopping:
- * the responder takes no new job. Returns 0: c is answered and may be
- * closed (a job is never tied to its submitting connection).
+ * the responder takes no new job. Returns ROUTE_ANSWERED, or
+ * ROUTE_ANSWERED_BUSY when a job it queued gave this idle process work
+ * (http.h); c may be closed either way: a job is never tied to the
+ * connection that submitted it.
  */
 int jobs_route(struct conn *c, int stopping);
 
@@ -73,7 +75,8 @@ void jobs_stop(void);
 /*
  * jobrun_park: queue stored job j for a turn in this process, with
  * ticket (taken by turn_enter, or adopted) and its arrival t0 (mono s).
- * Returns 0, or -1 with errno ENOMEM.
+ * Returns 1 if the process had nothing to do until then, 0 if it had,
+ * or -1 with errno ENOMEM.
  */
 int jobrun_park(const struct job *j, uint64_t ticket, double t0);
 

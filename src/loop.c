@@ -147,7 +147,12 @@ whole(struct conn *c, unsigned char *buf, int stopping)
 	free(c->buf);
 	c->buf = NULL;
 	c->len = c->cap = 0;
-	if ((routed = http_route(c, stopping)) == 0) {
+	routed = http_route(c, stopping);
+	/* A process that goes from idle to busy moves to the back of the
+	 * listener's queue: see listener_arm(). */
+	if (routed == ROUTE_PARKED_IDLE || routed == ROUTE_ANSWERED_BUSY)
+		listener_arm(1);
+	if (routed == ROUTE_ANSWERED || routed == ROUTE_ANSWERED_BUSY) {
 		conn_close(c);
 		return;
 	}
@@ -155,8 +160,6 @@ whole(struct conn *c, unsigned char *buf, int stopping)
 	/* Parked: nothing more to read; only a hang-up matters now. */
 	if (watch(c->fd, EPOLLRDHUP, c, EPOLL_CTL_MOD) == -1)
 		logmsg("req=%s epoll_ctl: %s", c->id, strerror(errno));
-	if (routed == 2)
-		listener_arm(1);
 }
 
 /* Keep a request that came in pieces, for the next read. */
@@ -425,6 +428,10 @@ loop_run(const struct config *cfg)
 		return -1;
 	for (;;) {
 		timeout = expire(stopped);
+		/* Stopping: look again soon whether the work has ended (a
+		 * job's end wakes nothing here). */
+		if (stopped && (timeout < 0 || timeout > 20))
+			timeout = 20;
 		n = epoll_wait(epfd, ev, EVENTS, timeout);
 		if (n == -1 && errno != EINTR)
 			return -1;
