@@ -165,21 +165,23 @@ item(struct allow *a, char *s)
 int
 allow_parse(const char *list, struct allow *a, char *why, size_t len)
 {
-	char *copy, *s, *save = NULL;
+	char *copy, *s, *save = NULL, bad[64];
 	int rc = 0;
 
 	memset(a, 0, sizeof(*a));
 	if ((copy = strdup(list)) == NULL)
 		return -1;
 	for (s = strtok_r(copy, ", ", &save); s != NULL;
-	    s = strtok_r(NULL, ", ", &save))
+	    s = strtok_r(NULL, ", ", &save)) {
+		snprintf(bad, sizeof(bad), "%s", s);	/* item() cuts it */
 		if (item(a, s) == -1) {
-			snprintf(why, len, "\"%.60s\" is not \"public\" or a "
-			    "network such as 127.0.0.1/32 (at most %d)", s,
+			snprintf(why, len, "\"%s\" is not \"public\" or a "
+			    "network such as 127.0.0.1/32 (at most %d)", bad,
 			    ALLOW_MAX);
 			rc = -1;
 			break;
 		}
+	}
 	free(copy);
 	return rc;
 }

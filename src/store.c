@@ -476,8 +476,8 @@ store_list(const enum job_status *s, long long before, long limit,
 	arg_s(&a, s != NULL ? job_status_name(*s) : NULL);
 	arg_ll(&a, before > 0 ? before : (1LL << 62));
 	arg_ll(&a, limit);
-	if (run("SELECT " COLS " FROM " TABLE " WHERE ($1 IS NULL OR "
-	    "status = $1) AND seq < $2 ORDER BY seq DESC LIMIT $3", &a,
+	if (run("SELECT " COLS " FROM " TABLE " WHERE (CAST($1 AS TEXT) IS "
+	    "NULL OR status = $1) AND seq < $2 ORDER BY seq DESC LIMIT $3", &a,
 	    each_row, &e, NULL) == -1)
 		return -1;
 	return e.n;
