@@ -6,6 +6,8 @@
 #   make test       the same set-up, then the whole bats suite
 #   make bench      the same set-up, then the figures of tests/bench
 #   make install    PREFIX=/usr/local DESTDIR=
+#   make install-nginx  the include pair into an existing nginx:
+#                   SOCKET=/run/serialcgi.sock NGINX_DIR=/etc/nginx DESTDIR=
 #
 # Settings pass through to the stack: PORT PROCESSES WORK_SECONDS QUEUE
 # RUN_DIR SERVICE_USER WORK_LOG IO_TIMEOUT SLOW_WAIT, e.g.
@@ -55,7 +57,7 @@ $(foreach v,QUEUE RUN_DIR SERVICE_USER WORK_LOG IO_TIMEOUT SLOW_WAIT THREADS \
 	LOCK_URL LOCK_KEY ENGINE_PORT JOB_QUEUE JOB_RETENTION CALLBACK_ALLOW,\
 	$(if $(value $(v)),$(eval export $(v))))
 
-.PHONY: all deps run cluster test bench install uninstall clean
+.PHONY: all deps run cluster test bench install install-nginx uninstall clean
 
 all: $(PROG)
 
@@ -95,10 +97,20 @@ install: $(PROG)
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SHAREDIR)/nginx \
 		$(DESTDIR)$(SHAREDIR)/spawn
 	install -m 0755 $(PROG) $(DESTDIR)$(BINDIR)/$(PROG)
-	install -m 0644 nginx/nginx.conf.in $(DESTDIR)$(SHAREDIR)/nginx/
+	install -m 0644 nginx/nginx.conf.in nginx/serialcgi-http.conf.in \
+		nginx/serialcgi-server.conf.in $(DESTDIR)$(SHAREDIR)/nginx/
 	install -m 0755 spawn/stack spawn/deps spawn/engine spawn/cluster \
-		$(DESTDIR)$(SHAREDIR)/spawn/
+		spawn/install-nginx $(DESTDIR)$(SHAREDIR)/spawn/
 	install -m 0644 spawn/lib.sh $(DESTDIR)$(SHAREDIR)/spawn/
+
+# The include pair for an nginx that already runs, for responders on
+# SOCKET (the systemd socket by default), with the stack's QUEUE and
+# WORK_SECONDS. It never edits a site: it prints the include line.
+NGINX_DIR ?= /etc/nginx
+SOCKET	?= /run/serialcgi.sock
+install-nginx: $(PROG)
+	@SOCKET="$(SOCKET)" NGINX_DIR="$(NGINX_DIR)" DESTDIR="$(DESTDIR)" \
+		spawn/install-nginx
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/$(PROG)
