@@ -21,7 +21,7 @@ SRCS	= src/main.c src/settings.c src/loop.c src/http.c src/runner.c \
 	  src/janitor.c src/store.c src/db.c src/db_sqlite.c src/db_pg.c \
 	  src/deliver.c src/allow.c src/webapi.c
 OBJS	= $(SRCS:.c=.o)
-PKGS	= libcjson sqlite3
+PKGS	= libcjson
 
 PREFIX	?= /usr/local
 DESTDIR	?=
@@ -32,10 +32,10 @@ CC	?= cc
 # CFLAGS and LDFLAGS are the user's (make CFLAGS=-O0); what the build
 # needs is added apart, so no command line can drop it.
 CFLAGS	?= -g -O2
-# libpq, libcurl, libcrypto: their headers only; each library is
+# libpq, libcurl, libcrypto, sqlite3: their headers only; each is
 # dlopen()ed when a setting needs it (src/dl.h says why).
 NEEDED_CFLAGS = -std=c11 -Wall -Wextra -Werror -pthread \
-	$(shell pkg-config --cflags $(PKGS) libpq libcurl libcrypto \
+	$(shell pkg-config --cflags $(PKGS) libpq libcurl libcrypto sqlite3 \
 	2>/dev/null)
 NEEDED_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -pthread -ldl
 

@@ -1,8 +1,9 @@
 /* store.c - the job store's SQL, the same for both backends (db.h). */
-#define _POSIX_C_SOURCE 200809L
+#define _GNU_SOURCE	/* malloc_trim */
 
 #include <errno.h>
 #include <limits.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -268,7 +269,12 @@ void
 store_close(void)
 {
 	lock();
-	db_close(&db);
+	if (db.be != NULL) {
+		db_close(&db);
+		/* Give the connection's pages back to the kernel, not only
+		 * to malloc (malloc_trim(3)). */
+		(void)malloc_trim(0);
+	}
 	unlock();
 }
 
