@@ -15,7 +15,7 @@ PROG	= serialcgi
 SRCS	= src/main.c src/settings.c src/loop.c src/http.c src/runner.c \
 	  src/turn.c src/lock.c src/lock_flock.c src/lock_pg.c src/pq.c \
 	  src/board.c src/record.c src/work.c src/clock.c src/metrics.c \
-	  src/parse.c src/log.c
+	  src/parse.c src/log.c src/notify.c
 OBJS	= $(SRCS:.c=.o)
 PKGS	= libcjson
 
@@ -28,10 +28,10 @@ CC	?= cc
 # CFLAGS and LDFLAGS are the user's (make CFLAGS=-O0); what the build
 # needs is added apart, so no command line can drop it.
 CFLAGS	?= -g -O2
-# libpq: its header only; the library is dlopen()ed when LOCK_URL is
-# set (src/pq.h says why).
+# libpq and libsystemd: their headers only; each library is dlopen()ed
+# when LOCK_URL, or NOTIFY_SOCKET, is set (src/pq.h, src/notify.h).
 NEEDED_CFLAGS = -std=c11 -Wall -Wextra -Werror -pthread \
-	$(shell pkg-config --cflags $(PKGS) libpq 2>/dev/null)
+	$(shell pkg-config --cflags $(PKGS) libpq libsystemd 2>/dev/null)
 NEEDED_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -pthread -ldl
 
 # make SANITIZE=address (or undefined, thread) builds with that

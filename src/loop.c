@@ -20,6 +20,7 @@
 #include "clock.h"
 #include "log.h"
 #include "loop.h"
+#include "notify.h"
 #include "runner.h"
 
 #define EVENTS		64
@@ -364,6 +365,7 @@ stop_signal(void)
 
 	if (read(sigfd, &si, sizeof(si)) != sizeof(si))
 		return 0;
+	notify_stopping((pid_t)si.ssi_pid);
 	return (int)si.ssi_signo;
 }
 
@@ -398,7 +400,7 @@ loop_run(const struct config *cfg)
 
 	listener_arm(0);
 	for (;;) {
-		timeout = expire();
+		timeout = notify_tick(expire());
 		n = epoll_wait(epfd, ev, EVENTS, timeout);
 		if (n == -1 && errno != EINTR)
 			return -1;
