@@ -6,6 +6,7 @@
 #   make test       the same set-up, then the whole bats suite
 #   make bench      the same set-up, then the figures of tests/bench
 #   make install    PREFIX=/usr/local DESTDIR=
+#   make install-systemd   the units, where pkg-config's systemd says
 #
 # Settings pass through to the stack: PORT PROCESSES WORK_SECONDS QUEUE
 # RUN_DIR SERVICE_USER WORK_LOG IO_TIMEOUT SLOW_WAIT, e.g.
@@ -96,6 +97,43 @@ install: $(PROG)
 	install -m 0755 spawn/stack spawn/deps spawn/engine spawn/cluster \
 		$(DESTDIR)$(SHAREDIR)/spawn/
 	install -m 0644 spawn/lib.sh $(DESTDIR)$(SHAREDIR)/spawn/
+
+# systemd units (systemd/): the system's and a user manager's, where
+# systemd.pc says, the paths to the binaries written in.
+SYSTEMDUNITDIR	?= $(shell pkg-config systemd \
+	--variable=systemdsystemunitdir 2>/dev/null)
+SYSTEMDUSERUNITDIR ?= $(shell pkg-config systemd \
+	--variable=systemduserunitdir 2>/dev/null)
+MULTIWATCH	?= /usr/bin/multiwatch
+UNIT_SED	= sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@MULTIWATCH@|$(MULTIWATCH)|g'
+
+.PHONY: install-systemd install-systemd-user uninstall-systemd
+
+install-systemd: install-systemd-user
+	@test -n "$(SYSTEMDUNITDIR)" || { echo "no systemd.pc:" \
+		"pass SYSTEMDUNITDIR=" >&2; exit 1; }
+	install -d $(DESTDIR)$(SYSTEMDUNITDIR) $(DESTDIR)$(SHAREDIR)/systemd
+	$(UNIT_SED) systemd/serialcgi.service.in \
+		>$(DESTDIR)$(SYSTEMDUNITDIR)/serialcgi.service
+	chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/serialcgi.service
+	install -m 0644 systemd/serialcgi.socket $(DESTDIR)$(SYSTEMDUNITDIR)/
+	install -m 0644 systemd/serialcgi.default $(DESTDIR)$(SHAREDIR)/systemd/
+
+install-systemd-user:
+	@test -n "$(SYSTEMDUSERUNITDIR)" || { echo "no systemd.pc:" \
+		"pass SYSTEMDUSERUNITDIR=" >&2; exit 1; }
+	install -d $(DESTDIR)$(SYSTEMDUSERUNITDIR)
+	$(UNIT_SED) systemd/user/serialcgi.service.in \
+		>$(DESTDIR)$(SYSTEMDUSERUNITDIR)/serialcgi.service
+	chmod 0644 $(DESTDIR)$(SYSTEMDUSERUNITDIR)/serialcgi.service
+	install -m 0644 systemd/user/serialcgi.socket \
+		$(DESTDIR)$(SYSTEMDUSERUNITDIR)/
+
+uninstall-systemd:
+	rm -f $(DESTDIR)$(SYSTEMDUNITDIR)/serialcgi.service \
+		$(DESTDIR)$(SYSTEMDUNITDIR)/serialcgi.socket \
+		$(DESTDIR)$(SYSTEMDUSERUNITDIR)/serialcgi.service \
+		$(DESTDIR)$(SYSTEMDUSERUNITDIR)/serialcgi.socket
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/$(PROG)
