@@ -95,7 +95,7 @@ install: $(PROG)
 	install -m 0755 $(PROG) $(DESTDIR)$(BINDIR)/$(PROG)
 	install -m 0644 nginx/nginx.conf.in $(DESTDIR)$(SHAREDIR)/nginx/
 	install -m 0755 spawn/stack spawn/deps spawn/engine spawn/cluster \
-		$(DESTDIR)$(SHAREDIR)/spawn/
+		spawn/responders $(DESTDIR)$(SHAREDIR)/spawn/
 	install -m 0644 spawn/lib.sh $(DESTDIR)$(SHAREDIR)/spawn/
 
 # systemd units (systemd/): the system's and a user manager's, where
