@@ -200,7 +200,7 @@ discard(char *p, size_t size, size_t n, void *u)
 	return size * n;
 }
 
-/* ---- one attempt -------------------------------------------------------- */
+/* ---- one attempt ------------------------------------------------------ */
 
 /* base64(HMAC-SHA256(key, "id.timestamp.body")). */
 static int
@@ -346,7 +346,7 @@ deliver_start(const struct job *j)
 	return 0;
 }
 
-/* ---- the outcome -------------------------------------------------------- */
+/* ---- the outcome ------------------------------------------------------ */
 
 static double
 jitter(double base)
@@ -526,7 +526,7 @@ deliver_stop(void)
 	deadline = 0;
 }
 
-/* ---- set-up and the submit-time check ---------------------------------- */
+/* ---- set-up and the submit-time check --------------------------------- */
 
 int
 deliver_check_url(const char *url, char *why, size_t len)
