@@ -36,3 +36,18 @@ parse_count(const char *s, long min, long max, long *out)
 	*out = v;
 	return 0;
 }
+
+int
+parse_number(const char *s, double min, double max, double *out)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (*s == '\0' || *s == ' ' || *end != '\0' || errno != 0 ||
+	    !isfinite(v) || v < min || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}

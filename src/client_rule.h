@@ -1,0 +1,57 @@
+/*
+ * client_rule.h - the seed's acceptance rule over a set of answers, and
+ * the figures that explain it: overhead, handoff gaps, efficiency.
+ */
+#ifndef SERIALCGI_CLIENT_RULE_H
+#define SERIALCGI_CLIENT_RULE_H
+
+#include "client_fire.h"
+
+/* One step of the rule: an answer and the one that arrived before it. */
+struct step {
+	const struct answer *prev, *cur;
+	long rank;		/* cur's place by arrival, from 1 */
+	double have;		/* cur's elapsed less prev's, s */
+	double spread;		/* send spread of the pair, s */
+	double need;		/* work less the spread, s */
+};
+
+struct verdict {
+	long checked;		/* answers with status 200 and an elapsed */
+	double work;		/* s; given, or the smallest elapsed */
+	int work_inferred;
+	long steps;		/* consecutive pairs checked */
+	long broken;		/* of which have < need */
+	struct step first;	/* the first broken step, if any */
+	double margin;		/* smallest have - need, s; NAN: no step */
+	double overhead_ms;	/* median of elapsed - k x work */
+	double gap_ms;		/* handoff gaps, median */
+	double gap_p99_ms;
+	long gaps;
+	double wall;		/* first start to last arrival, s */
+	double efficiency;	/* checked x work / wall, 0..1 */
+};
+
+/* answer_ok: status 200 with an elapsed: an answer the rule can use. */
+int answer_ok(const struct answer *a);
+
+/* answer_retryable: no answer at all (a transport error) or a 5xx:
+ * worth sending again. */
+int answer_retryable(const struct answer *a);
+
+/*
+ * rule_check: sort the n answers with status 200 and an elapsed by
+ * arrival; each elapsed must exceed the one before by at least work
+ * (seconds; <= 0: take the smallest elapsed) less the send spread of
+ * the two. The send spread is how much later the second can have
+ * reached the server than the first: from the first's send to the
+ * second's arrival less its elapsed. With every request sent at once
+ * this is the seed's "spread of the send times" (PRODUCT.md), narrowed
+ * to the pair; with a concurrency limit or retries it stays sound.
+ * Fills in *v; the figures are NAN when there is nothing to measure.
+ * Returns 0, or -1 with errno ENOMEM.
+ */
+int rule_check(const struct answer *const *answers, long n, double work,
+    struct verdict *v);
+
+#endif
