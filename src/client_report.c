@@ -213,11 +213,17 @@ verdict_text(char *buf, size_t size, const struct verdict *v)
 	else if (v->steps == 0)
 		snprintf(buf, size, "rule holds: one answer, nothing to "
 		    "compare it with");
-	else if (v->broken == 0)
+	else if (v->broken == 0 && v->swapped == 0)
 		snprintf(buf, size, "rule holds: %ld answers by arrival, each "
 		    "elapsed at least work less the send spread after the "
 		    "one before (smallest margin %.3f ms)", v->checked,
 		    v->margin * 1e3);
+	else if (v->broken == 0)
+		snprintf(buf, size, "rule holds: %ld answers by arrival, each "
+		    "elapsed at least work less the send spread after the "
+		    "one before, or %ld pair%s the other way round: held "
+		    "back on the way (smallest margin %.3f ms)", v->checked,
+		    v->swapped, v->swapped > 1 ? "s" : "", v->margin * 1e3);
 	else
 		snprintf(buf, size, "rule broken: answer %ld elapsed %.6f s "
 		    "only %.6f s after answer %ld (the one before it by "
@@ -226,6 +232,9 @@ verdict_text(char *buf, size_t size, const struct verdict *v)
 		    s->cur->elapsed, s->have, s->prev->i, s->need, v->work,
 		    s->spread, v->broken, v->steps);
 }
+
+static const char *const work_from[] = { "-w", "Server-Timing",
+    "smallest elapsed" };
 
 static int
 summary_json(const struct run_info *ri, const struct tally *t,
@@ -252,7 +261,8 @@ summary_json(const struct run_info *ri, const struct tally *t,
 	    cJSON_AddNumberToObject(o, "no_elapsed", (double)t->no_elapsed) &&
 	    cJSON_AddNumberToObject(o, "failed", (double)t->failed) &&
 	    add_num(o, "work", v->work) &&
-	    cJSON_AddBoolToObject(o, "work_inferred", v->work_inferred) &&
+	    cJSON_AddStringToObject(o, "work_from",
+	    work_from[v->work_from]) &&
 	    add_num(o, "overhead_ms", v->overhead_ms) &&
 	    add_num(o, "gap_ms", v->gap_ms) &&
 	    add_num(o, "gap_p99_ms", v->gap_p99_ms) &&
@@ -261,6 +271,7 @@ summary_json(const struct run_info *ri, const struct tally *t,
 	    add_num(o, "efficiency", v->efficiency) &&
 	    cJSON_AddNumberToObject(o, "steps", (double)v->steps) &&
 	    cJSON_AddNumberToObject(o, "broken", (double)v->broken) &&
+	    cJSON_AddNumberToObject(o, "swapped", (double)v->swapped) &&
 	    add_num(o, "margin", v->margin) &&
 	    cJSON_AddStringToObject(o, "rule", rule) &&
 	    (reason[0] == '\0' ? cJSON_AddNullToObject(o, "reason") :
@@ -295,14 +306,20 @@ figures_text(const struct run_info *ri, const char *tally,
 	    "flight", ri->requests, ri->url, ri->parallel);
 	if (ri->rounds > 0)
 		snprintf(line + strlen(line), sizeof(line) - strlen(line),
-		    ", %d retry round%s", ri->rounds, ri->rounds > 1 ? "s" : "");
+		    ", %d retry round%s", ri->rounds,
+		    ri->rounds > 1 ? "s" : "");
 	if (put(line) == -1)
 		return -1;
 	snprintf(line, sizeof(line), "answers: %s", tally);
-	if (put(line) == -1 || v->checked == 0)
+	if (put(line) == -1)
+		return -1;
+	if (v->checked == 0)
 		return 0;
 	snprintf(line, sizeof(line), "work: %.6f s%s", v->work,
-	    v->work_inferred ? ", the smallest elapsed (-w sets it)" : "");
+	    v->work_from == WORK_SERVER_TIMING ? ", the smallest "
+	    "Server-Timing work;dur (-w sets it)" :
+	    v->work_from == WORK_SMALLEST ? ", the smallest elapsed "
+	    "(-w sets it)" : "");
 	if (put(line) == -1)
 		return -1;
 	snprintf(line, sizeof(line), "overhead per request (elapsed - k x "

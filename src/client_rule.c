@@ -3,14 +3,22 @@
  *
  * Why the send spread of a pair is what it is: let s be the moment a
  * request reached the handler and e its end of work, so elapsed = e -
- * s. If works never overlap, answers that arrive one after the other
- * ended at least one work apart: e2 - e1 >= work. Then
+ * s. If works never overlap, two answers whose works ended in the order
+ * 1, 2 ended at least one work apart: e2 - e1 >= work. Then
  *     elapsed2 - elapsed1 = (e2 - e1) - (s2 - s1) >= work - (s2 - s1).
  * The client cannot see s, but it can bound it: s1 is after the first
  * request was sent, and s2 is no later than the second's arrival less
  * its elapsed. So s2 - s1 <= (arrival2 - elapsed2) - sent1, the spread
  * used here: sound whatever the concurrency, retries or network, and
  * for requests sent at once about the seed's spread of the send times.
+ *
+ * Answers are sorted by arrival, as the seed says, but arrival order
+ * is not always the order in which the works ended: a front busy with a
+ * burst, or a client not scheduled, can hold one answer back past the
+ * next. Such a pair fits the same rule with the two swapped, and that
+ * is accepted too; two works that overlapped, of requests sent less
+ * than a work apart, fit neither way round. Both bounds assume only
+ * that the server's clock for elapsed runs at the rate of ours.
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -87,10 +95,21 @@ upto(const double *v, long m, double t)
 	return lo;
 }
 
+/* The rule for a that ended a work before b: b's elapsed less a's,
+ * less (work - spread). */
+static double
+fit(const struct answer *a, const struct answer *b, double work,
+    double *spread)
+{
+	*spread = (b->arrival - b->elapsed) - a->sent;
+	return (b->elapsed - a->elapsed) - (work - *spread);
+}
+
 static void
 check_steps(const struct answer *const *ok, long m, struct verdict *v)
 {
 	struct step s;
+	double swapped, spread2;
 	long j;
 
 	for (j = 1; j < m; j++) {
@@ -98,11 +117,16 @@ check_steps(const struct answer *const *ok, long m, struct verdict *v)
 		s.cur = ok[j];
 		s.rank = j + 1;
 		s.have = s.cur->elapsed - s.prev->elapsed;
-		s.spread = (s.cur->arrival - s.cur->elapsed) - s.prev->sent;
+		s.margin = fit(s.prev, s.cur, v->work, &s.spread);
 		s.need = v->work - s.spread;
-		if (isnan(v->margin) || s.have - s.need < v->margin)
-			v->margin = s.have - s.need;
-		if (s.have < s.need && v->broken++ == 0)
+		swapped = fit(s.cur, s.prev, v->work, &spread2);
+		if (s.margin < 0 && swapped >= 0)
+			v->swapped++;
+		if (swapped > s.margin)
+			s.margin = swapped;
+		if (isnan(v->margin) || s.margin < v->margin)
+			v->margin = s.margin;
+		if (s.margin < 0 && v->broken++ == 0)
 			v->first = s;
 		v->steps++;
 	}
@@ -176,6 +200,25 @@ wall(const struct answer *const *answers, long n, struct verdict *v)
 	    (double)v->checked * v->work / v->wall : NAN;
 }
 
+/* The work's length when not given: the smallest Server-Timing
+ * work;dur (serialcgi sends it), else the smallest elapsed, which
+ * exceeds the work by the quickest answer's overhead. */
+static void
+infer_work(const struct answer *const *ok, long m, struct verdict *v)
+{
+	double st = NAN, el = NAN;
+	long j;
+
+	for (j = 0; j < m; j++) {
+		if (ok[j]->work_ms > 0 && !(ok[j]->work_ms / 1e3 >= st))
+			st = ok[j]->work_ms / 1e3;
+		if (!(ok[j]->elapsed >= el))
+			el = ok[j]->elapsed;
+	}
+	v->work_from = isnan(st) ? WORK_SMALLEST : WORK_SERVER_TIMING;
+	v->work = isnan(st) ? el : st;
+}
+
 int
 rule_check(const struct answer *const *answers, long n, double work,
     struct verdict *v)
@@ -186,8 +229,8 @@ rule_check(const struct answer *const *answers, long n, double work,
 
 	memset(v, 0, sizeof(*v));
 	v->margin = v->overhead_ms = v->gap_ms = v->gap_p99_ms = NAN;
-	v->work = work > 0 ? work : NAN;
-	v->work_inferred = !(work > 0);
+	v->work = work;
+	v->work_from = WORK_GIVEN;
 	ok = calloc((size_t)n + 1, sizeof(*ok));
 	tmp = calloc(3 * (size_t)n + 1, sizeof(*tmp));
 	if (ok == NULL || tmp == NULL) {
@@ -196,14 +239,12 @@ rule_check(const struct answer *const *answers, long n, double work,
 		errno = ENOMEM;
 		return -1;
 	}
-	for (j = 0; j < n; j++) {
-		if (!answer_ok(answers[j]))
-			continue;
-		ok[m++] = answers[j];
-		if (v->work_inferred && !(answers[j]->elapsed >= v->work))
-			v->work = answers[j]->elapsed;
-	}
+	for (j = 0; j < n; j++)
+		if (answer_ok(answers[j]))
+			ok[m++] = answers[j];
 	v->checked = m;
+	if (!(work > 0))
+		infer_work(ok, m, v);
 	qsort(ok, (size_t)m, sizeof(*ok), by_arrival);
 	if (m > 0) {
 		check_steps(ok, m, v);

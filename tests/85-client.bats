@@ -137,7 +137,7 @@ uvicorn_down() {
 	run cat "$out"
 	assert_line '50 requests to '"$URL"'/test, at most 10 in flight'
 	assert_line 'answers: 50 x 200'
-	assert_line --regexp '^work: 0\.05[0-9]+ s, the smallest elapsed \(-w sets it\)$'
+	assert_line 'work: 0.050000 s, the smallest Server-Timing work;dur (-w sets it)'
 	assert_line --regexp '^overhead per request \(elapsed - k x work\): median -?[0-9.]+ ms$'
 	assert_line --regexp '^handoff gaps \(from consecutive elapsed\): median -?[0-9.]+ ms, p99 -?[0-9.]+ ms \(49 gaps\)$'
 	assert_line --regexp '^efficiency: [0-9.]+ % \(50 works x 0\.05[0-9]+ s in [0-9.]+ s\)$'
@@ -162,9 +162,9 @@ uvicorn_down() {
 		. == sort' "$BATS_TEST_TMPDIR/out.jsonl"
 	assert_output true
 	run jq -c 'select(.type == "summary") | [.requests, .answers,
-		.failed, .work, .work_inferred, .rule, .reason, .broken]' \
+		.failed, .work, .work_from, .rule, .reason, .broken]' \
 		"$BATS_TEST_TMPDIR/out.jsonl"
-	assert_output '[10,{"200":10},0,0.05,false,"holds",null,0]'
+	assert_output '[10,{"200":10},0,0.05,"-w","holds",null,0]'
 	# The ids went through nginx to the responders' access log.
 	run grep -c ' id=j[0-9]*$' "$RUN/private/access.log"
 	assert_output 10
@@ -270,6 +270,7 @@ usage() {
 	run "$CLIENT" -n 20 -s 10 "$URL/test"
 	assert_success
 	assert_line 'answers: 20 x 200'
+	assert_line --regexp '^work: 0\.05[0-9]+ s, the smallest elapsed \(-w sets it\)$'
 	assert_line --regexp '^rule holds: 20 answers by arrival'
 	uvicorn_down
 	uvicorn_up 4
