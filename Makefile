@@ -46,6 +46,7 @@ ifneq ($(SANITIZE),)
 NEEDED_CFLAGS += -fsanitize=$(SANITIZE) -fno-sanitize-recover=all \
 	-fno-omit-frame-pointer
 NEEDED_LIBS += -fsanitize=$(SANITIZE)
+CLIENT_LIBS += -fsanitize=$(SANITIZE)
 endif
 
 PORT		?= 8080
