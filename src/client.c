@@ -39,7 +39,7 @@
 struct opts {
 	long n;
 	long parallel;		/* 0: n */
-	double work;		/* 0: the smallest elapsed */
+	double work;		/* 0: inferred (rule_check) */
 	long retries;
 	int json;
 	struct fire_opts fire;
@@ -51,9 +51,10 @@ static const char usage_text[] =
     "\n"
     "  -n, --requests N     requests to send (1-100000; default 4)\n"
     "  -c, --concurrency C  at most C in flight (1-100000; default N)\n"
-    "  -w, --work S         seconds of one work (default: the smallest"
-    " elapsed)\n"
-    "  -s, --spacing MS     at least MS milliseconds between sends"
+    "  -w, --work S         seconds of one work (default: Server-Timing"
+    " work;dur,\n"
+    "                       else the smallest elapsed)\n"
+    "  -s, --spacing MS     a send every MS milliseconds, room permitting"
     " (default 0)\n"
     "  -t, --timeout S      give up on a request after S seconds"
     " (default 0: never)\n"

@@ -34,7 +34,8 @@ struct fire_opts {
 	const char *url;
 	const char *prefix;	/* of the request ids: <prefix><i>[.r<k>] */
 	long parallel;		/* at most this many in flight, >= 1 */
-	double spacing_ms;	/* between sends; 0: as fast as room allows */
+	double spacing_ms;	/* send k is due k x this after the first;
+				   0: as fast as room allows */
 	double timeout_s;	/* per transfer; 0: none */
 };
 
