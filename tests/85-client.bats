@@ -127,8 +127,8 @@ uvicorn_down() {
 	# The first answers show while the last are still due (2.5 s).
 	wait_for "$out" '^#[0-9]+ +200 ' 5
 	kill -0 "$pid" 2>/dev/null || fail "the client ended before its first line showed"
-	lines=$(grep -c '^#' "$out")
-	((lines < 50)) || fail "all 50 lines came at once"
+	shown=$(grep -c "^#" "$out")
+	((shown < 50)) || fail "all 50 lines came at once"
 	rc=0
 	wait "$pid" || rc=$?
 	((rc == 0)) || fail "exit status $rc: $(cat "$out")"
