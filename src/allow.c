@@ -21,9 +21,12 @@ static const struct { const char *net; int bits; } special[] = {
 	{ "192.168.0.0", 16 }, { "198.18.0.0", 15 },
 	{ "198.51.100.0", 24 }, { "203.0.113.0", 24 }, { "224.0.0.0", 4 },
 	{ "240.0.0.0", 4 },
-	{ "::", 128 }, { "::1", 128 }, { "100::", 64 }, { "2001::", 23 },
-	{ "2001:db8::", 32 }, { "fc00::", 7 }, { "fe80::", 10 },
-	{ "ff00::", 8 },
+	/* ::/96: unspecified, loopback and the deprecated IPv4-compatible
+	 * ::a.b.c.d (RFC 4291 2.5.5.1); 64:ff9b:1::/48, local-use NAT64
+	 * (RFC 8215), whose IPv4 part sits where its operator chose. */
+	{ "::", 96 }, { "64:ff9b:1::", 48 }, { "100::", 64 },
+	{ "2001::", 23 }, { "2001:db8::", 32 }, { "fc00::", 7 },
+	{ "fe80::", 10 }, { "fec0::", 10 }, { "ff00::", 8 },
 };
 
 /* Text to 16 bytes: IPv6, or IPv4 as ::ffff:a.b.c.d. *v4 is set for
@@ -59,15 +62,17 @@ in_net(const uint8_t a[16], const uint8_t net[16], int bits)
 }
 
 /* An IPv4 address carried in an IPv6 one becomes its ::ffff: form:
- * 64:ff9b::/96 (NAT64, RFC 6052) and 2002::/16 (6to4, RFC 3056). The
- * ::ffff: form itself is already the one IPv4 addresses are kept in. */
+ * 64:ff9b::/96 (NAT64, RFC 6052), ::ffff:0:0:0/96 (SIIT, RFC 6145) and
+ * 2002::/16 (6to4, RFC 3056). The ::ffff: form itself is already the
+ * one IPv4 addresses are kept in. */
 static void
 unwrap(uint8_t a[16])
 {
 	static const uint8_t nat64[12] = { 0, 0x64, 0xff, 0x9b };
+	static const uint8_t siit[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
 	uint8_t v4[4];
 
-	if (memcmp(a, nat64, 12) == 0)
+	if (memcmp(a, nat64, 12) == 0 || memcmp(a, siit, 12) == 0)
 		memcpy(v4, a + 12, 4);
 	else if (a[0] == 0x20 && a[1] == 0x02)
 		memcpy(v4, a + 2, 4);

@@ -13,10 +13,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "db.h"
 #include "pq.h"
 
 #define SCHEMA_KEY	"1396918090"	/* advisory key for the CREATEs */
+#define CONNECT_TIMEOUT	0.5	/* s the loop may wait for a session */
+#define RETRY_AFTER	2.0	/* s between tries while it is away */
 
 static const char *const keys[] = {
 	"dbname", "application_name", "keepalives", "keepalives_idle",
@@ -36,19 +39,30 @@ say(struct db *d, const char *what, const char *msg)
 	d->error[strcspn(d->error, "\n")] = '\0';
 }
 
+/* Connect, within CONNECT_TIMEOUT: the store is used from the event
+ * loop, which must not stall on an engine that is away (libpq's own
+ * connect_timeout cannot go below 2 s). After a failure, no new try
+ * for RETRY_AFTER: fail at once meanwhile. */
 static int
 connect_pg(struct db *d)
 {
+	static double retry_at;
 	const char *vals[] = { d->url, "serialcgi-store", "1", "1", "1", "2",
-	    "3000", "1", OPTIONS, NULL };
+	    "3000", "2", OPTIONS, NULL };
+	char why[160];
 
 	if (d->h != NULL)
 		pq.finish(d->h);
-	d->h = pq.connectdbParams(keys, vals, 1);
-	if (d->h != NULL && pq.status(d->h) == CONNECTION_OK)
+	d->h = NULL;
+	if (mono_now() < retry_at) {
+		errno = ENOTCONN;
+		return -1;
+	}
+	if ((d->h = pq_start(keys, vals, CONNECT_TIMEOUT, -1, why,
+	    sizeof(why))) != NULL)
 		return 0;
-	say(d, "connect", d->h != NULL ? pq.errorMessage(d->h) :
-	    "out of memory");
+	say(d, "connect", why);
+	retry_at = mono_now() + RETRY_AFTER;
 	errno = ENOTCONN;
 	return -1;
 }
@@ -65,8 +79,12 @@ pg_exec(struct db *d, const char *sql, int nparams,
 
 	d->conflict = 0;
 	if ((d->h == NULL || pq.status(d->h) != CONNECTION_OK) &&
-	    connect_pg(d) == -1)
+	    connect_pg(d) == -1) {
+		if (d->error[0] == '\0')
+			say(d, "connect", "the engine is away; trying again "
+			    "soon");
 		return -1;
+	}
 	r = pq.execParams(d->h, sql, nparams, NULL, params, NULL, NULL, 0);
 	st = r != NULL ? pq.resultStatus(r) : PGRES_FATAL_ERROR;
 	if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {

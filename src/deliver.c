@@ -83,7 +83,7 @@ static int
 read_secret(const char *path, char *why, size_t len)
 {
 	const char *b64 = secret + 6;
-	size_t n, k;
+	size_t n, k, pad, bytes;
 	ssize_t got;
 	int fd;
 
@@ -96,9 +96,11 @@ read_secret(const char *path, char *why, size_t len)
 	n = strlen(b64);
 	k = strspn(b64, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 	    "0123456789+/");
-	k += strspn(b64 + k, "=");
-	if (strncmp(secret, "whsec_", 6) != 0 || k != n || n % 4 != 0 ||
-	    n < 32 || n > 4 * SECRET_MAX / 3 + 4) {
+	pad = strspn(b64 + k, "=");
+	/* Its length decoded: 3 bytes per 4 characters, less the pad. */
+	bytes = n / 4 * 3 - pad;
+	if (strncmp(secret, "whsec_", 6) != 0 || k + pad != n || pad > 2 ||
+	    n % 4 != 0 || bytes < 24 || bytes > SECRET_MAX) {
 		secret[0] = '\0';
 		snprintf(why, len, "want whsec_ and base64 of 24 to %d bytes "
 		    "(Standard Webhooks)", SECRET_MAX);
@@ -315,6 +317,26 @@ drop(struct attempt *at)
 	free(at);
 }
 
+static void again(struct job *, CURL *, const char *);
+
+/* An attempt that could not even start (libcurl missing, no memory):
+ * counted and stored like one that failed, so it is tried again later
+ * and gives up in the end, rather than every round. */
+static void
+no_start(const struct job *j, const char *why)
+{
+	struct job rec = *j;
+
+	rec.cb_attempts++;
+	rec.cb_last_status = 0;
+	again(&rec, NULL, why);
+	logmsg("job=%s callback attempt %d not sent: %s", j->id,
+	    rec.cb_attempts, why);
+	if (store_cb_result(&rec) == -1)
+		logmsg("job=%s callback: job store: %s", j->id,
+		    store_error());
+}
+
 int
 deliver_start(const struct job *j)
 {
@@ -324,7 +346,7 @@ deliver_start(const struct job *j)
 	snprintf(why, sizeof(why), "the secret does not decode");
 	if (webapi_load(why, sizeof(why)) == -1 || decode_key() == -1 ||
 	    (multi == NULL && (multi = cu.multi_init()) == NULL)) {
-		logmsg("job=%s callback: %s", j->id, why);
+		no_start(j, why);
 		errno = ENOSYS;
 		return -1;
 	}
@@ -340,6 +362,7 @@ deliver_start(const struct job *j)
 	    (at->e = cu.easy_init()) == NULL || setup(at) == -1 ||
 	    cu.multi_add_handle(multi, at->e) != CURLM_OK) {
 		drop(at);
+		no_start(j, "out of memory");
 		errno = ENOMEM;
 		return -1;
 	}
@@ -366,8 +389,8 @@ retry_after(CURL *e)
 	struct curl_header *h = NULL;
 	double s;
 
-	if (cu.easy_header(e, "Retry-After", 0, CURLH_HEADER, -1, &h) !=
-	    CURLHE_OK || h == NULL ||
+	if (e == NULL || cu.easy_header(e, "Retry-After", 0, CURLH_HEADER,
+	    -1, &h) != CURLHE_OK || h == NULL ||
 	    parse_seconds_upto(h->value, BACKOFF_MAX, &s) == -1)
 		return 0;
 	return s;
@@ -438,7 +461,9 @@ judge(struct attempt *at, CURLcode rc)
 	j->cb_last_status = 0;
 	j->cb_last_error[0] = '\0';
 	j->cb_next_at = 0;
-	if (at->refused) {
+	/* Refused only if nothing else got through: libcurl goes on to a
+	 * name's other addresses (Happy Eyeballs, RFC 8305). */
+	if (at->refused && rc != CURLE_OK) {
 		snprintf(j->cb_state, sizeof(j->cb_state), "failed");
 		snprintf(j->cb_last_error, sizeof(j->cb_last_error),
 		    "address not allowed: %s", at->addr);
@@ -580,6 +605,7 @@ deliver_check_url(const char *url, char *why, size_t len)
 	if (webapi_load(err, sizeof(err)) == -1 || (u = cu.url()) == NULL) {
 		snprintf(why, len, "callback_url: cannot be checked now: %s",
 		    err);
+		errno = EAGAIN;		/* ours, not the request's */
 		return -1;
 	}
 	if ((rc = cu.url_set(u, CURLUPART_URL, url, 0)) != CURLUE_OK)
@@ -602,6 +628,7 @@ deliver_check_url(const char *url, char *why, size_t len)
 	cu.free(user);
 	cu.free(host);
 	cu.url_cleanup(u);
+	errno = EINVAL;
 	return ok;
 }
 

@@ -34,7 +34,8 @@ int deliver_init(const struct config *cfg, char *why, size_t len);
  * deliver_check_url: may url be a callback? http or https, a host, no
  * credentials, parsed by libcurl's URL API; an address literal must be
  * allowed. A host name is judged when it is resolved, at delivery.
- * Returns 0, or -1 with why, beginning "callback_url: ".
+ * Returns 0, or -1 with why, beginning "callback_url: ", and errno
+ * EINVAL (the URL's fault) or EAGAIN (libcurl cannot be loaded now).
  */
 int deliver_check_url(const char *url, char *why, size_t len);
 

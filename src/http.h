@@ -39,7 +39,8 @@ struct conn {
 	long		 queue;		/* nginx's bound, for the 503 */
 	char		 query[256];	/* QUERY_STRING, cut */
 	char		 ctype[80];	/* CONTENT_TYPE, cut */
-	char		 key[HTTP_KEY_MAX + 2];	/* Idempotency-Key */
+	char		 key[HTTP_KEY_MAX + 3];	/* Idempotency-Key, maybe
+						 * in quotes */
 	size_t		 key_len;	/* its whole length */
 	int		 local;		/* SERIALCGI_LOCAL: nginx says the
 					 * client is this host */

@@ -35,7 +35,7 @@
 static int stopped, active, started;
 static _Atomic int kicked;
 static uint64_t seen;		/* board_jobs() at the last round */
-static double next_purge;
+static double next_purge, quiet_until;
 
 /* What a round gathers: jobs of this node, as rows first, so the store
  * is not written while a query is still open. */
@@ -78,19 +78,27 @@ is_mine(const struct job *j)
 	return same_board(j) && j->owner_slot == slot && j->owner_pid == pid;
 }
 
-static void
-interrupt(const struct job *j)
+/* j is running by the store, and nobody works it: its responder died,
+ * or (alive) lost the end of it. Returns -1 on a store error. */
+static int
+interrupt(const struct job *j, int owner_died)
 {
-	switch (store_interrupt(j, wall_now())) {
+	const char *why = owner_died ? "the responder running it died: "
+	    "work() may have run, fully or in part; it is not run again" :
+	    "its start was stored, but its end is not known: work() may "
+	    "have run, fully or in part; it is not run again";
+
+	switch (store_interrupt(j, wall_now(), why)) {
 	case 1:
-		logmsg("job=%s failed: interrupted (responder pid %ld died "
-		    "during its work; it is not run again)", j->id,
+		logmsg("job=%s failed: interrupted (%s pid %ld)", j->id,
+		    owner_died ? "died: responder" : "end unknown: responder",
 		    j->owner_pid);
 		jobs_kick();	/* its callback is due */
-		break;
+		return 0;
 	case -1:
-		logmsg("janitor: job store: %s", store_error());
+		return -1;
 	}
+	return 0;
 }
 
 /* j as this process holds it once adopted with ticket. */
@@ -104,6 +112,18 @@ as_mine(const struct job *j, uint64_t ticket)
 	mine.gen = board_gen();
 	mine.ticket = ticket;
 	return &mine;
+}
+
+/* When j arrived, on this boot's monotonic clock: its own stamp if it
+ * is from this board (this boot), else from its wall clock created_at
+ * (a stamp of another boot means nothing), never after now. */
+static double
+arrival(const struct job *j, double now)
+{
+	double t0 = same_board(j) ? j->arrived_mono :
+	    now - (wall_now() - j->created);
+
+	return t0 > 0 && t0 <= now ? t0 : now;
 }
 
 /* Park j here with a new ticket: after a restart, or when its old one
@@ -122,12 +142,14 @@ renew(const struct job *j)
 		board_finish(t.ticket, BOARD_FAILED);
 		return;
 	}
-	if (j->arrived_mono > 0 && j->arrived_mono <= t.t0)
-		t.t0 = j->arrived_mono;
-	if (jobrun_park(as_mine(j, t.ticket), t.ticket, t.t0) >= 0)
-		logmsg("job=%s adopted with ticket %llu (was %llu, pid %ld)",
-		    j->id, (unsigned long long)t.ticket,
-		    (unsigned long long)j->ticket, j->owner_pid);
+	t.t0 = arrival(j, t.t0);
+	if (jobrun_park(as_mine(j, t.ticket), t.ticket, t.t0) == -1) {
+		board_finish(t.ticket, BOARD_FAILED);	/* next round */
+		return;
+	}
+	logmsg("job=%s adopted with ticket %llu (was %llu, pid %ld)",
+	    j->id, (unsigned long long)t.ticket,
+	    (unsigned long long)j->ticket, j->owner_pid);
 }
 
 /* A queued job whose owner died: adopt it in its place if its ticket is
@@ -152,60 +174,66 @@ adopt(const struct job *j)
 		return;
 	}
 	if (jobrun_park(as_mine(j, j->ticket), j->ticket,
-	    j->arrived_mono) >= 0)
-		logmsg("job=%s adopted in its place (ticket %llu) from dead "
-		    "responder pid %ld", j->id, (unsigned long long)j->ticket,
-		    j->owner_pid);
+	    j->arrived_mono) == -1) {
+		board_finish(j->ticket, BOARD_FAILED);	/* renewed later */
+		return;
+	}
+	logmsg("job=%s adopted in its place (ticket %llu) from dead "
+	    "responder pid %ld", j->id, (unsigned long long)j->ticket,
+	    j->owner_pid);
 }
 
+/* Orphan tickets that no queued job of this board holds, each looked
+ * up alone: a ticket is abandoned only when the store says so. Returns
+ * -1 on a store error. */
 static int
-ticket_stored(const struct batch *q, uint64_t ticket)
-{
-	size_t i;
-
-	for (i = 0; i < q->n; i++)
-		if (same_board(&q->j[i]) && q->j[i].ticket == ticket)
-			return 1;
-	return 0;
-}
-
-/* Orphan tickets that no queued job of this board holds. */
-static void
-abandon(const struct batch *q)
+abandon(void)
 {
 	uint64_t t[ORPHANS];
 	size_t n, i;
+	int rc;
 
 	n = board_orphans(t, ORPHANS);
-	for (i = 0; i < n; i++)
-		if (!ticket_stored(q, t[i]) && board_abandon(t[i]))
+	for (i = 0; i < n; i++) {
+		if ((rc = store_queued_ticket(jobs.node, board_gen(), t[i])) ==
+		    -1)
+			return -1;
+		if (rc == 0 && board_abandon(t[i]))
 			logmsg("janitor: ticket %llu abandoned: its responder "
 			    "died before its job was stored",
 			    (unsigned long long)t[i]);
+	}
+	return 0;
 }
 
-static void
+static int
 running(struct batch *b)
 {
 	size_t i;
+	int dead;
 
 	b->n = 0;
 	if (store_scan(jobs.node, JOB_RUNNING, gather, b) == -1)
-		return;
-	for (i = 0; i < b->n; i++)
-		if (!owner_alive(&b->j[i]))
-			interrupt(&b->j[i]);
+		return -1;
+	for (i = 0; i < b->n; i++) {
+		dead = !owner_alive(&b->j[i]);
+		if ((dead || (is_mine(&b->j[i]) &&
+		    !jobrun_has(b->j[i].id))) &&
+		    interrupt(&b->j[i], dead) == -1)
+			return -1;
+	}
 	active |= b->n > 0;
+	return 0;
 }
 
-static void
+static int
 queued(struct batch *b)
 {
 	size_t i;
 
 	b->n = 0;
 	if (store_scan(jobs.node, JOB_QUEUED, gather, b) == -1)
-		return;
+		return -1;
 	for (i = 0; i < b->n; i++) {
 		if (is_mine(&b->j[i]) && !jobrun_has(b->j[i].id))
 			renew(&b->j[i]);	/* lost here: park again */
@@ -213,6 +241,7 @@ queued(struct batch *b)
 			adopt(&b->j[i]);
 	}
 	active |= b->n > 0;
+	return 0;
 }
 
 /* Is the deliverer of j's callback alive? Another node's is trusted
@@ -233,7 +262,7 @@ deliverer_alive(const struct job *j)
 	return board_owner_alive(j->cb_slot, j->cb_pid);
 }
 
-static void
+static int
 callbacks(struct batch *b)
 {
 	size_t i;
@@ -242,7 +271,7 @@ callbacks(struct batch *b)
 
 	b->n = 0;
 	if (store_due(BATCH, gather, b) == -1)
-		return;
+		return -1;
 	board_self(&slot, &pid);
 	for (i = 0; i < b->n; i++) {
 		struct job *j = &b->j[i];
@@ -252,9 +281,16 @@ callbacks(struct batch *b)
 		if (delivering ? deliverer_alive(j) :
 		    j->cb_next_at > wall_now())
 			continue;
-		if (store_cb_claim(j, jobs.node, board_gen(), slot, pid) == 1)
-			deliver_start(j);
+		if (store_cb_claim(j, jobs.node, board_gen(), slot, pid,
+		    wall_now()) != 1)
+			continue;
+		snprintf(j->cb_node, sizeof(j->cb_node), "%s", jobs.node);
+		j->cb_gen = board_gen();
+		j->cb_slot = slot;
+		j->cb_pid = pid;
+		deliver_start(j);
 	}
+	return 0;
 }
 
 /* One round. */
@@ -265,10 +301,17 @@ round_once(double now)
 	struct batch b = { rows, 0 };
 
 	active = 0;
-	running(&b);
-	queued(&b);
-	abandon(&b);
-	callbacks(&b);
+	/* A store that fails keeps the janitor looking, and nothing is
+	 * judged from a read that did not happen. */
+	if (jobrun_retry() > 0 || running(&b) == -1 || queued(&b) == -1 ||
+	    abandon() == -1 || callbacks(&b) == -1) {
+		active = 1;
+		if (now >= quiet_until) {	/* once in 10 s */
+			logmsg("janitor: job store: %s", store_error());
+			quiet_until = now + 10;
+		}
+		return;
+	}
 	if (now >= next_purge) {
 		next_purge = now + PURGE_EVERY;
 		if (store_purge(wall_now() - jobs.retention) == -1)

@@ -26,9 +26,17 @@ struct job_source {
 };
 
 /* This process's jobs, parked or working: the loop adds and cancels,
- * the runner releases. */
+ * the runner releases. And ends the store could not take yet (a lock
+ * held too long, an engine away): the janitor tries them again, so a
+ * job whose responder lives never stays running. */
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static struct job_source *mine;
+
+struct unsaved {
+	struct job	 job;
+	struct unsaved	*next;
+};
+static struct unsaved *unsaved;
 
 static struct job_source *
 find(const char *id)
@@ -78,6 +86,23 @@ js_begin(struct source *s)
 	return -1;
 }
 
+/* Keep j's end to store later; before the source is released, so the
+ * janitor finds j here or there, never nowhere. */
+static void
+keep_unsaved(const struct job *j)
+{
+	struct unsaved *u;
+
+	if ((u = malloc(sizeof(*u))) == NULL)
+		return;		/* the janitor then calls it interrupted */
+	u->job = *j;
+	pthread_mutex_lock(&mu);
+	u->next = unsaved;
+	unsaved = u;
+	pthread_mutex_unlock(&mu);
+	jobs_kick();
+}
+
 /* Store how the job ended: succeeded, or failed with code and why. */
 static void
 end(struct job_source *js, enum job_status st, const char *code,
@@ -108,8 +133,9 @@ end(struct job_source *js, enum job_status st, const char *code,
 		    "ours", j->id, job_status_name(st));
 		break;
 	default:
-		logmsg("job=%s ended %s, but the store failed: %s", j->id,
-		    job_status_name(st), store_error());
+		logmsg("job=%s ended %s, but the store failed: %s (tried "
+		    "again)", j->id, job_status_name(st), store_error());
+		keep_unsaved(j);
 	}
 }
 
@@ -123,9 +149,13 @@ js_answer(struct source *s, enum turn_outcome how)
 		end(js, JOB_SUCCEEDED, "", "");
 		break;
 	case TURN_LOST:
-		end(js, JOB_FAILED, "lock_lost", "the lock engine's lock was "
-		    "lost during work(), which was stopped; it is not run "
-		    "again");
+		if (s->turn.t2 == 0)
+			end(js, JOB_FAILED, "lock_lost", "the lock engine's "
+			    "lock was lost before work(), which did not run");
+		else
+			end(js, JOB_FAILED, "lock_lost", "the lock engine's "
+			    "lock was lost during work(), which was stopped; "
+			    "it is not run again");
 		break;
 	case TURN_UNAVAILABLE:
 		end(js, JOB_FAILED, "engine_unreachable", "the lock engine "
@@ -197,10 +227,43 @@ jobrun_leave(const char *id)
 int
 jobrun_has(const char *id)
 {
+	struct unsaved *u;
 	int has;
 
 	pthread_mutex_lock(&mu);
 	has = find(id) != NULL;
+	for (u = unsaved; !has && u != NULL; u = u->next)
+		has = strcmp(u->job.id, id) == 0;
 	pthread_mutex_unlock(&mu);
 	return has;
+}
+
+int
+jobrun_retry(void)
+{
+	struct unsaved *todo, *u, *next;
+	int left = 0, rc;
+
+	/* Taken off the list, so the store is never called with mu held
+	 * (the store's mutex comes first, everywhere). */
+	pthread_mutex_lock(&mu);
+	todo = unsaved;
+	unsaved = NULL;
+	pthread_mutex_unlock(&mu);
+	for (u = todo; u != NULL; u = next) {
+		next = u->next;
+		if ((rc = store_end(&u->job)) == -1) {
+			pthread_mutex_lock(&mu);
+			u->next = unsaved;
+			unsaved = u;
+			pthread_mutex_unlock(&mu);
+			left++;
+			continue;
+		}
+		logmsg("job=%s %s, stored at last", u->job.id,
+		    rc == 1 ? job_status_name(u->job.status) :
+		    "ended, but the store no longer has it as ours,");
+		free(u);
+	}
+	return left;
 }

@@ -235,12 +235,14 @@ clean_key(struct conn *c)
 	char *k = c->key;
 	size_t n = strlen(k), i;
 
-	if (c->key_len > HTTP_KEY_MAX)
-		return -1;
+	if (c->key_len >= sizeof(c->key))
+		return -1;	/* cut: too long even with quotes */
 	if (n >= 2 && k[0] == '"' && k[n - 1] == '"') {
 		memmove(k, k + 1, n - 2);
 		k[n -= 2] = '\0';
 	}
+	if (n > HTTP_KEY_MAX)
+		return -1;
 	for (i = 0; i < n; i++)
 		if (k[i] <= ' ' || k[i] > '~' || k[i] == '"')
 			return -1;
@@ -248,7 +250,8 @@ clean_key(struct conn *c)
 }
 
 /* The body: nothing, or {"callback_url": "..."}. Returns 0 with the URL
- * (or "") in j->cb_url, or -1 with why. */
+ * (or "") in j->cb_url, or -1 with why (the request's fault), or -2
+ * (ours: the URL cannot be checked now). */
 static int
 read_body(struct conn *c, struct job *j, char *why, size_t len)
 {
@@ -274,8 +277,10 @@ read_body(struct conn *c, struct job *j, char *why, size_t len)
 			    "most %d bytes", JOB_URL_MAX);
 			goto out;
 		}
-		if (deliver_check_url(m->valuestring, why, len) == -1)
+		if (deliver_check_url(m->valuestring, why, len) == -1) {
+			rc = errno == EAGAIN ? -2 : -1;
 			goto out;
+		}
 		snprintf(j->cb_url, sizeof(j->cb_url), "%s", m->valuestring);
 	}
 	rc = 0;
@@ -371,7 +376,9 @@ submit(struct conn *c, int stopping)
 	if (c->key_len && clean_key(c) == -1)
 		return bad(c, 400, "Idempotency-Key: want 1 to 128 visible "
 		    "ASCII characters");
-	if (read_body(c, &j, why, sizeof(why)) == -1)
+	if ((rc = read_body(c, &j, why, sizeof(why))) == -2)
+		return unavailable(c, why);
+	if (rc == -1)
 		return bad(c, 400, why);
 	if (store_tx_begin() == -1)
 		return unavailable(c, store_error());
@@ -386,6 +393,13 @@ submit(struct conn *c, int stopping)
 		return http_reply_error(c, 503, http_retry_after(), why);
 	}
 	if (enqueue(&j, c, &t) == -1) {
+		if (errno == EEXIST && c->key_len) {
+			/* Another request with the key is being stored
+			 * (a second host): the IETF draft's 409. */
+			(void)store_tx_end(0);
+			return bad(c, 409, "Idempotency-Key: a request with "
+			    "this key is in flight; retry");
+		}
 		if (errno != EAGAIN)
 			goto store_failed;
 		(void)store_tx_end(0);
@@ -396,13 +410,19 @@ submit(struct conn *c, int stopping)
 	 * fsync: should the turn come first, the runner's store_start()
 	 * waits for the store, and finds the job only if it was
 	 * committed. */
-	if ((rc = jobrun_park(&j, t.ticket, t.t0)) == -1)
+	if ((rc = jobrun_park(&j, t.ticket, t.t0)) == -1) {
+		/* Its ticket must not hold the queue up: the janitor parks
+		 * it again with a new one. */
+		board_finish(t.ticket, BOARD_FAILED);
 		logmsg("job=%s queued, but not parked here: out of memory "
 		    "(the janitor takes it up)", j.id);
+	}
 	took_work = rc == 1;
 	if (store_tx_end(1) == -1) {
-		if (!jobrun_leave(j.id))
-			board_finish(t.ticket, BOARD_FAILED);
+		/* Out of the queue; or, taken by the runner already, its
+		 * store_start() finds no row and skips it. */
+		if (rc != -1)
+			(void)jobrun_leave(j.id);
 		return unavailable(c, store_error());
 	}
 	/* Durable now: only then 202 (a 202 is a promise). */

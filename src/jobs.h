@@ -88,7 +88,12 @@ int jobrun_park(const struct job *j, uint64_t ticket, double t0);
  * take it out (its ticket finished as skipped). Returns 1 if it was. */
 int jobrun_leave(const char *id);
 
-/* jobrun_has: is job id queued or working in this process? */
+/* jobrun_has: is job id queued or working in this process, or its end
+ * waiting here to be stored? */
 int jobrun_has(const char *id);
+
+/* jobrun_retry: store the ends the store refused before. Returns how
+ * many are still waiting. */
+int jobrun_retry(void);
 
 #endif

@@ -106,27 +106,6 @@ drop(struct engine *e)
 	e->conn = NULL;
 }
 
-/* Wait for ev on fd, or cancel_fd (-1: none) readable, or the deadline
- * (mono s; 0: none). Returns 1 (fd ready), 2 (called off), 0 (timed
- * out), or -1 with errno set. */
-static int
-wait_io(int fd, short ev, int cancel_fd, double deadline)
-{
-	struct pollfd p[2] = {
-		{ .fd = fd, .events = ev },
-		{ .fd = cancel_fd, .events = POLLIN },
-	};
-	int rc;
-
-	do
-		rc = poll(p, cancel_fd >= 0 ? 2 : 1,
-		    deadline > 0 ? mono_ms_until(deadline) : -1);
-	while (rc == -1 && errno == EINTR);
-	if (rc <= 0)
-		return rc;
-	return cancel_fd >= 0 && p[1].revents ? 2 : 1;
-}
-
 static void
 keep_result(struct lock *l, PGresult *r, struct reply *rep)
 {
@@ -180,7 +159,7 @@ ask(struct lock *l, const char *sql, int cancel_fd, double deadline,
 			keep_result(l, r, rep);
 			pq.clear(r);
 		}
-		rc = wait_io(pq.socket(e->conn), POLLIN,
+		rc = pq_wait(pq.socket(e->conn), POLLIN,
 		    rep->cancelled ? -1 : cancel_fd, deadline);
 		if (rc == 2) {
 			send_cancel(l, rep);
@@ -223,42 +202,18 @@ start_session(struct lock *l, int cancel_fd)
 	struct engine *e = l->engine;
 	const char *vals[] = { "serialcgi", l->url, "1", "1", "1", "2",
 	    "3000", "2", SERVER_OPTIONS, NULL };
-	PostgresPollingStatusType st = PGRES_POLLING_WRITING;
-	double deadline = mono_now() + CONNECT_TIMEOUT;
-	int rc;
+	char why[160];
 
 	/* Keywords after dbname override what the URL says: the bounds
 	 * above must hold whatever the URL asks for. */
-	if ((e->conn = pq.connectStartParams(keys, vals, 1)) == NULL) {
-		complain(l, "PQconnectStartParams", "out of memory");
-		errno = ENOTCONN;
+	if ((e->conn = pq_start(keys, vals, CONNECT_TIMEOUT, cancel_fd, why,
+	    sizeof(why))) == NULL) {
+		if (errno == ENOTCONN)
+			complain(l, "connect", why);
 		return -1;
-	}
-	while (st != PGRES_POLLING_OK) {
-		if (st == PGRES_POLLING_FAILED ||
-		    pq.status(e->conn) == CONNECTION_BAD) {
-			complain(l, "connect", pq.errorMessage(e->conn));
-			goto fail;
-		}
-		rc = wait_io(pq.socket(e->conn), st == PGRES_POLLING_READING ?
-		    POLLIN : POLLOUT, cancel_fd, deadline);
-		if (rc == 2) {
-			drop(e);
-			errno = ECANCELED;
-			return -1;
-		}
-		if (rc <= 0) {
-			complain(l, "connect", "timed out after 1 s");
-			goto fail;
-		}
-		st = pq.connectPoll(e->conn);
 	}
 	e->cancel = pq.getCancel(e->conn);
 	return 0;
-fail:
-	drop(e);
-	errno = ENOTCONN;
-	return -1;
 }
 
 /* A live session, or a new one; after a failed connect, none until the

@@ -36,8 +36,6 @@ struct pq_api {
 	PQconninfoOption *(*conninfoParse)(const char *, char **);
 	void		 (*conninfoFree)(PQconninfoOption *);
 	void		 (*freemem)(void *);
-	PGconn		*(*connectdbParams)(const char *const *,
-			    const char *const *, int);
 	PGresult	*(*execParams)(PGconn *, const char *, int,
 			    const Oid *, const char *const *, const int *,
 			    const int *, int);
@@ -54,5 +52,23 @@ extern struct pq_api pq;
  * (dlerror(3)) written to why (at most len bytes).
  */
 int pq_load(char *why, size_t len);
+
+/*
+ * pq_wait: wait for ev (POLLIN, POLLOUT) on fd, or cancel_fd (-1: none)
+ * readable, or the deadline (mono s; 0: none), with poll(2). Returns 1
+ * (fd ready), 2 (called off), 0 (timed out), or -1 with errno set.
+ */
+int pq_wait(int fd, short ev, int cancel_fd, double deadline);
+
+/*
+ * pq_start: connect with keys and vals (PQconnectStartParams with
+ * expand_dbname, then PQconnectPoll: libpq's "Connecting" without
+ * blocking), never past timeout seconds, watching cancel_fd (-1: none).
+ * libpq's own connect_timeout cannot go below 2 s. Returns the session,
+ * or NULL with errno ENOTCONN (why says libpq's reason, one line) or
+ * ECANCELED.
+ */
+PGconn *pq_start(const char *const *keys, const char *const *vals,
+    double timeout, int cancel_fd, char *why, size_t len);
 
 #endif

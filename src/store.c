@@ -531,21 +531,37 @@ store_scan(const char *node, enum job_status s, store_job_fn fn, void *arg)
 }
 
 int
-store_interrupt(const struct job *j, double now)
+store_interrupt(const struct job *j, double now, const char *why)
 {
 	struct args a = { .n = 0 };
 	long n = 0;
 
 	arg_owner(&a, j);
 	arg_d(&a, now);
+	arg_s(&a, why);
 	if (run("UPDATE " TABLE " SET status = 'failed', finished_at = $5, "
-	    "error_code = 'interrupted', error_message = 'the responder "
-	    "running it died: work() may have run, fully or in part; it is "
-	    "not run again', cb_state = CASE WHEN cb_url IS NULL THEN NULL "
-	    "ELSE 'pending' END, cb_next_at = $5 WHERE id = $1 AND "
-	    "status = 'running' AND " OURS, &a, NULL, NULL, &n) == -1)
+	    "error_code = 'interrupted', error_message = $6, "
+	    "cb_state = CASE WHEN cb_url IS NULL THEN NULL ELSE 'pending' "
+	    "END, cb_next_at = $5 WHERE id = $1 AND status = 'running' AND "
+	    OURS, &a, NULL, NULL, &n) == -1)
 		return -1;
 	return n == 1;
+}
+
+int
+store_queued_ticket(const char *node, uint64_t gen, uint64_t ticket)
+{
+	struct args a = { .n = 0 };
+	long n = 0;
+
+	arg_s(&a, node);
+	arg_u64(&a, gen);
+	arg_u64(&a, ticket);
+	if (run("SELECT count(*) FROM " TABLE " WHERE node = $1 AND "
+	    "gen = $2 AND ticket = $3 AND status = 'queued'", &a, count_row,
+	    &n, NULL) == -1)
+		return -1;
+	return n > 0;
 }
 
 int
@@ -595,7 +611,7 @@ store_due(long limit, store_job_fn fn, void *arg)
 
 int
 store_cb_claim(const struct job *j, const char *node, uint64_t gen,
-    int slot, long pid)
+    int slot, long pid, double now)
 {
 	struct args a = { .n = 0 };
 	long n = 0;
@@ -608,10 +624,16 @@ store_cb_claim(const struct job *j, const char *node, uint64_t gen,
 	arg_ll(&a, slot);
 	arg_ll(&a, pid);
 	arg_ll(&a, j->cb_pid);
+	arg_s(&a, j->cb_node);
+	arg_d(&a, now);
+	/* cb_next_at becomes the claim's time: another node judges a
+	 * claim stale by it (janitor.c). */
 	if (run("UPDATE " TABLE " SET cb_state = 'delivering', cb_node = $4, "
-	    "cb_gen = $5, cb_slot = $6, cb_pid = $7 WHERE id = $1 AND "
-	    "cb_state = $2 AND cb_attempts = $3 AND (cb_pid IS NULL OR "
-	    "cb_pid = $8)", &a, NULL, NULL, &n) == -1)
+	    "cb_gen = $5, cb_slot = $6, cb_pid = $7, cb_next_at = $10 "
+	    "WHERE id = $1 AND cb_state = $2 AND cb_attempts = $3 AND "
+	    "COALESCE(cb_pid, 0) = CAST($8 AS INTEGER) AND "
+	    "COALESCE(cb_node, '') = $9", &a,
+	    NULL, NULL, &n) == -1)
 		return -1;
 	return n == 1;
 }
@@ -630,8 +652,13 @@ store_cb_result(const struct job *j)
 	else
 		arg_s(&a, NULL);
 	arg_s0(&a, j->cb_last_error);
+	arg_s(&a, j->cb_node);
+	arg_ll(&a, j->cb_pid);
+	/* Only while the claim is still ours: a node that took it over
+	 * (ours looked stale) records its own result. */
 	return run("UPDATE " TABLE " SET cb_state = $2, cb_attempts = $3, "
 	    "cb_next_at = $4, cb_last_status = $5, cb_last_error = $6, "
 	    "cb_node = NULL, cb_gen = NULL, cb_slot = NULL, cb_pid = NULL "
-	    "WHERE id = $1", &a, NULL, NULL, NULL);
+	    "WHERE id = $1 AND cb_state = 'delivering' AND cb_node = $7 AND "
+	    "cb_pid = $8", &a, NULL, NULL, NULL);
 }

@@ -136,11 +136,12 @@ int store_scan(const char *node, enum job_status s, store_job_fn fn,
     void *arg);
 
 /*
- * store_interrupt: j, running when its responder died, becomes failed
- * "interrupted" at now, if it is still as j says (same owner). Returns
- * 1, 0, or -1 as store_start.
+ * store_interrupt: j, running when its responder died (or when the end
+ * of its work could not be known), becomes failed "interrupted" at now,
+ * with why as the message, if it is still as j says (same owner).
+ * Returns 1, 0, or -1 as store_start.
  */
-int store_interrupt(const struct job *j, double now);
+int store_interrupt(const struct job *j, double now, const char *why);
 
 /*
  * store_adopt: j, queued, whose owner died, becomes ours with a place
@@ -149,6 +150,10 @@ int store_interrupt(const struct job *j, double now);
  */
 int store_adopt(const struct job *j, uint64_t gen, uint64_t ticket,
     int slot, long pid);
+
+/* store_queued_ticket: does a queued job of node on board generation
+ * gen hold ticket? Returns 1, 0, or -1 on error. */
+int store_queued_ticket(const char *node, uint64_t gen, uint64_t ticket);
 
 /* store_purge: forget jobs finished before `before` (wall s). Returns
  * how many, or -1. */
@@ -160,16 +165,17 @@ long store_purge(double before);
 int store_due(long limit, store_job_fn fn, void *arg);
 
 /*
- * store_cb_claim: take j's delivery for node, gen, slot, pid, if it is
- * still as j says (pending and due, or delivering by the same dead
- * deliverer). Returns 1 taken, 0 not, -1 error.
+ * store_cb_claim: take j's delivery for node, gen, slot, pid at now
+ * (wall s), if it is still as j says (pending and due, or delivering
+ * by the same dead deliverer). Returns 1 taken, 0 not, -1 error.
  */
 int store_cb_claim(const struct job *j, const char *node, uint64_t gen,
-    int slot, long pid);
+    int slot, long pid, double now);
 
 /* store_cb_result: record an attempt of j's delivery: its new state
  * (pending again with next_at, delivered or failed), attempts, the last
- * HTTP status and error. Returns 0 or -1. */
+ * HTTP status and error; only if the claim is still j's (cb_node and
+ * cb_pid). Returns 0 or -1. */
 int store_cb_result(const struct job *j);
 
 #endif
