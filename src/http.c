@@ -229,7 +229,7 @@ park(struct conn *c, int stopping)
 		reply_unavailable(c, "responder is stopping");
 		return 0;
 	}
-	if (turn_enter(&c->src.turn) == -1) {
+	if (turn_enter(&c->src.turn, c->id) == -1) {
 		reply_unavailable(c, "busy: the queue is full");
 		return 0;
 	}

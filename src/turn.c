@@ -9,13 +9,13 @@
 #include "turn.h"
 
 int
-turn_enter(struct turn *t)
+turn_enter(struct turn *t, const char *id)
 {
 	t->held = t->begun = 0;
 	t->t1 = t->t2 = 0;
 	t->token = 0;
 	t->error = 0;
-	return board_enter(&t->t0, &t->ticket, &t->ahead);
+	return board_enter(id, &t->t0, &t->ticket, &t->ahead);
 }
 
 int

@@ -35,10 +35,11 @@ struct turn {
 
 /*
  * turn_enter: stamp the arrival (t0) and take the next ticket, under
- * one lock, so ticket order is arrival order across processes.
+ * one lock, so ticket order is arrival order across processes; id is
+ * the request id that /status?full lists for the ticket (board_enter).
  * Returns 0, or -1 with errno EAGAIN if the scoreboard is full.
  */
-int turn_enter(struct turn *t);
+int turn_enter(struct turn *t, const char *id);
 
 /*
  * turn_wait: wait until t's ticket is next, then for lock l (cancel_fd
