@@ -15,7 +15,7 @@ PROG	= serialcgi
 SRCS	= src/main.c src/settings.c src/loop.c src/http.c src/runner.c \
 	  src/turn.c src/lock.c src/lock_flock.c src/lock_pg.c src/pq.c \
 	  src/board.c src/record.c src/work.c src/clock.c src/metrics.c \
-	  src/parse.c src/log.c
+	  src/parse.c src/log.c src/status.c src/status_html.c
 OBJS	= $(SRCS:.c=.o)
 PKGS	= libcjson
 
@@ -64,6 +64,18 @@ $(PROG): $(OBJS)
 
 $(OBJS): $(wildcard src/*.h) Makefile
 
+# The status page stays a plain HTML file; od(1), in coreutils, turns it
+# into bytes of a C array, so no escaping and no file to find at run time.
+src/status_html.c: src/status.html
+	{ echo '/* made from src/status.html by the Makefile */'; \
+	  echo '#include "status.h"'; \
+	  echo 'const char status_html[] = {'; \
+	  od -An -v -tx1 src/status.html | \
+	    sed 's/ \([0-9a-f][0-9a-f]\)/0x\1,/g'; \
+	  echo '0 };'; \
+	  echo 'const size_t status_html_len = sizeof(status_html) - 1;'; \
+	} >$@.tmp && mv $@.tmp $@
+
 deps:
 	@spawn/deps $(DEPS)
 
@@ -102,4 +114,4 @@ uninstall:
 	rm -rf $(DESTDIR)$(SHAREDIR)
 
 clean:
-	rm -f $(PROG) $(OBJS)
+	rm -f $(PROG) $(OBJS) src/status_html.c

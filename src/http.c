@@ -15,6 +15,7 @@
 #include "metrics.h"
 #include "parse.h"
 #include "runner.h"
+#include "status.h"
 
 static char retry_after[48];	/* "Retry-After: N\r\n" */
 static const char *engine;	/* the lock engine's backend, or NULL */
@@ -24,6 +25,7 @@ reason(int status)
 {
 	switch (status) {
 	case 200: return "OK";
+	case 400: return "Bad Request";
 	case 404: return "Not Found";
 	case 405: return "Method Not Allowed";
 	case 503: return "Service Unavailable";
@@ -152,8 +154,16 @@ serve_status(struct conn *c)
 	char *text;
 	int rc;
 
-	if (board_stats(&st) == -1 ||
-	    (text = metrics_status(&st, engine, mono_now())) == NULL)
+	if (c->view == STATUS_BAD)
+		return reply_error(c, 400, "", "unknown query: /status takes "
+		    "?json, ?full or ?html");
+	if (c->view == STATUS_HTML)
+		return reply_text(c, 200, "text/html; charset=utf-8",
+		    "Cache-Control: no-store\r\nContent-Security-Policy: "
+		    STATUS_HTML_CSP "\r\n", status_html, status_html_len);
+	if (board_stats(&st) == -1 || (text = c->view == STATUS_FULL ?
+	    status_full(&st, engine, mono_now()) :
+	    metrics_status(&st, engine, mono_now())) == NULL)
 		return reply_error(c, 500, "", "no scoreboard");
 	rc = reply_text(c, 200, "application/json", "Cache-Control: "
 	    "no-store\r\n", text, strlen(text));
@@ -203,6 +213,8 @@ param(void *arg, const char *name, size_t nlen, const char *v, size_t vlen)
 		keep(c->path, sizeof(c->path), v, vlen);
 	else if (is(name, nlen, "REQUEST_ID"))
 		keep(c->id, sizeof(c->id), v, vlen);
+	else if (is(name, nlen, "QUERY_STRING"))
+		c->view = status_view(v, vlen);
 	else if (is(name, nlen, "SERIALCGI_REJECTED"))
 		c->rejected = 1;
 	else if (is(name, nlen, "SERIALCGI_QUEUE")) {
@@ -218,6 +230,7 @@ http_params(struct conn *c, unsigned char *buf)
 {
 	strcpy(c->id, "-");
 	c->method[0] = c->path[0] = '\0';
+	c->view = STATUS_PLAIN;
 	return record_params(&c->rr, buf, param, c);
 }
 
@@ -273,6 +286,7 @@ http_init(const struct config *cfg, const char *lock_engine)
 	long r = (long)cfg->work_seconds;
 
 	engine = lock_engine;
+	status_init(cfg->board_path);
 	/* Whole seconds, rounded up, at least 1 (RFC 9110 10.2.3). */
 	if ((double)r < cfg->work_seconds || r < 1)
 		r++;

@@ -28,6 +28,8 @@ struct conn {
 	char		 method[16];
 	char		 path[72];
 	char		 id[65];
+	signed char	 view;		/* /status's, from QUERY_STRING
+					 * (status.h) */
 	int		 rejected;	/* nginx's limit_conn said no */
 	long		 queue;		/* nginx's bound, for the 503 */
 };
