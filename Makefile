@@ -15,7 +15,7 @@ PROG	= serialcgi
 SRCS	= src/main.c src/settings.c src/loop.c src/http.c src/runner.c \
 	  src/turn.c src/lock.c src/lock_flock.c src/lock_pg.c src/pq.c \
 	  src/board.c src/record.c src/work.c src/clock.c src/metrics.c \
-	  src/parse.c src/log.c src/status.c src/status_html.c
+	  src/parse.c src/log.c src/status.c src/status_html.c src/procstat.c
 OBJS	= $(SRCS:.c=.o)
 PKGS	= libcjson
 

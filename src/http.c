@@ -14,6 +14,7 @@
 #include "loop.h"
 #include "metrics.h"
 #include "parse.h"
+#include "procstat.h"
 #include "runner.h"
 #include "status.h"
 
@@ -175,14 +176,15 @@ static int
 serve_metrics(struct conn *c)
 {
 	struct board_stats st;
-	char text[4096];
-	int n;
+	char text[32768];	/* ours, and 64 responders' process_* */
+	int n, p;
 
 	if (board_stats(&st) == -1 ||
-	    (n = metrics_prometheus(&st, engine, text, sizeof(text))) == -1)
+	    (n = metrics_prometheus(&st, engine, text, sizeof(text))) == -1 ||
+	    (p = procstat_prometheus(text + n, sizeof(text) - n)) == -1)
 		return reply_error(c, 500, "", "no scoreboard");
 	return reply_text(c, 200, "text/plain; version=0.0.4; charset=utf-8",
-	    "Cache-Control: no-store\r\n", text, (size_t)n);
+	    "Cache-Control: no-store\r\n", text, (size_t)(n + p));
 }
 
 /* Copy a parameter's value, cut to fit, NUL-terminated. */
