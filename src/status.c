@@ -200,11 +200,17 @@ status_full(const struct board_stats *st, const char *engine, double now)
 	struct board_waiter head, *w;
 	cJSON *o = NULL, *h;
 	char *text = NULL;
+	size_t max = STATUS_QUEUE_MAX;
 	long n;
 
-	if ((w = calloc(STATUS_QUEUE_MAX, sizeof(*w))) == NULL)
+	/* Room for the waiters just counted and a few more that may come
+	 * before the queue's snapshot: an idle responder's heap stays
+	 * small. */
+	if (st->waiters + 8 < STATUS_QUEUE_MAX)
+		max = (size_t)st->waiters + 8;
+	if ((w = calloc(max, sizeof(*w))) == NULL)
 		return NULL;
-	if ((n = board_queue(&head, w, STATUS_QUEUE_MAX)) == -1)
+	if ((n = board_queue(&head, w, max)) == -1)
 		goto out;
 	if ((o = metrics_status_json(st, engine, now)) == NULL)
 		goto out;
