@@ -6,6 +6,8 @@
 #   make test       the same set-up, then the whole bats suite
 #   make bench      the same set-up, then the figures of tests/bench
 #   make install    PREFIX=/usr/local DESTDIR=
+#   make install-nginx  the include pair into an existing nginx:
+#                   SOCKET=/run/serialcgi.sock NGINX_DIR=/etc/nginx DESTDIR=
 #
 # Settings pass through to the stack: PORT PROCESSES WORK_SECONDS QUEUE
 # RUN_DIR SERVICE_USER WORK_LOG IO_TIMEOUT SLOW_WAIT, e.g.
@@ -15,7 +17,10 @@ PROG	= serialcgi
 SRCS	= src/main.c src/settings.c src/loop.c src/http.c src/runner.c \
 	  src/turn.c src/lock.c src/lock_flock.c src/lock_pg.c src/pq.c \
 	  src/board.c src/record.c src/work.c src/clock.c src/metrics.c \
-	  src/parse.c src/log.c src/status.c src/status_html.c src/procstat.c
+	  src/parse.c src/log.c src/dl.c src/jobs.c src/jobrun.c \
+	  src/janitor.c src/store.c src/db.c src/db_sqlite.c src/db_pg.c \
+	  src/deliver.c src/allow.c src/webapi.c \
+	  src/status.c src/status_html.c src/procstat.c
 OBJS	= $(SRCS:.c=.o)
 PKGS	= libcjson
 
@@ -28,10 +33,11 @@ CC	?= cc
 # CFLAGS and LDFLAGS are the user's (make CFLAGS=-O0); what the build
 # needs is added apart, so no command line can drop it.
 CFLAGS	?= -g -O2
-# libpq: its header only; the library is dlopen()ed when LOCK_URL is
-# set (src/pq.h says why).
+# libpq, libcurl, libcrypto, sqlite3: their headers only; each is
+# dlopen()ed when a setting needs it (src/dl.h says why).
 NEEDED_CFLAGS = -std=c11 -Wall -Wextra -Werror -pthread \
-	$(shell pkg-config --cflags $(PKGS) libpq 2>/dev/null)
+	$(shell pkg-config --cflags $(PKGS) libpq libcurl libcrypto sqlite3 \
+	2>/dev/null)
 NEEDED_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -pthread -ldl
 
 # make SANITIZE=address (or undefined, thread) builds with that
@@ -49,10 +55,10 @@ export PORT PROCESSES WORK_SECONDS
 # The optional ones only when set: an empty value would be refused.
 # THREADS is gone; passed on only so that the stack can say so.
 $(foreach v,QUEUE RUN_DIR SERVICE_USER WORK_LOG IO_TIMEOUT SLOW_WAIT THREADS \
-	LOCK_URL LOCK_KEY ENGINE_PORT,\
+	LOCK_URL LOCK_KEY ENGINE_PORT JOB_QUEUE JOB_RETENTION CALLBACK_ALLOW,\
 	$(if $(value $(v)),$(eval export $(v))))
 
-.PHONY: all deps run cluster test bench install uninstall clean
+.PHONY: all deps run cluster test bench install install-nginx uninstall clean
 
 all: $(PROG)
 
@@ -104,10 +110,20 @@ install: $(PROG)
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SHAREDIR)/nginx \
 		$(DESTDIR)$(SHAREDIR)/spawn
 	install -m 0755 $(PROG) $(DESTDIR)$(BINDIR)/$(PROG)
-	install -m 0644 nginx/nginx.conf.in $(DESTDIR)$(SHAREDIR)/nginx/
+	install -m 0644 nginx/nginx.conf.in nginx/serialcgi-http.conf.in \
+		nginx/serialcgi-server.conf.in $(DESTDIR)$(SHAREDIR)/nginx/
 	install -m 0755 spawn/stack spawn/deps spawn/engine spawn/cluster \
-		$(DESTDIR)$(SHAREDIR)/spawn/
+		spawn/install-nginx $(DESTDIR)$(SHAREDIR)/spawn/
 	install -m 0644 spawn/lib.sh $(DESTDIR)$(SHAREDIR)/spawn/
+
+# The include pair for an nginx that already runs, for responders on
+# SOCKET (the systemd socket by default), with the stack's QUEUE and
+# WORK_SECONDS. It never edits a site: it prints the include line.
+NGINX_DIR ?= /etc/nginx
+SOCKET	?= /run/serialcgi.sock
+install-nginx: $(PROG)
+	@SOCKET="$(SOCKET)" NGINX_DIR="$(NGINX_DIR)" DESTDIR="$(DESTDIR)" \
+		spawn/install-nginx
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/$(PROG)

@@ -3,6 +3,7 @@
 
 #include <sys/file.h>
 #include <sys/mman.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 
@@ -19,7 +20,7 @@
 #include "board.h"
 #include "clock.h"
 
-#define BOARD_MAGIC	0x3530445242494353ULL	/* "SCIBRD05" */
+#define BOARD_MAGIC	0x3630445242494353ULL	/* "SCIBRD06" */
 
 const double board_bucket_le[BOARD_BUCKETS] = {
 	0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300,
@@ -28,8 +29,11 @@ const double board_bucket_le[BOARD_BUCKETS] = {
 
 /* A queue entry goes WAITING -> NEXT -> DONE (its work began: the
  * holder moves out of the ring, so the ring's head never waits on a
- * long work), or to GONE when its client leaves or its process dies. */
-enum { E_FREE, E_WAITING, E_NEXT, E_GONE, E_DONE };
+ * long work), or to GONE when its client leaves or its process dies.
+ * A durable one (a stored job) whose process dies becomes an ORPHAN
+ * instead: it keeps its place, and the queue waits there, until
+ * another process adopts it (WAITING again) or abandons it (GONE). */
+enum { E_FREE, E_WAITING, E_NEXT, E_GONE, E_DONE, E_ORPHAN };
 
 struct entry {
 	_Atomic uint64_t ticket;
@@ -37,6 +41,7 @@ struct entry {
 	_Atomic int32_t	 pid;		/* its owner then: a respawned
 					 * responder may reuse the index */
 	_Atomic uint32_t state;		/* also the futex word */
+	_Atomic uint32_t durable;	/* a stored job's */
 };
 
 /* Who a ticket is, for board_queue: written once by board_enter, read
@@ -57,6 +62,7 @@ struct holder {
 
 struct shared {
 	uint64_t	 magic;
+	uint64_t	 gen;		/* random, per board file */
 	pthread_mutex_t	 mutex;		/* robust, process-shared */
 	uint64_t	 next;		/* next ticket to hand out */
 	uint64_t	 head;		/* oldest unfinished ticket */
@@ -66,6 +72,7 @@ struct shared {
 	_Atomic int32_t	 engine;	/* as board_stats: 1, 0, or 0 for
 					 * none (stored plus one) */
 	_Atomic uint64_t fence, lock_lost, engine_errors;
+	_Atomic uint64_t jobs;		/* jobs queued here, ever */
 	_Atomic int32_t	 pid[BOARD_PROCS];
 	struct holder	 holder[2];	/* the current one, and the one
 					 * finishing during a handoff */
@@ -137,8 +144,8 @@ live_state(struct entry *e, signed char *seen)
 
 	if ((st == E_WAITING || st == E_NEXT) &&
 	    !owner_alive(atomic_load(&e->proc), atomic_load(&e->pid), seen)) {
-		atomic_store(&e->state, E_GONE);
-		st = E_GONE;
+		st = atomic_load(&e->durable) ? E_ORPHAN : E_GONE;
+		atomic_store(&e->state, st);
 	}
 	return (int)st;
 }
@@ -165,7 +172,7 @@ advance(void)
 			atomic_store(&e->state, E_NEXT);
 			futex_wake(&e->state);
 		}
-		break;
+		break;		/* NEXT, or an ORPHAN: the queue waits */
 	}
 }
 
@@ -191,6 +198,8 @@ map(int fd)
 	 * would touch, and keep in memory, every page of the ring. */
 	if (st.st_size != 0)
 		memset(b, 0, sizeof(*b));
+	if (getrandom(&b->gen, sizeof(b->gen), 0) != sizeof(b->gen))
+		b->gen = (uint64_t)getpid() << 32 ^ (uint64_t)time(NULL);
 	pthread_mutexattr_init(&ma);
 	pthread_mutexattr_setpshared(&ma, PTHREAD_PROCESS_SHARED);
 	pthread_mutexattr_setrobust(&ma, PTHREAD_MUTEX_ROBUST);
@@ -279,7 +288,8 @@ keep_arrival(uint64_t t, double arrived, const char *id)
 }
 
 int
-board_enter(const char *id, double *arrived, uint64_t *ticket, long *ahead)
+board_enter(const char *id, double *arrived, uint64_t *ticket, long *ahead,
+    int durable)
 {
 	struct entry *e;
 	uint64_t t;
@@ -297,6 +307,7 @@ board_enter(const char *id, double *arrived, uint64_t *ticket, long *ahead)
 	atomic_store(&e->ticket, t);
 	atomic_store(&e->proc, me);
 	atomic_store(&e->pid, atomic_load(&b->pid[me]));
+	atomic_store(&e->durable, durable != 0);
 	keep_arrival(t, *arrived, id);
 	atomic_store(&e->state, E_WAITING);
 	*ticket = t;
@@ -309,7 +320,7 @@ board_enter(const char *id, double *arrived, uint64_t *ticket, long *ahead)
 }
 
 int
-board_wait_turn(uint64_t ticket)
+board_wait_turn(uint64_t ticket, const _Atomic int *rewait)
 {
 	/* The timeout only bounds how long a waiter behind a process that
 	 * died at the wrong moment can stall; wake-ups are direct. */
@@ -326,6 +337,10 @@ board_wait_turn(uint64_t ticket)
 		}
 		if (st == E_NEXT)
 			return 0;
+		if (rewait != NULL && *rewait) {
+			errno = EAGAIN;
+			return -1;
+		}
 		if (syscall(SYS_futex, &e->state, FUTEX_WAIT, E_WAITING,
 		    &recheck, NULL, 0) == -1 && errno == ETIMEDOUT) {
 			lock();
@@ -333,6 +348,12 @@ board_wait_turn(uint64_t ticket)
 			unlock();
 		}
 	}
+}
+
+void
+board_nudge(uint64_t ticket)
+{
+	futex_wake(&b->ring[ticket % BOARD_RING].state);
 }
 
 int
@@ -377,31 +398,188 @@ board_holding(uint64_t ticket, double now)
 	unlock();
 }
 
+static void
+count(enum board_outcome how)
+{
+	if (how == BOARD_SERVED)
+		atomic_fetch_add(&b->served, 1);
+	else if (how == BOARD_SKIPPED)
+		atomic_fetch_add(&b->skipped, 1);
+}
+
+/* With the mutex held: is ticket's entry still in the queue (not
+ * finished, not yet holding)? */
+static int
+queued(const struct entry *e, uint64_t ticket)
+{
+	uint32_t st = atomic_load(&e->state);
+
+	return atomic_load(&e->ticket) == ticket &&
+	    (st == E_WAITING || st == E_NEXT || st == E_ORPHAN);
+}
+
+/* With the mutex held: finish a queued entry and wake its runner. */
+static void
+gone(struct entry *e)
+{
+	atomic_store(&e->state, E_GONE);
+	futex_wake(&e->state);
+}
+
 void
 board_finish(uint64_t ticket, enum board_outcome how)
 {
 	struct entry *e = &b->ring[ticket % BOARD_RING];
-	int i, held = 0;
+	int i, done = 0;
 
 	lock();
 	for (i = 0; i < 2; i++)
 		if (atomic_load(&b->holder[i].active) &&
 		    atomic_load(&b->holder[i].ticket) == ticket) {
 			atomic_store(&b->holder[i].active, 0);
-			held = 1;
+			done = 1;
 		}
 	/* A ticket that never held is still in the ring, unfinished, so
 	 * its entry cannot have been reused. */
-	if (!held && atomic_load(&e->ticket) == ticket) {
-		atomic_store(&e->state, E_GONE);
-		futex_wake(&e->state);	/* its runner may wait on it */
+	if (!done && queued(e, ticket)) {
+		gone(e);
+		done = 1;
 	}
 	advance();
 	unlock();
-	if (how == BOARD_SERVED)
-		atomic_fetch_add(&b->served, 1);
-	else if (how == BOARD_SKIPPED)
-		atomic_fetch_add(&b->skipped, 1);
+	if (done)
+		count(how);
+}
+
+int
+board_cancel(uint64_t ticket)
+{
+	struct entry *e = &b->ring[ticket % BOARD_RING];
+	int was;
+
+	lock();
+	if ((was = queued(e, ticket)))
+		gone(e);
+	advance();
+	unlock();
+	if (was)
+		count(BOARD_SKIPPED);
+	return was;
+}
+
+uint64_t
+board_gen(void)
+{
+	return b->gen;
+}
+
+void
+board_self(int *slot, long *pid)
+{
+	*slot = me;
+	*pid = (long)atomic_load(&b->pid[me]);
+}
+
+int
+board_owner_alive(int slot, long pid)
+{
+	signed char seen[BOARD_PROCS] = { 0 };
+
+	return slot >= 0 && slot < BOARD_PROCS &&
+	    owner_alive(slot, (int32_t)pid, seen);
+}
+
+int
+board_adopt(uint64_t ticket)
+{
+	signed char seen[BOARD_PROCS] = { 0 };
+	struct entry *e = &b->ring[ticket % BOARD_RING];
+	int ok;
+
+	lock();
+	ok = atomic_load(&e->ticket) == ticket &&
+	    live_state(e, seen) == E_ORPHAN;
+	if (ok) {
+		atomic_store(&e->proc, me);
+		atomic_store(&e->pid, atomic_load(&b->pid[me]));
+		atomic_store(&e->state, E_WAITING);
+		advance();
+	}
+	unlock();
+	if (!ok)
+		errno = ESRCH;
+	return ok ? 0 : -1;
+}
+
+int
+board_abandon(uint64_t ticket)
+{
+	signed char seen[BOARD_PROCS] = { 0 };
+	struct entry *e = &b->ring[ticket % BOARD_RING];
+	int was;
+
+	lock();
+	was = atomic_load(&e->ticket) == ticket &&
+	    live_state(e, seen) == E_ORPHAN;
+	if (was)
+		gone(e);
+	advance();
+	unlock();
+	if (was)
+		count(BOARD_FAILED);
+	return was;
+}
+
+size_t
+board_orphans(uint64_t *out, size_t max)
+{
+	signed char seen[BOARD_PROCS] = { 0 };
+	size_t n = 0;
+	uint64_t u;
+
+	lock();
+	advance();
+	for (u = b->head; u < b->next && n < max; u++)
+		if (live_state(&b->ring[u % BOARD_RING], seen) == E_ORPHAN)
+			out[n++] = u;
+	unlock();
+	return n;
+}
+
+void
+board_jobs_bump(void)
+{
+	atomic_fetch_add(&b->jobs, 1);
+}
+
+uint64_t
+board_jobs(void)
+{
+	return atomic_load(&b->jobs);
+}
+
+long
+board_position(uint64_t ticket)
+{
+	signed char seen[BOARD_PROCS] = { 0 };
+	struct entry *e = &b->ring[ticket % BOARD_RING];
+	long ahead = -1;
+	uint64_t u;
+	int st;
+
+	lock();
+	advance();
+	if (queued(e, ticket)) {
+		ahead = atomic_load(&b->holder[0].active) ||
+		    atomic_load(&b->holder[1].active);
+		for (u = b->head; u < ticket; u++) {
+			st = live_state(&b->ring[u % BOARD_RING], seen);
+			ahead += st == E_WAITING || st == E_NEXT ||
+			    st == E_ORPHAN;
+		}
+	}
+	unlock();
+	return ahead;
 }
 
 void
@@ -459,7 +637,7 @@ scan(struct board_stats *st, signed char *seen)
 	for (u = b->head; u < b->next; u++) {
 		e = &b->ring[u % BOARD_RING];
 		s = live_state(e, seen);
-		if (s == E_WAITING || s == E_NEXT)
+		if (s == E_WAITING || s == E_NEXT || s == E_ORPHAN)
 			st->waiters++;
 	}
 	/* Two holders overlap for a moment at a handoff: the later ticket
@@ -525,6 +703,8 @@ describe(struct board_waiter *w, uint64_t t, long pid)
 
 	w->ticket = t;
 	w->pid = pid;
+	w->job = atomic_load(&b->ring[t % BOARD_RING].durable) != 0;
+	w->orphan = 0;
 	w->since = 0;
 	w->arrived = a->arrived;
 	memcpy(w->id, a->id, n);
@@ -580,8 +760,10 @@ board_queue(struct board_waiter *holder, struct board_waiter *out,
 	for (u = b->head; u < b->next && n < max; u++) {
 		e = &b->ring[u % BOARD_RING];
 		st = live_state(e, seen);
-		if (st == E_WAITING || st == E_NEXT)
-			describe(&out[n++], u, atomic_load(&e->pid));
+		if (st != E_WAITING && st != E_NEXT && st != E_ORPHAN)
+			continue;
+		describe(&out[n], u, atomic_load(&e->pid));
+		out[n++].orphan = st == E_ORPHAN;
 	}
 	if (holder != NULL)
 		describe_holder(holder, seen);

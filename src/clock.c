@@ -16,6 +16,22 @@ mono_now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+double
+wall_now(void)
+{
+	struct timespec ts;
+
+	if (clock_gettime(CLOCK_REALTIME, &ts) == -1)
+		return -1.0;
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+double
+wall_at(double m)
+{
+	return wall_now() - (mono_now() - m);
+}
+
 int
 mono_sleep_until(double when)
 {

@@ -21,6 +21,12 @@ int mono_sleep_until(double when);
  * up, 0 if it has passed: an epoll_wait(2) timeout. */
 int mono_ms_until(double when);
 
+/* wall_now: CLOCK_REALTIME now, in seconds since the epoch: only for
+ * dates shown to people (a job's created_at); durations never use it.
+ * wall_at: the wall time of the mono instant m (mono s). */
+double wall_now(void);
+double wall_at(double m);
+
 /* round_us: seconds rounded to the nearest microsecond, for answers
  * that stay short and exact. */
 double round_us(double seconds);

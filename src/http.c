@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cjson/cJSON.h>
@@ -10,6 +11,7 @@
 #include "board.h"
 #include "clock.h"
 #include "http.h"
+#include "jobs.h"
 #include "log.h"
 #include "loop.h"
 #include "metrics.h"
@@ -26,9 +28,15 @@ reason(int status)
 {
 	switch (status) {
 	case 200: return "OK";
+	case 202: return "Accepted";
 	case 400: return "Bad Request";
+	case 403: return "Forbidden";
 	case 404: return "Not Found";
 	case 405: return "Method Not Allowed";
+	case 409: return "Conflict";
+	case 413: return "Content Too Large";
+	case 415: return "Unsupported Media Type";
+	case 422: return "Unprocessable Content";
 	case 503: return "Service Unavailable";
 	default:  return "Internal Server Error";
 	}
@@ -46,7 +54,7 @@ static int
 reply_text(struct conn *c, int status, const char *type, const char *extra,
     const char *text, size_t len)
 {
-	char hdr[512];
+	char hdr[1024];
 	int n;
 
 	n = snprintf(hdr, sizeof(hdr), "Status: %d %s\r\n"
@@ -61,8 +69,8 @@ reply_text(struct conn *c, int status, const char *type, const char *extra,
 }
 
 /* A JSON answer: the object printed by cJSON, then a newline. */
-static int
-reply(struct conn *c, int status, const char *extra, cJSON *body)
+int
+http_reply(struct conn *c, int status, const char *extra, cJSON *body)
 {
 	char *text;
 	size_t len;
@@ -79,8 +87,9 @@ reply(struct conn *c, int status, const char *extra, cJSON *body)
 	return rc;
 }
 
-static int
-reply_error(struct conn *c, int status, const char *extra, const char *why)
+int
+http_reply_error(struct conn *c, int status, const char *extra,
+    const char *why)
 {
 	cJSON *o = cJSON_CreateObject();
 	int rc;
@@ -89,7 +98,7 @@ reply_error(struct conn *c, int status, const char *extra, const char *why)
 		cJSON_Delete(o);
 		o = NULL;
 	}
-	rc = reply(c, status, extra, o);
+	rc = http_reply(c, status, extra, o);
 	cJSON_Delete(o);
 	return rc;
 }
@@ -99,7 +108,13 @@ reply_error(struct conn *c, int status, const char *extra, const char *why)
 static int
 reply_unavailable(struct conn *c, const char *why)
 {
-	return reply_error(c, 503, retry_after, why);
+	return http_reply_error(c, 503, retry_after, why);
+}
+
+const char *
+http_retry_after(void)
+{
+	return retry_after;
 }
 
 static int
@@ -127,7 +142,7 @@ reply_elapsed(struct conn *c, const struct turn *t)
 	snprintf(extra, sizeof(extra),
 	    "Server-Timing: wait;dur=%.3f, work;dur=%.3f%s\r\n%s",
 	    (t->t1 - t->t0) * 1e3, (t->t2 - t->t1) * 1e3, timing, header);
-	rc = reply(c, 200, extra, o);
+	rc = http_reply(c, 200, extra, o);
 	cJSON_Delete(o);
 	return rc;
 }
@@ -152,20 +167,22 @@ static int
 serve_status(struct conn *c)
 {
 	struct board_stats st;
+	/* php-fpm's words (status.h); a QUERY_STRING longer than query[]
+	 * is cut, and a cut word is refused like any unknown one. */
+	int view = status_view(c->query, strlen(c->query)), rc;
 	char *text;
-	int rc;
 
-	if (c->view == STATUS_BAD)
-		return reply_error(c, 400, "", "unknown query: /status takes "
-		    "?json, ?full or ?html");
-	if (c->view == STATUS_HTML)
+	if (view == STATUS_BAD)
+		return http_reply_error(c, 400, "", "unknown query: /status "
+		    "takes ?json, ?full or ?html");
+	if (view == STATUS_HTML)
 		return reply_text(c, 200, "text/html; charset=utf-8",
 		    "Cache-Control: no-store\r\nContent-Security-Policy: "
 		    STATUS_HTML_CSP "\r\n", status_html, status_html_len);
-	if (board_stats(&st) == -1 || (text = c->view == STATUS_FULL ?
+	if (board_stats(&st) == -1 || (text = view == STATUS_FULL ?
 	    status_full(&st, engine, mono_now()) :
 	    metrics_status(&st, engine, mono_now())) == NULL)
-		return reply_error(c, 500, "", "no scoreboard");
+		return http_reply_error(c, 500, "", "no scoreboard");
 	rc = reply_text(c, 200, "application/json", "Cache-Control: "
 	    "no-store\r\n", text, strlen(text));
 	cJSON_free(text);
@@ -182,7 +199,7 @@ serve_metrics(struct conn *c)
 	if (board_stats(&st) == -1 ||
 	    (n = metrics_prometheus(&st, engine, text, sizeof(text))) == -1 ||
 	    (p = procstat_prometheus(text + n, sizeof(text) - n)) == -1)
-		return reply_error(c, 500, "", "no scoreboard");
+		return http_reply_error(c, 500, "", "no scoreboard");
 	return reply_text(c, 200, "text/plain; version=0.0.4; charset=utf-8",
 	    "Cache-Control: no-store\r\n", text, (size_t)(n + p));
 }
@@ -211,12 +228,20 @@ param(void *arg, const char *name, size_t nlen, const char *v, size_t vlen)
 
 	if (is(name, nlen, "REQUEST_METHOD"))
 		keep(c->method, sizeof(c->method), v, vlen);
-	else if (is(name, nlen, "DOCUMENT_URI"))
+	else if (is(name, nlen, "DOCUMENT_URI")) {
 		keep(c->path, sizeof(c->path), v, vlen);
+		c->path_cut = vlen >= sizeof(c->path);
+	} else if (is(name, nlen, "QUERY_STRING"))
+		keep(c->query, sizeof(c->query), v, vlen);
+	else if (is(name, nlen, "CONTENT_TYPE"))
+		keep(c->ctype, sizeof(c->ctype), v, vlen);
+	else if (is(name, nlen, "HTTP_IDEMPOTENCY_KEY")) {
+		keep(c->key, sizeof(c->key), v, vlen);
+		c->key_len = vlen;
+	} else if (is(name, nlen, "SERIALCGI_LOCAL"))
+		c->local = vlen == 1 && v[0] == '1';
 	else if (is(name, nlen, "REQUEST_ID"))
 		keep(c->id, sizeof(c->id), v, vlen);
-	else if (is(name, nlen, "QUERY_STRING"))
-		c->view = status_view(v, vlen);
 	else if (is(name, nlen, "SERIALCGI_REJECTED"))
 		c->rejected = 1;
 	else if (is(name, nlen, "SERIALCGI_QUEUE")) {
@@ -227,12 +252,30 @@ param(void *arg, const char *name, size_t nlen, const char *v, size_t vlen)
 	return 0;
 }
 
+/* The body, before record_params() overwrites the records. */
+static int
+keep_body(struct conn *c, const unsigned char *buf)
+{
+	size_t n = record_body(&c->rr, buf, NULL, 0), k;
+
+	c->body_len = n;
+	if (n == 0)
+		return 0;
+	k = n < HTTP_BODY_MAX ? n : HTTP_BODY_MAX;
+	if ((c->body = malloc(k + 1)) == NULL)
+		return -1;
+	(void)record_body(&c->rr, buf, (unsigned char *)c->body, k);
+	c->body[k] = '\0';
+	return 0;
+}
+
 int
 http_params(struct conn *c, unsigned char *buf)
 {
 	strcpy(c->id, "-");
 	c->method[0] = c->path[0] = '\0';
-	c->view = STATUS_PLAIN;
+	if (keep_body(c, buf) == -1)
+		return -1;
 	return record_params(&c->rr, buf, param, c);
 }
 
@@ -242,34 +285,37 @@ park(struct conn *c, int stopping)
 {
 	if (stopping) {
 		reply_unavailable(c, "responder is stopping");
-		return 0;
+		return ROUTE_ANSWERED;
 	}
-	if (turn_enter(&c->src.turn, c->id) == -1) {
+	if (turn_enter(&c->src.turn, c->id, 0) == -1) {
 		reply_unavailable(c, "busy: the queue is full");
-		return 0;
+		return ROUTE_ANSWERED;
 	}
 	c->src.ops = &http_source;
 	c->src.id = c->id;
-	return runner_park(&c->src) ? 2 : 1;
+	return runner_park(&c->src) ? ROUTE_PARKED_IDLE : ROUTE_PARKED;
 }
 
 int
 http_route(struct conn *c, int stopping)
 {
+	if (!c->path_cut && (strcmp(c->path, "/jobs") == 0 ||
+	    strncmp(c->path, "/jobs/", 6) == 0))
+		return jobs_route(c, stopping);
 	if (strcmp(c->path, "/test") != 0 && strcmp(c->path, "/status") !=
 	    0 && strcmp(c->path, "/metrics") != 0) {
 		logmsg("req=%s 404 %.64s", c->id, c->path[0] ? c->path :
 		    "(no path)");
-		reply_error(c, 404, "", "not found");
-		return 0;
+		http_reply_error(c, 404, "", "not found");
+		return ROUTE_ANSWERED;
 	}
 	if (strcmp(c->method, "GET") != 0 && strcmp(c->method, "HEAD") != 0) {
 		logmsg("req=%s 405 %.15s", c->id, c->method[0] ? c->method :
 		    "(none)");
 		/* 405 has no body for HEAD either way: send it. */
-		reply_error(c, 405, "Allow: GET, HEAD\r\n",
+		http_reply_error(c, 405, "Allow: GET, HEAD\r\n",
 		    "method not allowed");
-		return 0;
+		return ROUTE_ANSWERED;
 	}
 	if (strcmp(c->path, "/status") == 0)
 		serve_status(c);
@@ -279,7 +325,7 @@ http_route(struct conn *c, int stopping)
 		reply_rejected(c);
 	else
 		return park(c, stopping);
-	return 0;
+	return ROUTE_ANSWERED;
 }
 
 void
@@ -337,7 +383,7 @@ source_answer(struct source *s, enum turn_outcome how)
 		reply_unavailable(c, "responder is stopping");
 		break;
 	case TURN_FAILED:
-		reply_error(c, 500, "", "lock failed");
+		http_reply_error(c, 500, "", "lock failed");
 		break;
 	}
 }

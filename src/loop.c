@@ -18,6 +18,8 @@
 #include <fastcgi.h>
 
 #include "clock.h"
+#include "deliver.h"
+#include "jobs.h"
 #include "log.h"
 #include "loop.h"
 #include "runner.h"
@@ -27,7 +29,8 @@
 #define SMALL		1024	/* first buffer of a request in pieces */
 
 static int epfd = -1, sigfd = -1, donefd = -1;
-static char tag_listener, tag_signal, tag_done;	/* epoll data of ours */
+static char tag_listener, tag_signal, tag_done, tag_deliver; /* epoll data */
+static double next_tick;	/* mono s of the janitor's next round */
 static unsigned char scratch[RECORD_MAX];	/* one read, if whole */
 
 /* Connections still reading, oldest (earliest deadline) first. */
@@ -84,6 +87,7 @@ conn_close(struct conn *c)
 		(void)epoll_ctl(epfd, EPOLL_CTL_DEL, c->fd, NULL);
 	close(c->fd);
 	free(c->buf);
+	free(c->body);
 	free(c);
 }
 
@@ -135,14 +139,20 @@ whole(struct conn *c, unsigned char *buf, int stopping)
 	int routed;
 
 	if (http_params(c, buf) == -1) {
-		bad_request(c, "bad name-value length");
+		bad_request(c, errno == ENOMEM ? "out of memory" :
+		    "bad name-value length");
 		return;
 	}
 	reading_del(c);
 	free(c->buf);
 	c->buf = NULL;
 	c->len = c->cap = 0;
-	if ((routed = http_route(c, stopping)) == 0) {
+	routed = http_route(c, stopping);
+	/* A process that goes from idle to busy moves to the back of the
+	 * listener's queue: see listener_arm(). */
+	if (routed == ROUTE_PARKED_IDLE || routed == ROUTE_ANSWERED_BUSY)
+		listener_arm(1);
+	if (routed == ROUTE_ANSWERED || routed == ROUTE_ANSWERED_BUSY) {
 		conn_close(c);
 		return;
 	}
@@ -150,8 +160,6 @@ whole(struct conn *c, unsigned char *buf, int stopping)
 	/* Parked: nothing more to read; only a hang-up matters now. */
 	if (watch(c->fd, EPOLLRDHUP, c, EPOLL_CTL_MOD) == -1)
 		logmsg("req=%s epoll_ctl: %s", c->id, strerror(errno));
-	if (routed == 2)
-		listener_arm(1);
 }
 
 /* Keep a request that came in pieces, for the next read. */
@@ -318,11 +326,19 @@ reap_done(void)
 	}
 }
 
+/* The earlier of two deadlines (mono s; 0 is none). */
+static double
+sooner(double a, double b)
+{
+	return a == 0 || (b != 0 && b < a) ? b : a;
+}
+
 /* Requests not whole by their deadline (a slow or stuck sender) are
- * closed; a paused listener is armed again. Returns the epoll_wait(2)
- * timeout in ms until the next of these, or -1 for none. */
+ * closed; a paused listener is armed again; the janitor's round and
+ * libcurl's timer run. Returns the epoll_wait(2) timeout in ms until
+ * the next of these, or -1 for none. */
 static int
-expire(void)
+expire(int stopped)
 {
 	double now = mono_now(), next = 0;
 
@@ -330,10 +346,17 @@ expire(void)
 		bad_request(reading_head, "request incomplete in time");
 	if (accept_pause > 0 && accept_pause <= now)
 		listener_arm(0);	/* clears accept_pause */
+	if (!stopped && now >= next_tick) {
+		jobs_tick(now);
+		next_tick = now + JOBS_TICK;
+	}
+	deliver_on_timer();
 	if (reading_head != NULL)
 		next = reading_head->deadline;
-	if (accept_pause > 0 && (next == 0 || accept_pause < next))
-		next = accept_pause;
+	next = sooner(next, accept_pause);
+	next = sooner(next, deliver_deadline());
+	if (!stopped)
+		next = sooner(next, next_tick);
 	return next > 0 ? mono_ms_until(next) : -1;
 }
 
@@ -349,10 +372,11 @@ drain(int sig)
 	accept_pause = 0;
 	while (reading_head != NULL)
 		bad_request(reading_head, "responder is stopping");
+	jobs_stop();
 	for (s = runner_drain(&working); s != NULL; s = next) {
 		next = s->next;
 		s->ops->answer(s, TURN_STOPPING);
-		conn_close((struct conn *)s);
+		s->ops->release(s);
 	}
 }
 
@@ -384,6 +408,8 @@ dispatch(struct epoll_event *ev, const struct config *cfg, int *stopped,
 			*stopped = -sig;
 	} else if (ev->data.ptr == &tag_done)
 		*reap = 1;	/* after the batch: see reap_done() */
+	else if (ev->data.ptr == &tag_deliver)
+		deliver_on_ready();
 	else if (!c->parked)
 		on_readable(c, *stopped);
 	else if (ev->events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
@@ -397,8 +423,15 @@ loop_run(const struct config *cfg)
 	int n, i, stopped = 0, timeout, reap;
 
 	listener_arm(0);
+	if (deliver_fd() != -1 &&
+	    watch(deliver_fd(), EPOLLIN, &tag_deliver, EPOLL_CTL_ADD) == -1)
+		return -1;
 	for (;;) {
-		timeout = expire();
+		timeout = expire(stopped);
+		/* Stopping: look again soon whether the work has ended (a
+		 * job's end wakes nothing here). */
+		if (stopped && (timeout < 0 || timeout > 20))
+			timeout = 20;
 		n = epoll_wait(epfd, ev, EVENTS, timeout);
 		if (n == -1 && errno != EINTR)
 			return -1;

@@ -27,7 +27,9 @@
 #include <fastcgi.h>
 
 #include "board.h"
+#include "deliver.h"
 #include "http.h"
+#include "jobs.h"
 #include "lock.h"
 #include "log.h"
 #include "loop.h"
@@ -46,6 +48,11 @@ static struct config cfg = {
 	.slow_wait = 0,
 	.lock_url = NULL,
 	.lock_key = SERIALCGI_LOCK_KEY,
+	.jobs_db = "serialcgi-jobs.db",
+	.job_retention = 86400,
+	.job_queue = 1000,
+	.callback_allow = "public",
+	.callback_secret = NULL,
 };
 
 /* fd 0 must be a listening socket (SO_ACCEPTCONN, socket(7)). */
@@ -146,6 +153,8 @@ main(int argc, char *argv[])
 		return 0;	/* --help, --version */
 	}
 	be = choose_backend();
+	if (deliver_init(&cfg, why, sizeof(why)) == -1)
+		errx(2, "%s", why);
 	if (verdict == SETTINGS_CHECK)
 		return 0;
 	check_environment();
@@ -161,6 +170,8 @@ main(int argc, char *argv[])
 	if (lock_open(&lk, be, cfg.lock_path, cfg.lock_url, cfg.lock_key) ==
 	    -1)
 		err(1, "lock file %s", cfg.lock_path);
+	if (jobs_init(&cfg, why, sizeof(why)) == -1)
+		errx(2, "%s", why);
 	if (runner_start(&cfg, &lk) == -1)
 		err(1, "pthread_create (turn runner)");
 	logmsg("ready: event loop and turn runner, work %.3f s, lock %s %s%s",

@@ -8,7 +8,7 @@
 #include "parse.h"
 
 int
-parse_seconds(const char *s, double *out)
+parse_double(const char *s, double *out)
 {
 	char *end;
 	double v;
@@ -16,10 +16,27 @@ parse_seconds(const char *s, double *out)
 	errno = 0;
 	v = strtod(s, &end);
 	if (*s == '\0' || *s == ' ' || *end != '\0' || errno != 0 ||
-	    !isfinite(v) || v <= 0.0 || v > 3600.0)
+	    !isfinite(v))
 		return -1;
 	*out = v;
 	return 0;
+}
+
+int
+parse_seconds_upto(const char *s, double max, double *out)
+{
+	double v;
+
+	if (parse_double(s, &v) == -1 || v <= 0.0 || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+int
+parse_seconds(const char *s, double *out)
+{
+	return parse_seconds_upto(s, 3600.0, out);
 }
 
 int

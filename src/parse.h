@@ -9,6 +9,13 @@
  */
 int parse_seconds(const char *s, double *out);
 
+/* parse_seconds_upto: as parse_seconds, within (0, max]. */
+int parse_seconds_upto(const char *s, double max, double *out);
+
+/* parse_double: the whole of s as any finite number. Returns 0 with
+ * *out set, or -1. */
+int parse_double(const char *s, double *out);
+
 /*
  * parse_count: the whole of s as a decimal integer in [min, max]
  * (strtol(3) alone accepts blanks, signs past the range and tails).

@@ -1,22 +1,15 @@
 /* pq.c - libpq through dlopen(3): see pq.h for why. */
 #define _POSIX_C_SOURCE 200809L
 
-#include <dlfcn.h>
-#include <stdio.h>
-#include <string.h>
-
+#include "dl.h"
 #include "pq.h"
 
 #define LIBPQ	"libpq.so.5"
 
 struct pq_api pq;
 
-/* Each entry: the libpq name, and where its address goes. */
-#define SYM(f, name)	{ name, (void **)(void *)&pq.f }
-static const struct {
-	const char	*name;
-	void		**slot;
-} syms[] = {
+#define SYM(f, name)	DL_SYM(pq, f, name)
+static const struct dl_sym syms[] = {
 	SYM(connectStartParams, "PQconnectStartParams"),
 	SYM(connectPoll, "PQconnectPoll"),
 	SYM(status, "PQstatus"),
@@ -40,29 +33,20 @@ static const struct {
 	SYM(conninfoParse, "PQconninfoParse"),
 	SYM(conninfoFree, "PQconninfoFree"),
 	SYM(freemem, "PQfreemem"),
+	SYM(connectdbParams, "PQconnectdbParams"),
+	SYM(execParams, "PQexecParams"),
+	SYM(cmdTuples, "PQcmdTuples"),
+	SYM(nfields, "PQnfields"),
+	SYM(getisnull, "PQgetisnull"),
 };
 
 int
 pq_load(char *why, size_t len)
 {
 	static void *lib;
-	size_t i;
-	void *p;
 
-	if (lib != NULL)
-		return 0;
-	if ((lib = dlopen(LIBPQ, RTLD_NOW | RTLD_LOCAL)) == NULL) {
-		snprintf(why, len, "%s", dlerror());
-		return -1;
-	}
-	for (i = 0; i < sizeof(syms) / sizeof(syms[0]); i++) {
-		if ((p = dlsym(lib, syms[i].name)) == NULL) {
-			snprintf(why, len, "%s: no %s", LIBPQ, syms[i].name);
-			dlclose(lib);
-			lib = NULL;
-			return -1;
-		}
-		memcpy(syms[i].slot, &p, sizeof(p));
-	}
-	return 0;
+	if (lib == NULL)
+		lib = dl_load(LIBPQ, syms, sizeof(syms) / sizeof(syms[0]), why,
+		    len);
+	return lib != NULL ? 0 : -1;
 }

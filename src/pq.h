@@ -36,6 +36,14 @@ struct pq_api {
 	PQconninfoOption *(*conninfoParse)(const char *, char **);
 	void		 (*conninfoFree)(PQconninfoOption *);
 	void		 (*freemem)(void *);
+	PGconn		*(*connectdbParams)(const char *const *,
+			    const char *const *, int);
+	PGresult	*(*execParams)(PGconn *, const char *, int,
+			    const Oid *, const char *const *, const int *,
+			    const int *, int);
+	char		*(*cmdTuples)(PGresult *);
+	int		 (*nfields)(const PGresult *);
+	int		 (*getisnull)(const PGresult *, int, int);
 };
 
 extern struct pq_api pq;

@@ -124,6 +124,25 @@ gather(const struct record_reader *r, unsigned char *b)
 	return n;
 }
 
+size_t
+record_body(const struct record_reader *r, const unsigned char *buf,
+    unsigned char *out, size_t cap)
+{
+	size_t at = HEADER + 8, n = 0, clen, k;
+
+	while (at < r->end) {
+		clen = be16(buf + at + 4);
+		if (buf[at + 1] == FCGI_STDIN && n < cap) {
+			k = cap - n < clen ? cap - n : clen;
+			memcpy(out + n, buf + at + HEADER, k);
+		}
+		if (buf[at + 1] == FCGI_STDIN)
+			n += clen;
+		at += HEADER + clen + buf[at + 6];
+	}
+	return n;
+}
+
 int
 record_params(const struct record_reader *r, unsigned char *buf,
     record_param_fn fn, void *arg)

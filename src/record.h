@@ -49,6 +49,15 @@ int record_params(const struct record_reader *r, unsigned char *buf,
     record_param_fn fn, void *arg);
 
 /*
+ * record_body: copy the FCGI_STDIN contents (the request body) of a
+ * whole request that record_scan accepted to out, at most cap bytes.
+ * Call before record_params, which overwrites the records. Returns
+ * the body's whole length (more than cap: it did not fit).
+ */
+size_t record_body(const struct record_reader *r, const unsigned char *buf,
+    unsigned char *out, size_t cap);
+
+/*
  * record_reply: answer request id on fd: FCGI_STDOUT records holding
  * head then body (CGI response, RFC 3875 6), the empty FCGI_STDOUT,
  * and FCGI_END_REQUEST with FCGI_REQUEST_COMPLETE, in one write(2).

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -29,8 +30,10 @@ static struct {
 	uint64_t	 waiting;	/* the ticket the runner waits for
 					 * (its number + 1), or 0 */
 	int		 cancel_fd;	/* eventfd: call that wait off */
+	_Atomic int	 rewait;	/* an earlier ticket was queued (an
+					 * adopted job): wait for it instead */
 } q = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL, NULL,
-	NULL, 0, 0, 0, -1 };
+	NULL, 0, 0, 0, -1, 0 };
 
 static const struct config *cfg;
 static struct lock *lk;
@@ -50,6 +53,27 @@ unlink_source(struct source *s)
 	s->state = SOURCE_NEW;
 }
 
+/* With q.mu held: put s in the queue in ticket order. New arrivals go
+ * last; an adopted job's older ticket goes before them. */
+static void
+insert(struct source *s)
+{
+	struct source *at = q.tail;
+
+	while (at != NULL && at->turn.ticket > s->turn.ticket)
+		at = at->prev;
+	s->prev = at;
+	s->next = at != NULL ? at->next : q.head;
+	if (s->next != NULL)
+		s->next->prev = s;
+	else
+		q.tail = s;
+	if (at != NULL)
+		at->next = s;
+	else
+		q.head = s;
+}
+
 int
 runner_park(struct source *s)
 {
@@ -59,13 +83,13 @@ runner_park(struct source *s)
 	idle = q.head == NULL && !q.busy;
 	s->state = SOURCE_PARKED;
 	s->gone = 0;
-	s->next = NULL;
-	s->prev = q.tail;
-	if (q.tail != NULL)
-		q.tail->next = s;
-	else
-		q.head = s;
-	q.tail = s;
+	insert(s);
+	if (q.head == s && s->next != NULL && q.waiting != 0) {
+		/* The runner waits for a later ticket on the board: have it
+		 * wait for this one (board_wait_turn). */
+		atomic_store(&q.rewait, 1);
+		board_nudge(q.waiting - 1);
+	}
 	if (q.head == s) {
 		/* Nothing ahead in this process and the runner idle: if the
 		 * lock is free, take it now, on the loop's thread. The work
@@ -119,7 +143,10 @@ runner_drain(int *working)
 	q.stopping = 1;
 	while ((s = q.tail) != NULL) {
 		unlink_source(s);
-		turn_end(&s->turn, lk, TURN_STOPPING);
+		/* A stored job's ticket stays queued: once this process is
+		 * gone, another adopts it in its place (board_adopt). */
+		if (!s->durable || s->turn.held)
+			turn_end(&s->turn, lk, TURN_STOPPING);
 		s->next = list;
 		list = s;
 	}
@@ -301,6 +328,46 @@ run_work(struct source *s)
 	hand_back(s, how);
 }
 
+/* t's ticket was finished on the board by another process (a job
+ * canceled through it): take its source out of the queue, hand it
+ * back. */
+static void
+drop_finished(const struct turn *t)
+{
+	struct source *s = NULL;
+
+	pthread_mutex_lock(&q.mu);
+	if (q.head != NULL && q.head->turn.ticket == t->ticket) {
+		s = q.head;
+		unlink_source(s);
+		s->state = SOURCE_WORKING;
+		q.working = s;
+	}
+	pthread_mutex_unlock(&q.mu);
+	if (s != NULL)
+		hand_back(s, TURN_SKIPPED);
+}
+
+/* Before a wait: note which ticket the runner waits for, unless an
+ * earlier one came meanwhile (then start over from the head). Returns
+ * 0, or -1 to start over. */
+static int
+mark_waiting(const struct turn *t)
+{
+	uint64_t n;
+	int rc = 0;
+
+	pthread_mutex_lock(&q.mu);
+	(void)!read(q.cancel_fd, &n, sizeof(n));  /* stale ones */
+	atomic_store(&q.rewait, 0);
+	if (q.head != NULL && q.head->turn.ticket != t->ticket)
+		rc = -1;
+	else
+		q.waiting = t->ticket + 1;
+	pthread_mutex_unlock(&q.mu);
+	return rc;
+}
+
 /* The backend could not take the lock for t: answer its source. */
 static void
 failed(struct turn *t)
@@ -324,22 +391,25 @@ failed(struct turn *t)
 static int
 wait_turn(struct turn *t)
 {
-	uint64_t n;
+	int ok, e;
 
 	for (;;) {
-		pthread_mutex_lock(&q.mu);
-		(void)!read(q.cancel_fd, &n, sizeof(n));  /* stale ones */
-		q.waiting = t->ticket + 1;
-		pthread_mutex_unlock(&q.mu);
+		if (mark_waiting(t) == -1)
+			return -1;
 		t->error = 0;
-		n = turn_wait(t, lk, q.cancel_fd) == 0;
+		ok = turn_wait(t, lk, q.cancel_fd, &q.rewait) == 0;
+		e = errno;
 		pthread_mutex_lock(&q.mu);
 		q.waiting = 0;
 		pthread_mutex_unlock(&q.mu);
-		if (n)
+		if (ok)
 			return 0;
-		if (t->error == 0)	/* finished by the loop */
+		if (t->error == 0 && e == EAGAIN)  /* an earlier ticket */
 			return -1;
+		if (t->error == 0) {	/* finished by the loop, or by */
+			drop_finished(t);	/* another process */
+			return -1;
+		}
 		if (t->error != ECANCELED) {
 			failed(t);
 			return -1;
@@ -382,6 +452,10 @@ one_turn(struct turn *t)
 	if (s->ops->gone(s)) {
 		logmsg("req=%s skipped: client gone at its turn after %.3f s",
 		    s->id, mono_now() - s->turn.t0);
+		finish(s, TURN_SKIPPED);
+		return;
+	}
+	if (s->ops->begin != NULL && s->ops->begin(s) == -1) {
 		finish(s, TURN_SKIPPED);
 		return;
 	}

@@ -18,9 +18,9 @@
  */
 int runner_start(const struct config *cfg, struct lock *l);
 
-/* runner_park: queue s, whose turn_enter() succeeded; tickets come in
- * order from the one event loop, so the queue stays in ticket order.
- * Returns 1 if the process had nothing queued or in work before. */
+/* runner_park: queue s, whose turn_enter() succeeded (or whose ticket
+ * this process adopted: board_adopt), in ticket order. Returns 1 if the
+ * process had nothing queued or in work before. */
 int runner_park(struct source *s);
 
 /*

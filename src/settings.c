@@ -15,6 +15,9 @@ enum kind {
 	K_PATH,		/* a non-empty path */
 	K_PATH_OFF,	/* a path, or empty for off */
 	K_KEY,		/* a signed 64-bit integer */
+	K_DAYS,		/* a number of seconds in (0, 30 days] */
+	K_COUNT,	/* a whole number in [1, 1000000] */
+	K_TEXT,		/* any text, checked by its user */
 	K_GONE,		/* a setting of an older version: refused */
 	K_FLAG		/* an option without a value, no environment */
 };
@@ -52,6 +55,20 @@ static const struct setting table[] = {
 	{ "lock-key", 'k', "LOCK_KEY", K_KEY, AT(lock_key),
 	  "N", "the engine's advisory lock key;\n"
 	  "default 1396918089" },
+	{ "jobs-db", 'j', "JOBS_DB", K_PATH_OFF, AT(jobs_db),
+	  "PATH", "the job store (SQLite); empty: no jobs;\n"
+	  "default serialcgi-jobs.db; with --lock-url\n"
+	  "the engine holds the jobs instead" },
+	{ "job-retention", 'r', "JOB_RETENTION", K_DAYS, AT(job_retention),
+	  "S", "keep finished jobs this long; default 86400" },
+	{ "job-queue", 'q', "JOB_QUEUE", K_COUNT, AT(job_queue),
+	  "N", "queued jobs at most, then 503; default 1000" },
+	{ "callback-allow", 'a', "CALLBACK_ALLOW", K_TEXT,
+	  AT(callback_allow), "LIST", "addresses callbacks may reach: \"public\"\n"
+	  "and networks (127.0.0.1/32, ...);\ndefault public" },
+	{ "callback-secret", 'S', "CALLBACK_SECRET_FILE", K_PATH_OFF,
+	  AT(callback_secret), "PATH", "a 0600 file, whsec_ and base64, that\n"
+	  "signs callbacks; default off: no callbacks" },
 	{ "threads", 't', "THREADS", K_GONE, 0, "N",
 	  "gone in 0.2: a waiting request holds no thread" },
 	{ "check", 'c', NULL, K_FLAG, 0, NULL,
@@ -67,6 +84,9 @@ static const char *const want[] = {
 	[K_PATH_OFF] = "a path",
 	[K_KEY] = "a whole number from -9223372036854775808 to "
 	    "9223372036854775807",
+	[K_DAYS] = "a number of seconds in (0, 2592000]",
+	[K_COUNT] = "a whole number from 1 to 1000000",
+	[K_TEXT] = "text",
 	[K_GONE] = "a setting any more: since 0.2 a waiting request holds "
 	    "no thread; nginx's QUEUE bounds the waiters",
 };
@@ -91,6 +111,14 @@ apply(const struct setting *s, const char *val, struct config *cfg)
 	case K_KEY:
 		return parse_count(val, LONG_MIN, LONG_MAX,
 		    (long *)(void *)base);
+	case K_DAYS:
+		return parse_seconds_upto(val, 30 * 86400.0,
+		    (double *)(void *)base);
+	case K_COUNT:
+		return parse_count(val, 1, 1000000, (long *)(void *)base);
+	case K_TEXT:
+		*(const char **)(void *)base = val;
+		return 0;
 	default:
 		return -1;
 	}

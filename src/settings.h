@@ -22,6 +22,12 @@ struct config {
 	const char	*lock_url;	/* the lock engine (libpq URL or
 					 * conninfo), or NULL: flock alone */
 	long		 lock_key;	/* its advisory lock key */
+	const char	*jobs_db;	/* the SQLite job store, or NULL:
+					 * no jobs */
+	double		 job_retention;	/* s a finished job is kept */
+	long		 job_queue;	/* queued jobs, at most */
+	const char	*callback_allow;	/* allow.h's list */
+	const char	*callback_secret;	/* path, or NULL: no callbacks */
 };
 
 enum settings_verdict {

@@ -1,6 +1,6 @@
 /*
- * source.h - where a turn's request comes from. Now a parked HTTP
- * request (http.c); later a stored job. The turn runner sees only this.
+ * source.h - where a turn's request comes from: a parked HTTP request
+ * (http.c) or a stored job (jobs.c). The turn runner sees only this.
  */
 #ifndef SERIALCGI_SOURCE_H
 #define SERIALCGI_SOURCE_H
@@ -13,6 +13,11 @@ struct source_ops {
 	/* Has the requester left, so the work would be for nobody?
 	 * Returns 1 or 0. Called by the runner just before the work. */
 	int	(*gone)(struct source *);
+	/* Or NULL. The lock is held and the work is due: make its start
+	 * known (a job is marked running in its store, durably, so that a
+	 * crash can never run it twice). Returns 0 to work, or -1 to skip
+	 * it (it is no longer queued: canceled, or the store failed). */
+	int	(*begin)(struct source *);
 	/* The turn is over with this outcome: answer the requester.
 	 * Called by the runner, once, for a source it took. */
 	void	(*answer)(struct source *, enum turn_outcome);
@@ -28,6 +33,9 @@ struct source {
 	struct source	*prev, *next;	/* in the runner's queue */
 	int		 state;		/* SOURCE_* below */
 	int		 gone;		/* the requester left while working */
+	int		 durable;	/* a stored job: on a stop its ticket
+					 * stays queued, for a process to
+					 * adopt or for the next start */
 };
 
 #define SOURCE_NEW	0	/* not queued */

@@ -107,7 +107,9 @@ queue(const struct board_waiter *w, long n, double now)
 		    !cJSON_AddNumberToObject(o, "pid", (double)w[i].pid) ||
 		    !cJSON_AddStringToObject(o, "id", w[i].id) ||
 		    !cJSON_AddNumberToObject(o, "waited_seconds",
-		    round_us(now - w[i].arrived))) {
+		    round_us(now - w[i].arrived)) ||
+		    (w[i].job && !cJSON_AddTrueToObject(o, "job")) ||
+		    (w[i].orphan && !cJSON_AddTrueToObject(o, "orphan"))) {
 			cJSON_Delete(a);
 			a = NULL;
 		}

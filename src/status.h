@@ -36,12 +36,13 @@ void status_init(const char *board_path);
 
 /*
  * status_full: what metrics_status() answers, and: the holder's
- * request id and wait; "queue", the live waiters in ticket order (at
- * most STATUS_QUEUE_MAX, and at most 8 more than st counted) with pid,
- * request id and seconds waited; the wait histogram's buckets
- * (cumulative, as in /metrics); "host", the load average
- * (getloadavg(3)) and the free space for the service user (statvfs(3)
- * f_bavail). st is a board_stats() snapshot, now is
+ * request id and wait; "queue", the waiters in ticket order (at most
+ * STATUS_QUEUE_MAX, and at most 8 more than st counted) with pid,
+ * request id and seconds waited, "job": true for a stored job's ticket
+ * and "orphan": true for one waiting to be adopted; the wait
+ * histogram's buckets (cumulative, as in /metrics); "host", the load
+ * average (getloadavg(3)) and the free space for the service user
+ * (statvfs(3) f_bavail). st is a board_stats() snapshot, now is
  * mono_now() in seconds; the queue is a snapshot of its own
  * (board_queue). Returns a string to free with cJSON_free(), or NULL
  * with errno set (ENOMEM, or board_queue's).

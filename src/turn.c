@@ -9,19 +9,20 @@
 #include "turn.h"
 
 int
-turn_enter(struct turn *t, const char *id)
+turn_enter(struct turn *t, const char *id, int durable)
 {
 	t->held = t->begun = 0;
 	t->t1 = t->t2 = 0;
 	t->token = 0;
 	t->error = 0;
-	return board_enter(id, &t->t0, &t->ticket, &t->ahead);
+	return board_enter(id, &t->t0, &t->ticket, &t->ahead, durable);
 }
 
 int
-turn_wait(struct turn *t, struct lock *l, int cancel_fd)
+turn_wait(struct turn *t, struct lock *l, int cancel_fd,
+    const _Atomic int *rewait)
 {
-	if (board_wait_turn(t->ticket) == -1)
+	if (board_wait_turn(t->ticket, rewait) == -1)
 		return -1;
 	if (lock_acquire(l, cancel_fd) == -1) {
 		t->error = errno;

@@ -36,20 +36,23 @@ struct turn {
 /*
  * turn_enter: stamp the arrival (t0) and take the next ticket, under
  * one lock, so ticket order is arrival order across processes; id is
- * the request id that /status?full lists for the ticket (board_enter).
- * Returns 0, or -1 with errno EAGAIN if the scoreboard is full.
+ * the request (or job) id that /status?full lists for the ticket;
+ * durable as board_enter (1 for a stored job). Returns 0, or -1 with
+ * errno EAGAIN if the scoreboard is full.
  */
-int turn_enter(struct turn *t, const char *id);
+int turn_enter(struct turn *t, const char *id, int durable);
 
 /*
  * turn_wait: wait until t's ticket is next, then for lock l (cancel_fd
  * as lock_acquire); t1 is stamped the moment the lock is ours, before
- * any check, as the exclusive section starts there.
- * Returns 0 with the lock held, or -1 with errno
+ * any check, as the exclusive section starts there. rewait as
+ * board_wait_turn. Returns 0 with the lock held, or -1 with errno
  * ECANCELED if the ticket was finished meanwhile (turn_end by another
- * thread), or the backend's errno.
+ * thread, board_cancel by another process), EAGAIN if *rewait was set
+ * before the lock was asked for, or the backend's errno in t->error.
  */
-int turn_wait(struct turn *t, struct lock *l, int cancel_fd);
+int turn_wait(struct turn *t, struct lock *l, int cancel_fd,
+    const _Atomic int *rewait);
 
 /*
  * turn_try: if t's ticket is next and l is free, take l and begin the

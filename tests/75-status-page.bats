@@ -184,6 +184,23 @@ for k in IDS:
 	assert_output '{"holder":null,"waiters":0,"queue":[],"served":5,"n":5}'
 }
 
+@test "/status?full: a queued job shows as a job, by the id of the request that made it, never its job id" {
+	stack_up "$BATS_TEST_TMPDIR" PROCESSES=2 WORK_SECONDS=1 \
+		WORK_LOG="$BATS_TEST_TMPDIR/run/private/work.log"
+	client h1
+	wait_for "$RUN/private/work.log" '^start .* h1 ' 5
+	id=$(submit -H 'X-Request-Id: made-job')
+	[[ $id =~ ^[0-9a-f]{32}$ ]]
+	until_full '.waiters == 1'
+	full >"$BATS_TEST_TMPDIR/full"
+	run jq -c '[.holder.id, (.queue[] | {id, job, orphan})]' "$BATS_TEST_TMPDIR/full"
+	assert_output '["h1",{"id":"made-job","job":true,"orphan":null}]'
+	# A job's id is its only secret: /status?full never shows it.
+	run grep -c "$id" "$BATS_TEST_TMPDIR/full"
+	assert_output 0
+	wait
+}
+
 @test "/metrics: process_* series for each responder, by pid, through the official parser" {
 	stack_up "$BATS_TEST_TMPDIR" PROCESSES=3 WORK_SECONDS=0.1
 	curl -s "$URL/test" >/dev/null

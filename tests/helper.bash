@@ -219,3 +219,44 @@ shared_log() {
 advisory_rows() {
 	sql "select pid, granted from pg_locks where locktype = 'advisory'"
 }
+
+# ---- jobs ---------------------------------------------------------------
+
+# submit [CURL ARGS...]: POST /jobs; prints the new job's id. The answer's
+# head goes to $BATS_TEST_TMPDIR/submit.h, its body to submit.json.
+submit() {
+	curl -s -D "$BATS_TEST_TMPDIR/submit.h" \
+		-o "$BATS_TEST_TMPDIR/submit.json" -X POST "$@" "$URL/jobs"
+	jq -r '.id // empty' "$BATS_TEST_TMPDIR/submit.json"
+}
+
+# job ID: the monitor's body for job ID.
+job() { curl -s "$URL/jobs/$1"; }
+
+# until_status ID STATUS [SECONDS]: poll every 50 ms until job ID has
+# STATUS (default within 10 s); prints the job.
+until_status() {
+	local id=$1 want=$2 secs=${3:-10} i body
+	for ((i = 0; i < secs * 20; i++)); do
+		body=$(job "$id")
+		if [[ $(jq -r .status <<<"$body") == "$want" ]]; then
+			echo "$body"
+			return 0
+		fi
+		sleep 0.05
+	done
+	echo "job $id not $want after ${secs}s: $body" >&2
+	return 1
+}
+
+# starts ID: how many works of ID began, per the work log $LOG.
+starts() { grep -c "^start .* $1 " "$LOG" || true; }
+
+# sqlite DB SQL: run SQL on a job store as the service user.
+sqlite() { as_user sqlite3 "$1" "$2"; }
+
+# job_in_db ID: job ID's status as the SQLite store of $RUN has it.
+job_in_db() {
+	sqlite "$RUN/private/jobs.db" \
+		"select status from serialcgi_jobs where id = '$1'"
+}

@@ -1,0 +1,177 @@
+/*
+ * db_pg.c - the PostgreSQL backend of db.h: the job store across hosts,
+ * in the lock engine. Plain blocking libpq (PQexecParams), bounded by a
+ * 1 s connect, the lock session's client keepalives and a 5 s
+ * statement_timeout; synchronous_commit on, so a COMMIT that returns is
+ * durable on the engine. The engine's advisory transaction lock keeps
+ * responders that start together from racing each other's CREATE.
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "db.h"
+#include "pq.h"
+
+#define SCHEMA_KEY	"1396918090"	/* advisory key for the CREATEs */
+
+static const char *const keys[] = {
+	"dbname", "application_name", "keepalives", "keepalives_idle",
+	"keepalives_interval", "keepalives_count", "tcp_user_timeout",
+	"connect_timeout", "options", NULL
+};
+#define OPTIONS	"-c statement_timeout=5000 -c lock_timeout=5000 " \
+	"-c idle_session_timeout=0 -c synchronous_commit=on " \
+	"-c client_min_messages=warning"
+
+/* One line of libpq's message, for the log. */
+static void
+say(struct db *d, const char *what, const char *msg)
+{
+	snprintf(d->error, sizeof(d->error), "postgresql %s: %s", what,
+	    msg != NULL && *msg ? msg : "no message");
+	d->error[strcspn(d->error, "\n")] = '\0';
+}
+
+static int
+connect_pg(struct db *d)
+{
+	const char *vals[] = { d->url, "serialcgi-store", "1", "1", "1", "2",
+	    "3000", "1", OPTIONS, NULL };
+
+	if (d->h != NULL)
+		pq.finish(d->h);
+	d->h = pq.connectdbParams(keys, vals, 1);
+	if (d->h != NULL && pq.status(d->h) == CONNECTION_OK)
+		return 0;
+	say(d, "connect", d->h != NULL ? pq.errorMessage(d->h) :
+	    "out of memory");
+	errno = ENOTCONN;
+	return -1;
+}
+
+static int
+pg_exec(struct db *d, const char *sql, int nparams,
+    const char *const *params, db_row_fn fn, void *arg, long *changes)
+{
+	const char *vals[32];
+	PGresult *r;
+	ExecStatusType st;
+	const char *state;
+	int i, k, n, stop = 0;
+
+	d->conflict = 0;
+	if ((d->h == NULL || pq.status(d->h) != CONNECTION_OK) &&
+	    connect_pg(d) == -1)
+		return -1;
+	r = pq.execParams(d->h, sql, nparams, NULL, params, NULL, NULL, 0);
+	st = r != NULL ? pq.resultStatus(r) : PGRES_FATAL_ERROR;
+	if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
+		state = r != NULL ? pq.resultErrorField(r, PG_DIAG_SQLSTATE) :
+		    NULL;
+		d->conflict = state != NULL && strcmp(state, "23505") == 0;
+		say(d, "query", r != NULL ? pq.resultErrorMessage(r) :
+		    pq.errorMessage(d->h));
+		pq.clear(r);
+		errno = pq.status(d->h) == CONNECTION_OK ? EIO : ENOTCONN;
+		return -1;
+	}
+	n = pq.nfields(r);
+	if (n > 32)
+		n = 32;
+	for (i = 0; fn != NULL && !stop && i < pq.ntuples(r); i++) {
+		for (k = 0; k < n; k++)
+			vals[k] = pq.getisnull(r, i, k) ? NULL :
+			    pq.getvalue(r, i, k);
+		stop = fn(arg, n, vals) != 0;
+	}
+	if (changes != NULL)
+		*changes = strtol(pq.cmdTuples(r), NULL, 10);
+	pq.clear(r);
+	return 0;
+}
+
+static int
+plain(struct db *d, const char *sql)
+{
+	return pg_exec(d, sql, 0, NULL, NULL, NULL, NULL);
+}
+
+static int
+pg_begin(struct db *d)
+{
+	return plain(d, "BEGIN");
+}
+
+static int
+pg_commit(struct db *d)
+{
+	return plain(d, "COMMIT");
+}
+
+static int
+pg_rollback(struct db *d)
+{
+	return plain(d, "ROLLBACK");
+}
+
+static void
+pg_close(struct db *d)
+{
+	pq.finish(d->h);
+	d->h = NULL;
+}
+
+static const struct db_backend db_pg = {
+	.name = "postgresql",
+	.schema =
+	    "SELECT pg_advisory_xact_lock(" SCHEMA_KEY ");"
+	    "CREATE TABLE IF NOT EXISTS serialcgi_jobs ("
+	    " seq BIGSERIAL PRIMARY KEY,"
+	    " id TEXT NOT NULL UNIQUE,"
+	    " status TEXT NOT NULL,"
+	    " node TEXT NOT NULL, gen TEXT NOT NULL, ticket BIGINT NOT NULL,"
+	    " owner_slot INTEGER NOT NULL, owner_pid INTEGER NOT NULL,"
+	    " arrived_mono DOUBLE PRECISION NOT NULL,"
+	    " created_at DOUBLE PRECISION NOT NULL,"
+	    " started_at DOUBLE PRECISION, finished_at DOUBLE PRECISION,"
+	    " elapsed DOUBLE PRECISION, wait DOUBLE PRECISION,"
+	    " work DOUBLE PRECISION, fence BIGINT,"
+	    " error_code TEXT, error_message TEXT,"
+	    " idem_key TEXT UNIQUE, idem_body TEXT,"
+	    " cb_url TEXT, cb_state TEXT,"
+	    " cb_attempts INTEGER NOT NULL DEFAULT 0,"
+	    " cb_next_at DOUBLE PRECISION,"
+	    " cb_last_status INTEGER, cb_last_error TEXT,"
+	    " cb_node TEXT, cb_gen TEXT, cb_slot INTEGER, cb_pid INTEGER);"
+	    "CREATE INDEX IF NOT EXISTS serialcgi_jobs_status"
+	    " ON serialcgi_jobs (status, seq);"
+	    "CREATE INDEX IF NOT EXISTS serialcgi_jobs_callback"
+	    " ON serialcgi_jobs (cb_state, cb_next_at);"
+	    "CREATE INDEX IF NOT EXISTS serialcgi_jobs_finished"
+	    " ON serialcgi_jobs (finished_at)",
+	.exec = pg_exec,
+	.begin = pg_begin,
+	.commit = pg_commit,
+	.rollback = pg_rollback,
+	.close = pg_close,
+};
+
+int
+db_open_pg(struct db *d, const char *url)
+{
+	char why[160];
+
+	memset(d, 0, sizeof(*d));
+	d->be = &db_pg;
+	d->url = url;
+	if (pq_load(why, sizeof(why)) == -1) {
+		say(d, "libpq", why);
+		errno = ENOTCONN;
+		return -1;
+	}
+	return connect_pg(d);
+}

@@ -1,0 +1,593 @@
+/* deliver.c - callbacks in the Standard Webhooks form: see deliver.h. */
+#define _GNU_SOURCE	/* SOCK_CLOEXEC, strcasecmp */
+
+#include <sys/epoll.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+#include <arpa/inet.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "allow.h"
+#include "clock.h"
+#include "deliver.h"
+#include "jobs.h"
+#include "log.h"
+#include "parse.h"
+#include "webapi.h"
+
+#define SECRET_MAX	64	/* bytes of key */
+#define BACKOFF_FIRST	1.0	/* s before the first retry */
+#define BACKOFF_MAX	3600.0	/* s between retries, at most */
+
+/* One attempt in flight. */
+struct attempt {
+	CURL		*e;
+	struct curl_slist *hdrs;
+	char		*body;
+	struct job	 job;
+	int		 refused;	/* the allowlist said no */
+	char		 addr[64];	/* the address it refused */
+	char		 err[CURL_ERROR_SIZE];
+	struct attempt	*next;
+};
+
+static struct allow allow;
+static char secret[128];		/* "whsec_...": "" callbacks off */
+static unsigned char key[SECRET_MAX];
+static int key_len;			/* decoded at the first callback */
+static int efd = -1;			/* epoll set of libcurl's sockets */
+static CURLM *multi;
+static double deadline;			/* mono s; 0: none */
+static struct attempt *flying;
+static int nflying;
+
+/* ---- the secret ------------------------------------------------------- */
+
+/* A private file: ours, a regular file, no access for group or others,
+ * never through a symlink (it is a key). Returns its fd, or -1. */
+static int
+open_private(const char *path, char *why, size_t len)
+{
+	struct stat st;
+	int fd;
+
+	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) == -1) {
+		snprintf(why, len, "%s", errno == ELOOP ? "is a symlink" :
+		    strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) ||
+	    st.st_uid != geteuid() || (st.st_mode & 077) != 0) {
+		snprintf(why, len, "must be a regular file of ours, mode "
+		    "0600 or 0400");
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* "whsec_" and base64 of 24 to 64 bytes (Standard Webhooks' form), a
+ * newline allowed after. Read and checked at start; decoded by
+ * libcrypto at the first callback (decode_key), so that an idle
+ * responder never loads it. */
+static int
+read_secret(const char *path, char *why, size_t len)
+{
+	const char *b64 = secret + 6;
+	size_t n, k;
+	ssize_t got;
+	int fd;
+
+	if ((fd = open_private(path, why, len)) == -1)
+		return -1;
+	got = read(fd, secret, sizeof(secret) - 1);
+	close(fd);
+	secret[got > 0 ? got : 0] = '\0';
+	secret[strcspn(secret, "\r\n")] = '\0';
+	n = strlen(b64);
+	k = strspn(b64, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	    "0123456789+/");
+	k += strspn(b64 + k, "=");
+	if (strncmp(secret, "whsec_", 6) != 0 || k != n || n % 4 != 0 ||
+	    n < 32 || n > 4 * SECRET_MAX / 3 + 4) {
+		secret[0] = '\0';
+		snprintf(why, len, "want whsec_ and base64 of 24 to %d bytes "
+		    "(Standard Webhooks)", SECRET_MAX);
+		return -1;
+	}
+	return 0;
+}
+
+/* The key's bytes, once. Returns 0 or -1. */
+static int
+decode_key(void)
+{
+	const char *b64 = secret + 6;
+	unsigned char raw[sizeof(secret)];
+	int k, pad = 0, n = (int)strlen(b64);
+
+	if (key_len > 0)
+		return 0;
+	if ((k = cr.decode_block(raw, (const unsigned char *)b64, n)) < 0)
+		return -1;
+	while (pad < 2 && b64[n - 1 - pad] == '=')
+		pad++;
+	if ((k -= pad) < 24 || k > SECRET_MAX)
+		return -1;
+	memcpy(key, raw, (size_t)k);
+	key_len = k;
+	return 0;
+}
+
+/* ---- libcurl's sockets in our epoll set ------------------------------- */
+
+static int
+on_socket(CURL *e, curl_socket_t s, int what, void *u, void *sp)
+{
+	struct epoll_event ev = { 0 };
+
+	(void)e, (void)u, (void)sp;
+	if (what == CURL_POLL_REMOVE) {
+		(void)epoll_ctl(efd, EPOLL_CTL_DEL, s, NULL);
+		return 0;
+	}
+	ev.events = (what & CURL_POLL_IN ? EPOLLIN : 0) |
+	    (what & CURL_POLL_OUT ? EPOLLOUT : 0);
+	ev.data.fd = s;
+	if (epoll_ctl(efd, EPOLL_CTL_MOD, s, &ev) == -1 && errno == ENOENT)
+		(void)epoll_ctl(efd, EPOLL_CTL_ADD, s, &ev);
+	return 0;
+}
+
+static int
+on_timer(CURLM *m, long ms, void *u)
+{
+	(void)m, (void)u;
+	deadline = ms < 0 ? 0 : mono_now() + (double)ms / 1e3;
+	return 0;
+}
+
+/* The allowlist, before the socket exists: a refused address sees no
+ * connection at all (CURLOPT_OPENSOCKETFUNCTION). */
+static curl_socket_t
+on_open(void *arg, curlsocktype purpose, struct curl_sockaddr *a)
+{
+	struct attempt *at = arg;
+	const void *ip = NULL;
+
+	if (purpose == CURLSOCKTYPE_IPCXN && allow_addr(&allow, &a->addr))
+		return socket(a->family, a->socktype | SOCK_CLOEXEC,
+		    a->protocol);
+	if (a->family == AF_INET)
+		ip = &((struct sockaddr_in *)(void *)&a->addr)->sin_addr;
+	else if (a->family == AF_INET6)
+		ip = &((struct sockaddr_in6 *)(void *)&a->addr)->sin6_addr;
+	if (ip == NULL || inet_ntop(a->family, ip, at->addr,
+	    sizeof(at->addr)) == NULL)
+		snprintf(at->addr, sizeof(at->addr), "family %d", a->family);
+	at->refused = 1;
+	return CURL_SOCKET_BAD;
+}
+
+/* Again on the connected address, just before the request is sent
+ * (CURLOPT_PREREQFUNCTION, libcurl 7.80): nothing slips through. */
+static int
+on_prereq(void *arg, char *ip, char *local, int port, int lport)
+{
+	struct attempt *at = arg;
+
+	(void)local, (void)port, (void)lport;
+	if (allow_text(&allow, ip) == 1)
+		return CURL_PREREQFUNC_OK;
+	snprintf(at->addr, sizeof(at->addr), "%s", ip);
+	at->refused = 1;
+	return CURL_PREREQFUNC_ABORT;
+}
+
+static size_t
+discard(char *p, size_t size, size_t n, void *u)
+{
+	(void)p, (void)u;
+	return size * n;
+}
+
+/* ---- one attempt -------------------------------------------------------- */
+
+/* base64(HMAC-SHA256(key, "id.timestamp.body")). */
+static int
+sign(const char *id, long ts, const char *body, char *out, size_t len)
+{
+	unsigned char mac[EVP_MAX_MD_SIZE], *msg;
+	unsigned int mlen = 0;
+	int n;
+
+	n = snprintf(NULL, 0, "%s.%ld.%s", id, ts, body);
+	if ((msg = malloc((size_t)n + 1)) == NULL)
+		return -1;
+	snprintf((char *)msg, (size_t)n + 1, "%s.%ld.%s", id, ts, body);
+	if (cr.hmac(cr.sha256(), key, key_len, msg, (size_t)n, mac, &mlen) ==
+	    NULL || len < 4 * ((mlen + 2) / 3) + 1) {
+		free(msg);
+		return -1;
+	}
+	free(msg);
+	cr.encode_block((unsigned char *)out, mac, (int)mlen);
+	return 0;
+}
+
+/* The event: {"type":"job.<status>","timestamp":..,"data":<job>}. */
+static char *
+payload(const struct job *j)
+{
+	cJSON *o = cJSON_CreateObject(), *data = jobs_json(j);
+	char type[32], *text = NULL;
+
+	snprintf(type, sizeof(type), "job.%s", job_status_name(j->status));
+	if (o != NULL && data != NULL &&
+	    cJSON_AddStringToObject(o, "type", type) &&
+	    cJSON_AddNumberToObject(o, "timestamp", (double)(long)wall_now()) &&
+	    cJSON_AddItemToObject(o, "data", data)) {
+		data = NULL;
+		text = cJSON_PrintUnformatted(o);
+	}
+	cJSON_Delete(data);
+	cJSON_Delete(o);
+	return text;
+}
+
+static int
+headers(struct attempt *at)
+{
+	char line[256], sig[128];
+	long ts = (long)wall_now();
+	const char *lines[] = { "Content-Type: application/json",
+	    "User-Agent: serialcgi/" SERIALCGI_VERSION, "Expect:", NULL };
+	struct curl_slist *h = NULL, *n;
+	int i;
+
+	if (sign(at->job.id, ts, at->body, sig, sizeof(sig)) == -1)
+		return -1;
+	for (i = 0; lines[i] != NULL; i++)
+		if ((n = cu.slist_append(h, lines[i])) != NULL)
+			h = n;
+	snprintf(line, sizeof(line), "webhook-id: %s", at->job.id);
+	h = (n = cu.slist_append(h, line)) ? n : h;
+	snprintf(line, sizeof(line), "webhook-timestamp: %ld", ts);
+	h = (n = cu.slist_append(h, line)) ? n : h;
+	snprintf(line, sizeof(line), "webhook-signature: v1,%s", sig);
+	h = (n = cu.slist_append(h, line)) ? n : h;
+	at->hdrs = h;
+	return h != NULL ? 0 : -1;
+}
+
+static int
+setup(struct attempt *at)
+{
+	CURL *e = at->e;
+
+	return cu.easy_setopt(e, CURLOPT_URL, at->job.cb_url) ||
+	    cu.easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https") ||
+	    cu.easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L) ||
+	    cu.easy_setopt(e, CURLOPT_NOPROXY, "*") ||
+	    cu.easy_setopt(e, CURLOPT_NOSIGNAL, 1L) ||
+	    cu.easy_setopt(e, CURLOPT_TIMEOUT, (long)DELIVER_TIMEOUT) ||
+	    cu.easy_setopt(e, CURLOPT_POSTFIELDS, at->body) ||
+	    cu.easy_setopt(e, CURLOPT_HTTPHEADER, at->hdrs) ||
+	    cu.easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, on_open) ||
+	    cu.easy_setopt(e, CURLOPT_OPENSOCKETDATA, at) ||
+	    cu.easy_setopt(e, CURLOPT_PREREQFUNCTION, on_prereq) ||
+	    cu.easy_setopt(e, CURLOPT_PREREQDATA, at) ||
+	    cu.easy_setopt(e, CURLOPT_WRITEFUNCTION, discard) ||
+	    cu.easy_setopt(e, CURLOPT_ERRORBUFFER, at->err) ||
+	    cu.easy_setopt(e, CURLOPT_PRIVATE, at) ? -1 : 0;
+}
+
+static void
+drop(struct attempt *at)
+{
+	struct attempt **p;
+
+	for (p = &flying; *p != NULL; p = &(*p)->next)
+		if (*p == at) {
+			*p = at->next;
+			nflying--;
+			break;
+		}
+	if (at->e != NULL) {
+		(void)cu.multi_remove_handle(multi, at->e);
+		cu.easy_cleanup(at->e);
+	}
+	cu.slist_free_all(at->hdrs);
+	cJSON_free(at->body);
+	free(at);
+}
+
+int
+deliver_start(const struct job *j)
+{
+	struct attempt *at;
+	char why[160];
+
+	snprintf(why, sizeof(why), "the secret does not decode");
+	if (webapi_load(why, sizeof(why)) == -1 || decode_key() == -1 ||
+	    (multi == NULL && (multi = cu.multi_init()) == NULL)) {
+		logmsg("job=%s callback: %s", j->id, why);
+		errno = ENOSYS;
+		return -1;
+	}
+	(void)cu.multi_setopt(multi, CURLMOPT_SOCKETFUNCTION, on_socket);
+	(void)cu.multi_setopt(multi, CURLMOPT_TIMERFUNCTION, on_timer);
+	if ((at = calloc(1, sizeof(*at))) == NULL)
+		return -1;
+	at->job = *j;
+	at->next = flying;
+	flying = at;
+	nflying++;
+	if ((at->body = payload(j)) == NULL || headers(at) == -1 ||
+	    (at->e = cu.easy_init()) == NULL || setup(at) == -1 ||
+	    cu.multi_add_handle(multi, at->e) != CURLM_OK) {
+		drop(at);
+		errno = ENOMEM;
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- the outcome -------------------------------------------------------- */
+
+static double
+jitter(double base)
+{
+	uint32_t r = 0;
+
+	(void)getrandom(&r, sizeof(r), 0);
+	/* "Equal jitter": half the backoff, plus up to half again. */
+	return base / 2 + base / 2 * ((double)r / 4294967295.0);
+}
+
+/* Seconds the receiver asked us to wait (RFC 9110 10.2.3), delay form
+ * only; 0 if none. */
+static double
+retry_after(CURL *e)
+{
+	struct curl_header *h = NULL;
+	double s;
+
+	if (cu.easy_header(e, "Retry-After", 0, CURLH_HEADER, -1, &h) !=
+	    CURLHE_OK || h == NULL ||
+	    parse_seconds_upto(h->value, BACKOFF_MAX, &s) == -1)
+		return 0;
+	return s;
+}
+
+/* Another try later, or the end; why is cut to fit the store. */
+static void
+again(struct job *j, CURL *e, const char *why)
+{
+	double wait = BACKOFF_FIRST, asked = retry_after(e);
+	int i;
+
+	snprintf(j->cb_last_error, sizeof(j->cb_last_error), "%.*s",
+	    (int)sizeof(j->cb_last_error) - 1, why);
+	if (j->cb_attempts >= DELIVER_ATTEMPTS) {
+		snprintf(j->cb_state, sizeof(j->cb_state), "failed");
+		return;
+	}
+	for (i = 1; i < j->cb_attempts && wait < BACKOFF_MAX; i++)
+		wait *= 2;
+	wait = jitter(wait > BACKOFF_MAX ? BACKOFF_MAX : wait);
+	if (asked > wait)
+		wait = asked;
+	snprintf(j->cb_state, sizeof(j->cb_state), "pending");
+	j->cb_next_at = wall_now() + wait;
+}
+
+static void
+judge(struct attempt *at, CURLcode rc)
+{
+	struct job *j = &at->job;
+	char why[CURL_ERROR_SIZE];
+	long code = 0;
+
+	j->cb_attempts++;
+	j->cb_last_status = 0;
+	j->cb_last_error[0] = '\0';
+	j->cb_next_at = 0;
+	if (at->refused) {
+		snprintf(j->cb_state, sizeof(j->cb_state), "failed");
+		snprintf(j->cb_last_error, sizeof(j->cb_last_error),
+		    "address not allowed: %s", at->addr);
+		return;
+	}
+	if (rc != CURLE_OK) {
+		snprintf(why, sizeof(why), "%s", at->err[0] ? at->err :
+		    cu.easy_strerror(rc));
+		again(j, at->e, why);
+		return;
+	}
+	(void)cu.easy_getinfo(at->e, CURLINFO_RESPONSE_CODE, &code);
+	j->cb_last_status = (int)code;
+	if (code >= 200 && code < 300)
+		snprintf(j->cb_state, sizeof(j->cb_state), "delivered");
+	else if (code == 410 || (code >= 300 && code < 400)) {
+		snprintf(j->cb_state, sizeof(j->cb_state), "failed");
+		snprintf(j->cb_last_error, sizeof(j->cb_last_error), "%s",
+		    code == 410 ? "410 Gone: the receiver wants no more" :
+		    "a redirect, never followed");
+	} else {
+		snprintf(why, sizeof(why), "HTTP %ld", code);
+		again(j, at->e, why);
+	}
+}
+
+/* Attempts libcurl has finished: judge, store, let go. */
+static void
+finished(void)
+{
+	struct attempt *at;
+	CURLMsg *m;
+	int left;
+
+	while ((m = cu.multi_info_read(multi, &left)) != NULL) {
+		if (m->msg != CURLMSG_DONE)
+			continue;
+		(void)cu.easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, &at);
+		judge(at, m->data.result);
+		if (store_cb_result(&at->job) == -1)
+			logmsg("job=%s callback: job store: %s", at->job.id,
+			    store_error());
+		logmsg("job=%s callback attempt %d: %s%s%s", at->job.id,
+		    at->job.cb_attempts, at->job.cb_state,
+		    at->job.cb_last_error[0] ? ": " : "",
+		    at->job.cb_last_error);
+		jobs_kick();
+		drop(at);
+	}
+}
+
+void
+deliver_on_ready(void)
+{
+	struct epoll_event ev[16];
+	int n, i, flags, running;
+
+	if ((n = epoll_wait(efd, ev, 16, 0)) <= 0 || multi == NULL)
+		return;
+	for (i = 0; i < n; i++) {
+		flags = (ev[i].events & EPOLLIN ? CURL_CSELECT_IN : 0) |
+		    (ev[i].events & EPOLLOUT ? CURL_CSELECT_OUT : 0) |
+		    (ev[i].events & (EPOLLERR | EPOLLHUP) ?
+		    CURL_CSELECT_ERR : 0);
+		(void)cu.multi_socket_action(multi, ev[i].data.fd, flags,
+		    &running);
+	}
+	finished();
+}
+
+void
+deliver_on_timer(void)
+{
+	int running;
+
+	if (multi == NULL || deadline == 0 || mono_now() < deadline)
+		return;
+	deadline = 0;
+	(void)cu.multi_socket_action(multi, CURL_SOCKET_TIMEOUT, 0, &running);
+	finished();
+}
+
+double
+deliver_deadline(void)
+{
+	return deadline;
+}
+
+int
+deliver_fd(void)
+{
+	return efd;
+}
+
+int
+deliver_busy(void)
+{
+	return nflying;
+}
+
+int
+deliver_has(const char *id)
+{
+	struct attempt *at;
+
+	for (at = flying; at != NULL; at = at->next)
+		if (strcmp(at->job.id, id) == 0)
+			return 1;
+	return 0;
+}
+
+void
+deliver_stop(void)
+{
+	while (flying != NULL)
+		drop(flying);
+	deadline = 0;
+}
+
+/* ---- set-up and the submit-time check ---------------------------------- */
+
+int
+deliver_check_url(const char *url, char *why, size_t len)
+{
+	char *scheme = NULL, *host = NULL, *user = NULL, err[160];
+	CURLU *u;
+	CURLUcode rc;
+	int ok = -1;
+
+	if (secret[0] == '\0') {
+		snprintf(why, len, "callback_url: callbacks are off here (no "
+		    "CALLBACK_SECRET_FILE)");
+		return -1;
+	}
+	if (webapi_load(err, sizeof(err)) == -1 || (u = cu.url()) == NULL) {
+		snprintf(why, len, "callback_url: cannot be checked now: %s",
+		    err);
+		return -1;
+	}
+	if ((rc = cu.url_set(u, CURLUPART_URL, url, 0)) != CURLUE_OK)
+		snprintf(why, len, "callback_url: not a URL (%s)",
+		    cu.url_strerror(rc));
+	else if (cu.url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+	    (strcmp(scheme, "http") != 0 && strcmp(scheme, "https") != 0))
+		snprintf(why, len, "callback_url: want http or https");
+	else if (cu.url_get(u, CURLUPART_USER, &user, 0) == CURLUE_OK)
+		snprintf(why, len, "callback_url: no credentials in the URL");
+	else if (cu.url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK)
+		snprintf(why, len, "callback_url: no host");
+	else if (host[0] == '[' && (host[strlen(host) - 1] = '\0',
+	    allow_text(&allow, host + 1) == 0))
+		snprintf(why, len, "callback_url: address not allowed: %s",
+		    host + 1);
+	else if (host[0] != '[' && allow_text(&allow, host) == 0)
+		snprintf(why, len, "callback_url: address not allowed: %s",
+		    host);
+	else
+		ok = 0;
+	cu.free(scheme);
+	cu.free(user);
+	cu.free(host);
+	cu.url_cleanup(u);
+	return ok;
+}
+
+int
+deliver_init(const struct config *cfg, char *why, size_t len)
+{
+	char reason[200];
+
+	if (allow_parse(cfg->callback_allow, &allow, reason,
+	    sizeof(reason)) == -1) {
+		snprintf(why, len, "CALLBACK_ALLOW: %s", reason);
+		return -1;
+	}
+	if ((efd = epoll_create1(EPOLL_CLOEXEC)) == -1) {
+		snprintf(why, len, "epoll_create1: %s", strerror(errno));
+		return -1;
+	}
+	if (cfg->callback_secret == NULL)
+		return 0;
+	if (read_secret(cfg->callback_secret, reason, sizeof(reason)) == -1) {
+		snprintf(why, len, "callback secret %s: %s",
+		    cfg->callback_secret, reason);
+		return -1;
+	}
+	return 0;
+}

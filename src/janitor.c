@@ -1,0 +1,310 @@
+/*
+ * janitor.c - jobs whose responder died, found through the kernel: each
+ * responder holds an OFD lock on its scoreboard entry for as long as it
+ * lives (board.c), so "its owner is dead" is a fact, not a timeout.
+ * No lease can expire early (a duplicate) or late (a stuck job):
+ *   - running, owner dead: failed "interrupted", never run again;
+ *   - queued, owner dead: adopted, in its place in the queue when the
+ *     scoreboard still holds its ticket (an orphan), else with a new
+ *     ticket, in submission order; it runs once;
+ *   - an orphan ticket with no stored job (its owner died before the
+ *     store had it): abandoned, so the queue goes on.
+ * Also: finished jobs past retention are forgotten, and callbacks that
+ * are due are handed to deliver.c. While no job is about, the round
+ * does nothing and the store is let go.
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "board.h"
+#include "clock.h"
+#include "deliver.h"
+#include "jobs.h"
+#include "log.h"
+
+#define BATCH		256	/* jobs looked at per kind and round */
+#define ORPHANS		64	/* orphan tickets per round */
+#define PURGE_EVERY	10.0	/* s between retention sweeps */
+#define IDLE_AFTER	10.0	/* s after the last job request */
+#define STALE_DELIVERY	120.0	/* s: another node's delivery is lost */
+
+static int stopped, active, started;
+static _Atomic int kicked;
+static uint64_t seen;		/* board_jobs() at the last round */
+static double next_purge;
+
+/* What a round gathers: jobs of this node, as rows first, so the store
+ * is not written while a query is still open. */
+struct batch {
+	struct job	*j;
+	size_t		 n;
+};
+
+static int
+gather(void *arg, const struct job *j)
+{
+	struct batch *b = arg;
+
+	if (b->n == BATCH)
+		return 1;
+	b->j[b->n++] = *j;
+	return 0;
+}
+
+static int
+same_board(const struct job *j)
+{
+	return strcmp(j->node, jobs.node) == 0 && j->gen == board_gen();
+}
+
+static int
+owner_alive(const struct job *j)
+{
+	return same_board(j) && board_owner_alive(j->owner_slot,
+	    j->owner_pid);
+}
+
+static int
+is_mine(const struct job *j)
+{
+	int slot;
+	long pid;
+
+	board_self(&slot, &pid);
+	return same_board(j) && j->owner_slot == slot && j->owner_pid == pid;
+}
+
+static void
+interrupt(const struct job *j)
+{
+	switch (store_interrupt(j, wall_now())) {
+	case 1:
+		logmsg("job=%s failed: interrupted (responder pid %ld died "
+		    "during its work; it is not run again)", j->id,
+		    j->owner_pid);
+		jobs_kick();	/* its callback is due */
+		break;
+	case -1:
+		logmsg("janitor: job store: %s", store_error());
+	}
+}
+
+/* j as this process holds it once adopted with ticket. */
+static struct job *
+as_mine(const struct job *j, uint64_t ticket)
+{
+	static struct job mine;
+
+	mine = *j;
+	board_self(&mine.owner_slot, &mine.owner_pid);
+	mine.gen = board_gen();
+	mine.ticket = ticket;
+	return &mine;
+}
+
+/* Park j here with a new ticket: after a restart, or when its old one
+ * is gone. Its wait still counts from its first arrival. */
+static void
+renew(const struct job *j)
+{
+	struct turn t = { 0 };
+	int slot;
+	long pid;
+
+	board_self(&slot, &pid);
+	if (turn_enter(&t, NULL, 1) == -1)
+		return;		/* the queue is full: next round */
+	if (store_adopt(j, board_gen(), t.ticket, slot, pid) != 1) {
+		board_finish(t.ticket, BOARD_FAILED);
+		return;
+	}
+	if (j->arrived_mono > 0 && j->arrived_mono <= t.t0)
+		t.t0 = j->arrived_mono;
+	if (jobrun_park(as_mine(j, t.ticket), t.ticket, t.t0) >= 0)
+		logmsg("job=%s adopted with ticket %llu (was %llu, pid %ld)",
+		    j->id, (unsigned long long)t.ticket,
+		    (unsigned long long)j->ticket, j->owner_pid);
+}
+
+/* A queued job whose owner died: adopt it in its place if its ticket is
+ * still an orphan on this board, else with a new one. */
+static void
+adopt(const struct job *j)
+{
+	int slot;
+	long pid;
+
+	board_self(&slot, &pid);
+	if (!same_board(j)) {
+		renew(j);
+		return;
+	}
+	if (store_adopt(j, board_gen(), j->ticket, slot, pid) != 1)
+		return;		/* another responder was quicker */
+	if (board_adopt(j->ticket) == -1) {
+		struct job now_mine = *as_mine(j, j->ticket);
+
+		renew(&now_mine);
+		return;
+	}
+	if (jobrun_park(as_mine(j, j->ticket), j->ticket,
+	    j->arrived_mono) >= 0)
+		logmsg("job=%s adopted in its place (ticket %llu) from dead "
+		    "responder pid %ld", j->id, (unsigned long long)j->ticket,
+		    j->owner_pid);
+}
+
+static int
+ticket_stored(const struct batch *q, uint64_t ticket)
+{
+	size_t i;
+
+	for (i = 0; i < q->n; i++)
+		if (same_board(&q->j[i]) && q->j[i].ticket == ticket)
+			return 1;
+	return 0;
+}
+
+/* Orphan tickets that no queued job of this board holds. */
+static void
+abandon(const struct batch *q)
+{
+	uint64_t t[ORPHANS];
+	size_t n, i;
+
+	n = board_orphans(t, ORPHANS);
+	for (i = 0; i < n; i++)
+		if (!ticket_stored(q, t[i]) && board_abandon(t[i]))
+			logmsg("janitor: ticket %llu abandoned: its responder "
+			    "died before its job was stored",
+			    (unsigned long long)t[i]);
+}
+
+static void
+running(struct batch *b)
+{
+	size_t i;
+
+	b->n = 0;
+	if (store_scan(jobs.node, JOB_RUNNING, gather, b) == -1)
+		return;
+	for (i = 0; i < b->n; i++)
+		if (!owner_alive(&b->j[i]))
+			interrupt(&b->j[i]);
+	active |= b->n > 0;
+}
+
+static void
+queued(struct batch *b)
+{
+	size_t i;
+
+	b->n = 0;
+	if (store_scan(jobs.node, JOB_QUEUED, gather, b) == -1)
+		return;
+	for (i = 0; i < b->n; i++) {
+		if (is_mine(&b->j[i]) && !jobrun_has(b->j[i].id))
+			renew(&b->j[i]);	/* lost here: park again */
+		else if (!is_mine(&b->j[i]) && !owner_alive(&b->j[i]))
+			adopt(&b->j[i]);
+	}
+	active |= b->n > 0;
+}
+
+/* Is the deliverer of j's callback alive? Another node's is trusted
+ * until its attempt is long overdue. */
+static int
+deliverer_alive(const struct job *j)
+{
+	int slot;
+	long pid;
+
+	if (strcmp(j->cb_node, jobs.node) != 0)
+		return wall_now() - j->cb_next_at < STALE_DELIVERY;
+	if (j->cb_gen != board_gen())
+		return 0;
+	board_self(&slot, &pid);
+	if (j->cb_slot == slot && j->cb_pid == pid)
+		return deliver_has(j->id);
+	return board_owner_alive(j->cb_slot, j->cb_pid);
+}
+
+static void
+callbacks(struct batch *b)
+{
+	size_t i;
+	int slot;
+	long pid;
+
+	b->n = 0;
+	if (store_due(BATCH, gather, b) == -1)
+		return;
+	board_self(&slot, &pid);
+	for (i = 0; i < b->n; i++) {
+		struct job *j = &b->j[i];
+		int delivering = strcmp(j->cb_state, "delivering") == 0;
+
+		active = 1;
+		if (delivering ? deliverer_alive(j) :
+		    j->cb_next_at > wall_now())
+			continue;
+		if (store_cb_claim(j, jobs.node, board_gen(), slot, pid) == 1)
+			deliver_start(j);
+	}
+}
+
+/* One round. */
+static void
+round_once(double now)
+{
+	static struct job rows[BATCH];
+	struct batch b = { rows, 0 };
+
+	active = 0;
+	running(&b);
+	queued(&b);
+	abandon(&b);
+	callbacks(&b);
+	if (now >= next_purge) {
+		next_purge = now + PURGE_EVERY;
+		if (store_purge(wall_now() - jobs.retention) == -1)
+			logmsg("janitor: job store: %s", store_error());
+	}
+}
+
+void
+jobs_tick(double now)
+{
+	uint64_t orphan, bump;
+
+	if (!jobs.on || stopped)
+		return;
+	bump = board_jobs();
+	if (started && !active && !atomic_load(&kicked) && bump == seen &&
+	    now - jobs.last_use > IDLE_AFTER && !deliver_busy() &&
+	    board_orphans(&orphan, 1) == 0) {
+		store_close();	/* no job about: let the store go */
+		return;
+	}
+	started = 1;
+	atomic_store(&kicked, 0);
+	seen = bump;
+	round_once(now);
+}
+
+void
+jobs_kick(void)
+{
+	atomic_store(&kicked, 1);
+}
+
+void
+jobs_stop(void)
+{
+	stopped = 1;
+	deliver_stop();
+}

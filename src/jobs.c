@@ -1,0 +1,679 @@
+/*
+ * jobs.c - the HTTP resources of asynchronous jobs:
+ *   POST /jobs                submit: 202 Accepted, Location, Retry-After
+ *   GET|HEAD /jobs            list, newest first (this host's clients)
+ *   GET|HEAD /jobs/{id}       the status monitor (RFC 9110 15.3.3)
+ *   POST /jobs/{id}/cancel    a queued job becomes canceled (AIP-136)
+ * Idempotency-Key as the IETF httpapi draft has it: the same key and
+ * body replay the first answer; the key with another body is 422.
+ */
+#define _GNU_SOURCE	/* strcasecmp, strncasecmp */
+
+#include <sys/random.h>
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "board.h"
+#include "clock.h"
+#include "deliver.h"
+#include "jobs.h"
+#include "lock.h"
+#include "log.h"
+#include "parse.h"
+
+#define LIST_MAX	1000	/* jobs in one page, at most */
+#define LIST_DEFAULT	100
+
+struct jobs jobs;
+static int took_work;	/* the last submit gave this idle process work */
+
+/* ---- a job as JSON ---------------------------------------------------- */
+
+/* RFC 3339 in UTC, to the millisecond. */
+static void
+rfc3339(double wall, char *buf, size_t len)
+{
+	time_t s = (time_t)wall;
+	struct tm tm;
+	size_t n;
+
+	gmtime_r(&s, &tm);
+	n = strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(buf + n, len - n, ".%03dZ",
+	    (int)((wall - (double)s) * 1000) % 1000);
+}
+
+static int
+add_time(cJSON *o, const char *name, double wall)
+{
+	char buf[40];
+
+	if (wall == 0)
+		return cJSON_AddNullToObject(o, name) != NULL;
+	rfc3339(wall, buf, sizeof(buf));
+	return cJSON_AddStringToObject(o, name, buf) != NULL;
+}
+
+static cJSON *
+result_json(const struct job *j)
+{
+	cJSON *r = cJSON_CreateObject();
+
+	if (r == NULL || !cJSON_AddNumberToObject(r, "elapsed", j->elapsed) ||
+	    !cJSON_AddNumberToObject(r, "wait", j->wait) ||
+	    !cJSON_AddNumberToObject(r, "work", j->work) ||
+	    (j->fence != 0 && !cJSON_AddNumberToObject(r, "fence_token",
+	    (double)j->fence))) {
+		cJSON_Delete(r);
+		return NULL;
+	}
+	return r;
+}
+
+static cJSON *
+error_json(const struct job *j)
+{
+	cJSON *e = cJSON_CreateObject();
+
+	if (e == NULL || !cJSON_AddStringToObject(e, "code", j->error_code) ||
+	    !cJSON_AddStringToObject(e, "message", j->error_message)) {
+		cJSON_Delete(e);
+		return NULL;
+	}
+	return e;
+}
+
+/* The callback's delivery state. */
+static cJSON *
+callback_json(const struct job *j)
+{
+	cJSON *c = cJSON_CreateObject();
+	const char *state = j->cb_state[0] ? j->cb_state : "waiting";
+
+	if (c == NULL || !cJSON_AddStringToObject(c, "url", j->cb_url) ||
+	    !cJSON_AddStringToObject(c, "state", state) ||
+	    !cJSON_AddNumberToObject(c, "attempts", j->cb_attempts) ||
+	    !(j->cb_last_status ? cJSON_AddNumberToObject(c, "last_status",
+	    j->cb_last_status) : cJSON_AddNullToObject(c, "last_status")) ||
+	    !(j->cb_last_error[0] ? cJSON_AddStringToObject(c, "last_error",
+	    j->cb_last_error) : cJSON_AddNullToObject(c, "last_error")) ||
+	    !add_time(c, "next_attempt_at", strcmp(state, "pending") == 0 ?
+	    j->cb_next_at : 0)) {
+		cJSON_Delete(c);
+		return NULL;
+	}
+	return c;
+}
+
+/* Where a queued job stands: turns before it, if this host knows. */
+static long
+position(const struct job *j)
+{
+	if (j->status != JOB_QUEUED || strcmp(j->node, jobs.node) != 0 ||
+	    j->gen != board_gen())
+		return -1;
+	return board_position(j->ticket);
+}
+
+static double
+progress(const struct job *j, double now)
+{
+	double p = (now - j->started) / jobs.work_seconds;
+
+	p = p < 0 ? 0 : p > 0.99 ? 0.99 : p;
+	return (double)(long)(p * 1000) / 1000;
+}
+
+cJSON *
+jobs_json(const struct job *j)
+{
+	cJSON *o = cJSON_CreateObject(), *part = NULL;
+	double now = wall_now();
+	long pos;
+	int ok;
+
+	if (o == NULL)
+		return NULL;
+	ok = cJSON_AddStringToObject(o, "id", j->id) &&
+	    cJSON_AddStringToObject(o, "status", job_status_name(j->status)) &&
+	    add_time(o, "created_at", j->created) &&
+	    add_time(o, "started_at", j->started) &&
+	    add_time(o, "finished_at", j->finished);
+	if (ok && j->status == JOB_QUEUED && (pos = position(j)) >= 0)
+		ok = cJSON_AddNumberToObject(o, "position", pos) != NULL;
+	if (ok && j->status == JOB_RUNNING)
+		ok = cJSON_AddNumberToObject(o, "progress",
+		    progress(j, now)) != NULL;
+	if (ok && j->status == JOB_SUCCEEDED)
+		ok = (part = result_json(j)) != NULL &&
+		    cJSON_AddItemToObject(o, "result", part);
+	if (ok && j->status == JOB_FAILED)
+		ok = (part = error_json(j)) != NULL &&
+		    cJSON_AddItemToObject(o, "error", part);
+	if (ok && j->cb_url[0])
+		ok = (part = callback_json(j)) != NULL &&
+		    cJSON_AddItemToObject(o, "callback", part);
+	if (!ok) {
+		cJSON_Delete(o);
+		return NULL;
+	}
+	return o;
+}
+
+/* ---- answers ------------------------------------------------------------ */
+
+static int
+final(const struct job *j)
+{
+	return j->status != JOB_QUEUED && j->status != JOB_RUNNING;
+}
+
+/* A job, with Retry-After while it is not final (the monitor's poll
+ * interval) and extra headers. */
+static int
+reply_job(struct conn *c, int status, const char *extra, const struct job *j)
+{
+	char hdr[256];
+	cJSON *o = jobs_json(j);
+	int rc;
+
+	snprintf(hdr, sizeof(hdr), "Cache-Control: no-store\r\n%s%s", extra,
+	    final(j) ? "" : http_retry_after());
+	rc = http_reply(c, status, hdr, o);
+	cJSON_Delete(o);
+	return rc;
+}
+
+static int
+unavailable(struct conn *c, const char *why)
+{
+	char msg[256];
+
+	snprintf(msg, sizeof(msg), "job store unavailable: %s", why);
+	logmsg("req=%s 503 %s", c->id, msg);
+	return http_reply_error(c, 503, http_retry_after(), msg);
+}
+
+static int
+not_allowed(struct conn *c, const char *allow)
+{
+	char hdr[64];
+
+	snprintf(hdr, sizeof(hdr), "Allow: %s\r\n", allow);
+	return http_reply_error(c, 405, hdr, "method not allowed");
+}
+
+static int
+bad(struct conn *c, int status, const char *why)
+{
+	logmsg("req=%s %d %s", c->id, status, why);
+	return http_reply_error(c, status, "", why);
+}
+
+/* ---- submit --------------------------------------------------------------- */
+
+static int
+is_json_type(const char *t)
+{
+	size_t n = strlen("application/json");
+
+	return strncasecmp(t, "application/json", n) == 0 &&
+	    (t[n] == '\0' || t[n] == ';' || t[n] == ' ');
+}
+
+/* The Idempotency-Key: a Structured Fields string ("...") or a bare
+ * token, of visible ASCII. Returns 0 with it in c->key, or -1. */
+static int
+clean_key(struct conn *c)
+{
+	char *k = c->key;
+	size_t n = strlen(k), i;
+
+	if (c->key_len > HTTP_KEY_MAX)
+		return -1;
+	if (n >= 2 && k[0] == '"' && k[n - 1] == '"') {
+		memmove(k, k + 1, n - 2);
+		k[n -= 2] = '\0';
+	}
+	for (i = 0; i < n; i++)
+		if (k[i] <= ' ' || k[i] > '~' || k[i] == '"')
+			return -1;
+	return n > 0 ? 0 : -1;
+}
+
+/* The body: nothing, or {"callback_url": "..."}. Returns 0 with the URL
+ * (or "") in j->cb_url, or -1 with why. */
+static int
+read_body(struct conn *c, struct job *j, char *why, size_t len)
+{
+	cJSON *o, *m;
+	int rc = -1;
+
+	if (c->body_len == 0)
+		return 0;
+	if ((o = cJSON_ParseWithLength(c->body, c->body_len)) == NULL ||
+	    !cJSON_IsObject(o)) {
+		snprintf(why, len, "body: not a JSON object");
+		goto out;
+	}
+	cJSON_ArrayForEach(m, o) {
+		if (strcmp(m->string, "callback_url") != 0) {
+			snprintf(why, len, "body: unknown member \"%.40s\"",
+			    m->string);
+			goto out;
+		}
+		if (!cJSON_IsString(m) ||
+		    strlen(m->valuestring) > JOB_URL_MAX) {
+			snprintf(why, len, "callback_url: not a string of at "
+			    "most %d bytes", JOB_URL_MAX);
+			goto out;
+		}
+		if (deliver_check_url(m->valuestring, why, len) == -1)
+			goto out;
+		snprintf(j->cb_url, sizeof(j->cb_url), "%s", m->valuestring);
+	}
+	rc = 0;
+out:
+	cJSON_Delete(o);
+	return rc;
+}
+
+static void
+new_id(char *id)
+{
+	unsigned char r[JOB_ID_LEN / 2];
+	size_t i;
+
+	/* getrandom(2) from the kernel's CSPRNG: ids are the only secret
+	 * guarding a job, as the service has no authentication. */
+	if (getrandom(r, sizeof(r), 0) != sizeof(r))
+		abort();
+	for (i = 0; i < sizeof(r); i++)
+		snprintf(id + 2 * i, 3, "%02x", r[i]);
+}
+
+/* Within the store's transaction: a ticket, then the row. Returns 0,
+ * or -1 with errno EAGAIN (no ticket) or the store's. */
+static int
+enqueue(struct job *j, const struct conn *c, struct turn *t)
+{
+	int e;
+
+	/* The board lists the creating request's id, never the job's: a
+	 * job id is its only secret, and /status?full shows every ticket. */
+	if (turn_enter(t, c->id, 1) == -1)
+		return -1;
+	new_id(j->id);
+	board_self(&j->owner_slot, &j->owner_pid);
+	snprintf(j->node, sizeof(j->node), "%s", jobs.node);
+	j->gen = board_gen();
+	j->ticket = t->ticket;
+	j->arrived_mono = t->t0;
+	j->created = wall_at(t->t0);
+	j->status = JOB_QUEUED;
+	if (store_insert(j, c->key_len ? c->key : NULL, c->body ? c->body :
+	    "") == 0)
+		return 0;
+	e = errno;
+	board_finish(t->ticket, BOARD_FAILED);
+	errno = e;
+	return -1;
+}
+
+/* The same key again: replay (same body) or 422. Returns 1 answered,
+ * 0 no such key, -1 store error. */
+static int
+replay(struct conn *c)
+{
+	static char body[HTTP_BODY_MAX + 1];
+	struct job j;
+	int rc;
+
+	if (!c->key_len || (rc = store_find_key(c->key, &j, body,
+	    sizeof(body))) == 0)
+		return 0;
+	if (rc == -1)
+		return -1;
+	(void)store_tx_end(1);
+	if (strcmp(body, c->body ? c->body : "") != 0)
+		bad(c, 422, "Idempotency-Key: already used with another body");
+	else {
+		char hdr[96];
+
+		snprintf(hdr, sizeof(hdr), "Location: /jobs/%s\r\n"
+		    "Idempotent-Replayed: true\r\n", j.id);
+		reply_job(c, 202, hdr, &j);
+	}
+	return 1;
+}
+
+static int
+submit(struct conn *c, int stopping)
+{
+	struct job j = { 0 };
+	struct turn t = { 0 };
+	char why[160], hdr[96];
+	long n;
+	int rc;
+
+	if (stopping)
+		return http_reply_error(c, 503, http_retry_after(),
+		    "responder is stopping");
+	if (c->body_len > HTTP_BODY_MAX)
+		return bad(c, 413, "request body too large: at most 4096 "
+		    "bytes");
+	if (c->body_len > 0 && !is_json_type(c->ctype))
+		return bad(c, 415, "Content-Type: want application/json");
+	if (c->key_len && clean_key(c) == -1)
+		return bad(c, 400, "Idempotency-Key: want 1 to 128 visible "
+		    "ASCII characters");
+	if (read_body(c, &j, why, sizeof(why)) == -1)
+		return bad(c, 400, why);
+	if (store_tx_begin() == -1)
+		return unavailable(c, store_error());
+	if ((rc = replay(c)) == 1)
+		return 0;
+	if (rc == -1 || (n = store_count(JOB_QUEUED)) < 0)
+		goto store_failed;
+	if (n >= jobs.queue) {
+		(void)store_tx_end(0);
+		snprintf(why, sizeof(why), "busy: %ld jobs already queued", n);
+		board_rejected();
+		return http_reply_error(c, 503, http_retry_after(), why);
+	}
+	if (enqueue(&j, c, &t) == -1) {
+		if (errno != EAGAIN)
+			goto store_failed;
+		(void)store_tx_end(0);
+		return http_reply_error(c, 503, http_retry_after(),
+		    "busy: the queue is full");
+	}
+	if (store_tx_end(1) == -1) {
+		board_finish(t.ticket, BOARD_FAILED);
+		return unavailable(c, store_error());
+	}
+	/* Durable now: only then 202 (a 202 is a promise). */
+	if ((rc = jobrun_park(&j, t.ticket, t.t0)) == -1)
+		logmsg("job=%s queued, but not parked here: out of memory "
+		    "(the janitor takes it up)", j.id);
+	took_work = rc == 1;
+	logmsg("req=%s job=%s queued (ticket %llu)", c->id, j.id,
+	    (unsigned long long)t.ticket);
+	snprintf(hdr, sizeof(hdr), "Location: /jobs/%s\r\n", j.id);
+	return reply_job(c, 202, hdr, &j);
+store_failed:
+	snprintf(why, sizeof(why), "%s", store_error());
+	(void)store_tx_end(0);
+	return unavailable(c, why);
+}
+
+/* ---- the monitor, cancel, list ---------------------------------------- */
+
+static int
+lookup(struct conn *c, const char *id, struct job *j)
+{
+	int rc;
+
+	if ((rc = store_get(id, j)) == -1)
+		return unavailable(c, store_error()), -1;
+	if (rc == 0 || (j->finished != 0 &&
+	    j->finished + jobs.retention < wall_now())) {
+		http_reply_error(c, 404, "", "no such job");
+		return -1;
+	}
+	return 0;
+}
+
+static int
+monitor(struct conn *c, const char *id)
+{
+	struct job j;
+
+	if (lookup(c, id, &j) == -1)
+		return 0;
+	return reply_job(c, 200, "", &j);
+}
+
+static int
+cancel(struct conn *c, const char *id)
+{
+	char why[96];
+	struct job j;
+	int rc;
+
+	switch ((rc = store_cancel(id, wall_now(), &j))) {
+	case -1:
+		return unavailable(c, store_error());
+	case 0:
+		return http_reply_error(c, 404, "", "no such job");
+	case 2:
+		if (j.status == JOB_CANCELED)	/* a retried cancel */
+			return reply_job(c, 200, "", &j);
+		snprintf(why, sizeof(why), "job is %s: only a queued job can "
+		    "be canceled", job_status_name(j.status));
+		return http_reply_error(c, 409, "", why);
+	}
+	/* Out of the queue at once, so the next turn starts now: here,
+	 * or on the board for whichever responder of this host holds
+	 * it. */
+	if (!jobrun_leave(id) && strcmp(j.node, jobs.node) == 0 &&
+	    j.gen == board_gen())
+		(void)board_cancel(j.ticket);
+	logmsg("req=%s job=%s canceled", c->id, id);
+	jobs_kick();
+	return reply_job(c, 200, "", &j);
+}
+
+struct page {
+	cJSON		*list;
+	long long	 last;
+};
+
+static int
+add_listed(void *arg, const struct job *j)
+{
+	struct page *p = arg;
+	cJSON *o = jobs_json(j);
+
+	p->last = j->seq;
+	return o == NULL || !cJSON_AddItemToArray(p->list, o);
+}
+
+/* ?status=..&limit=..&before=..: each known once, nothing else. */
+static int
+read_query(char *q, enum job_status **st, enum job_status *stv,
+    long *limit, long long *before)
+{
+	char *pair, *save = NULL, *v;
+	long x;
+
+	for (pair = strtok_r(q, "&", &save); pair != NULL;
+	    pair = strtok_r(NULL, "&", &save)) {
+		if ((v = strchr(pair, '=')) == NULL)
+			return -1;
+		*v++ = '\0';
+		if (strcmp(pair, "status") == 0 &&
+		    job_status_parse(v, stv) == 0)
+			*st = stv;
+		else if (strcmp(pair, "limit") == 0 &&
+		    parse_count(v, 1, LIST_MAX, limit) == 0)
+			;
+		else if (strcmp(pair, "before") == 0 &&
+		    parse_count(v, 1, LONG_MAX, &x) == 0)
+			*before = x;
+		else
+			return -1;
+	}
+	return 0;
+}
+
+static int
+list(struct conn *c)
+{
+	enum job_status stv, *st = NULL;
+	struct page p = { NULL, 0 };
+	char q[sizeof(c->query)], hdr[320], next[256];
+	long limit = LIST_DEFAULT, n;
+	long long before = 0;
+	cJSON *o;
+	int rc;
+
+	if (!c->local)
+		return http_reply_error(c, 403, "", "the job list is open to "
+		    "this host only");
+	memcpy(q, c->query, sizeof(q));
+	if (read_query(q, &st, &stv, &limit, &before) == -1)
+		return bad(c, 400, "query: want status=queued|running|"
+		    "succeeded|failed|canceled, limit=1..1000, before=N");
+	if ((o = cJSON_CreateObject()) == NULL ||
+	    (p.list = cJSON_AddArrayToObject(o, "jobs")) == NULL) {
+		cJSON_Delete(o);
+		return http_reply(c, 500, "", NULL);
+	}
+	if ((n = store_list(st, before, limit, add_listed, &p)) == -1) {
+		cJSON_Delete(o);
+		return unavailable(c, store_error());
+	}
+	hdr[0] = next[0] = '\0';
+	if (n == limit) {	/* RFC 8288: where the next page is */
+		snprintf(next, sizeof(next), "/jobs?%s%s%slimit=%ld&before=%lld",
+		    st ? "status=" : "", st ? job_status_name(*st) : "",
+		    st ? "&" : "", limit, p.last);
+		snprintf(hdr, sizeof(hdr), "Link: <%s>; rel=\"next\"\r\n",
+		    next);
+	}
+	if (!(next[0] ? cJSON_AddStringToObject(o, "next", next) :
+	    cJSON_AddNullToObject(o, "next")))
+		next[0] = '\0';
+	rc = http_reply(c, 200, hdr, o);
+	cJSON_Delete(o);
+	return rc;
+}
+
+/* ---- routing ---------------------------------------------------------- */
+
+static int
+is_id(const char *s, size_t n)
+{
+	size_t i;
+
+	if (n != JOB_ID_LEN)
+		return 0;
+	for (i = 0; i < n; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') ||
+		    (s[i] >= 'a' && s[i] <= 'f')))
+			return 0;
+	return 1;
+}
+
+static int
+is_get(const struct conn *c)
+{
+	return strcmp(c->method, "GET") == 0 ||
+	    strcmp(c->method, "HEAD") == 0;
+}
+
+/* One request below /jobs, answered. */
+static void
+route(struct conn *c, int stopping)
+{
+	const char *rest = c->path + 5, *slash;
+	char id[JOB_ID_LEN + 1];
+
+	if (*rest == '\0') {			/* /jobs */
+		if (strcmp(c->method, "POST") == 0)
+			submit(c, stopping);
+		else if (is_get(c))
+			list(c);
+		else
+			not_allowed(c, "GET, HEAD, POST");
+		return;
+	}
+	rest++;					/* /jobs/... */
+	slash = strchr(rest, '/');
+	if (!is_id(rest, slash ? (size_t)(slash - rest) : strlen(rest))) {
+		http_reply_error(c, 404, "", "no such job");
+		return;
+	}
+	memcpy(id, rest, JOB_ID_LEN);
+	id[JOB_ID_LEN] = '\0';
+	if (slash == NULL)			/* /jobs/{id} */
+		(void)(is_get(c) ? monitor(c, id) :
+		    not_allowed(c, "GET, HEAD"));
+	else if (strcmp(slash, "/cancel") != 0)
+		http_reply_error(c, 404, "", "not found");
+	else
+		(void)(strcmp(c->method, "POST") == 0 ? cancel(c, id) :
+		    not_allowed(c, "POST"));
+}
+
+int
+jobs_route(struct conn *c, int stopping)
+{
+	took_work = 0;
+	if (!jobs.on)
+		http_reply_error(c, 404, "", "jobs are off here (no JOBS_DB)");
+	else {
+		jobs.last_use = mono_now();
+		route(c, stopping);
+	}
+	return took_work ? ROUTE_ANSWERED_BUSY : ROUTE_ANSWERED;
+}
+
+/* ---- set-up ------------------------------------------------------------ */
+
+/* host:lock file: the processes that share one flock are one node. */
+static int
+name_node(const char *lock_path)
+{
+	char host[HOST_NAME_MAX + 1], *real;
+
+	if (gethostname(host, sizeof(host)) == -1)
+		return -1;
+	host[sizeof(host) - 1] = '\0';
+	if ((real = realpath(lock_path, NULL)) == NULL)
+		return -1;
+	snprintf(jobs.node, sizeof(jobs.node), "%s:%s", host, real);
+	free(real);
+	return 0;
+}
+
+int
+jobs_init(const struct config *cfg, char *why, size_t len)
+{
+	char reason[256];
+
+	jobs.work_seconds = cfg->work_seconds;
+	jobs.retention = cfg->job_retention;
+	jobs.queue = cfg->job_queue;
+	if (cfg->jobs_db == NULL)
+		return 0;
+	if (name_node(cfg->lock_path) == -1) {
+		snprintf(why, len, "%s: %s", cfg->lock_path, strerror(errno));
+		return -1;
+	}
+	if (cfg->lock_url == NULL &&
+	    lock_check(cfg->jobs_db, reason, sizeof(reason)) == -1) {
+		snprintf(why, len, "job store %s: %s", cfg->jobs_db, reason);
+		return -1;
+	}
+	jobs.on = 1;
+	if (store_init(cfg->jobs_db, cfg->lock_url, reason, sizeof(reason)) ==
+	    -1) {
+		if (cfg->lock_url == NULL) {
+			snprintf(why, len, "job store %s: %s", cfg->jobs_db,
+			    reason);
+			return -1;
+		}
+		logmsg("job store: %s (jobs fail closed until it answers)",
+		    reason);
+	}
+	return 0;
+}

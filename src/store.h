@@ -1,0 +1,175 @@
+/*
+ * store.h - the job store: every job and its state, durable before a
+ * 202 is sent. SQLite on one host, PostgreSQL (the lock engine) across
+ * hosts, behind db.h. Safe from the loop and the runner thread alike
+ * (one recursive mutex: a transaction is never interleaved).
+ */
+#ifndef SERIALCGI_STORE_H
+#define SERIALCGI_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define JOB_ID_LEN	32	/* 128 random bits, in hex */
+#define JOB_URL_MAX	2048	/* bytes of a callback URL */
+#define JOB_NODE_MAX	256	/* bytes of a node's name */
+
+enum job_status {
+	JOB_QUEUED, JOB_RUNNING, JOB_SUCCEEDED, JOB_FAILED, JOB_CANCELED
+};
+
+/* A job as stored. Times are wall clock seconds since the epoch, 0 for
+ * none; arrived_mono is CLOCK_MONOTONIC, for elapsed. */
+struct job {
+	long long	 seq;		/* submission order */
+	char		 id[JOB_ID_LEN + 1];
+	enum job_status	 status;
+	/* Who runs it: the node (host and lock file), the scoreboard's
+	 * generation, the ticket there, the responder's slot and pid. */
+	char		 node[JOB_NODE_MAX];
+	uint64_t	 gen, ticket;
+	int		 owner_slot;
+	long		 owner_pid;
+	double		 arrived_mono, created, started, finished;
+	double		 elapsed, wait, work;	/* seconds, when succeeded */
+	uint64_t	 fence;			/* fencing token, or 0 */
+	char		 error_code[32], error_message[200];
+	char		 cb_url[JOB_URL_MAX + 1];	/* "" for none */
+	char		 cb_state[16];	/* pending, delivering, delivered,
+					 * failed; "" without a callback */
+	int		 cb_attempts;
+	double		 cb_next_at;
+	int		 cb_last_status;	/* HTTP status, 0 for none */
+	char		 cb_last_error[200];
+	/* Who delivers it now (cb_state delivering). */
+	char		 cb_node[JOB_NODE_MAX];
+	uint64_t	 cb_gen;
+	int		 cb_slot;
+	long		 cb_pid;
+};
+
+typedef int (*store_job_fn)(void *arg, const struct job *j);
+
+/*
+ * store_init: the store is the SQLite database at path, or, if url is
+ * not NULL, the PostgreSQL engine at url. Opens it now (creating the
+ * tables if missing), to tell at once whether it can work. Call after
+ * fork(2). Every later call opens it again if store_close() closed it.
+ * Returns 0, or -1 with errno set and the reason in why (at most len
+ * bytes); the store stays configured either way.
+ */
+int store_init(const char *path, const char *url, char *why, size_t len);
+
+/* store_close: let the connection go while no job is about (its memory,
+ * or an engine session); the next call opens it again. */
+void store_close(void);
+
+/* store_backend: "sqlite" or "postgresql". */
+const char *store_backend(void);
+
+/* store_error: the last failure, one line, for the log. */
+const char *store_error(void);
+
+/* job_status_name: "queued" ... "canceled". job_status_parse: the
+ * reverse; returns 0, or -1 for an unknown name. */
+const char *job_status_name(enum job_status s);
+int job_status_parse(const char *name, enum job_status *s);
+
+/*
+ * store_tx_begin, store_tx_end: one write transaction (commit 1: COMMIT,
+ * 0: ROLLBACK), holding the store to this thread from begin to end.
+ * Return 0, or -1 with errno set (store_error says why).
+ */
+int store_tx_begin(void);
+int store_tx_end(int commit);
+
+/* store_find_key: the job submitted with Idempotency-Key key, and the
+ * body it came with (at most blen bytes with its NUL). Returns 1 found,
+ * 0 not, -1 error. */
+int store_find_key(const char *key, struct job *j, char *body,
+    size_t blen);
+
+/* store_count: how many jobs have status s. Returns it, or -1. */
+long store_count(enum job_status s);
+
+/* store_insert: a new queued job, with its Idempotency-Key and body
+ * (or NULLs). Returns 0, or -1 with errno EEXIST if the id or the key
+ * is taken, other errno on failure. */
+int store_insert(const struct job *j, const char *key, const char *body);
+
+/* store_get: the job with id. Returns 1 found, 0 not, -1 error. */
+int store_get(const char *id, struct job *j);
+
+/*
+ * store_cancel: a queued job becomes canceled at now (wall s), its
+ * callback due. Returns 1 canceled, 0 no such job, 2 not queued (j
+ * holds it as it is), -1 error. j holds the job after.
+ */
+int store_cancel(const char *id, double now, struct job *j);
+
+/*
+ * store_start: mark j running at started (wall s), if it is still
+ * queued and still ours (gen, owner slot and pid as in j): the one
+ * write that makes a job run at most once. Returns 1 marked, 0 not
+ * (canceled, or adopted by another), -1 error.
+ */
+int store_start(const struct job *j, double started);
+
+/*
+ * store_end: j, running (or queued, when its turn failed before work)
+ * and ours, ends with j->status (succeeded with
+ * elapsed, wait, work and fence; failed with error_code and
+ * error_message) at j->finished; a callback becomes due. Returns 1
+ * written, 0 not ours any more, -1 error.
+ */
+int store_end(const struct job *j);
+
+/* store_list: jobs newest first, status s (or any with NULL), seq below
+ * before (0: from the newest), at most limit, each to fn. Returns the
+ * number listed, or -1. */
+long store_list(const enum job_status *s, long long before, long limit,
+    store_job_fn fn, void *arg);
+
+/* store_scan: the jobs of node with status s, oldest first, each to fn
+ * (janitor: adoption and interruption). Returns 0 or -1. */
+int store_scan(const char *node, enum job_status s, store_job_fn fn,
+    void *arg);
+
+/*
+ * store_interrupt: j, running when its responder died, becomes failed
+ * "interrupted" at now, if it is still as j says (same owner). Returns
+ * 1, 0, or -1 as store_start.
+ */
+int store_interrupt(const struct job *j, double now);
+
+/*
+ * store_adopt: j, queued, whose owner died, becomes ours with a place
+ * in the queue: generation gen, ticket, slot, pid; only if it is still
+ * as j says. Returns 1 adopted, 0 not (taken by another), -1 error.
+ */
+int store_adopt(const struct job *j, uint64_t gen, uint64_t ticket,
+    int slot, long pid);
+
+/* store_purge: forget jobs finished before `before` (wall s). Returns
+ * how many, or -1. */
+long store_purge(double before);
+
+/* store_due: jobs whose callback is pending (due or not) or being
+ * delivered (for the caller to tell whether its deliverer lives),
+ * soonest first, each to fn, at most limit. Returns 0 or -1. */
+int store_due(long limit, store_job_fn fn, void *arg);
+
+/*
+ * store_cb_claim: take j's delivery for node, gen, slot, pid, if it is
+ * still as j says (pending and due, or delivering by the same dead
+ * deliverer). Returns 1 taken, 0 not, -1 error.
+ */
+int store_cb_claim(const struct job *j, const char *node, uint64_t gen,
+    int slot, long pid);
+
+/* store_cb_result: record an attempt of j's delivery: its new state
+ * (pending again with next_at, delivered or failed), attempts, the last
+ * HTTP status and error. Returns 0 or -1. */
+int store_cb_result(const struct job *j);
+
+#endif
