@@ -8,6 +8,7 @@
 #   make install    PREFIX=/usr/local DESTDIR=
 #   make install-nginx  the include pair into an existing nginx:
 #                   SOCKET=/run/serialcgi.sock NGINX_DIR=/etc/nginx DESTDIR=
+#   make install-systemd   the units, where pkg-config's systemd says
 #
 # Settings pass through to the stack: PORT PROCESSES WORK_SECONDS QUEUE
 # RUN_DIR SERVICE_USER WORK_LOG IO_TIMEOUT SLOW_WAIT, e.g.
@@ -19,7 +20,7 @@ SRCS	= src/main.c src/settings.c src/loop.c src/http.c src/runner.c \
 	  src/board.c src/record.c src/work.c src/clock.c src/metrics.c \
 	  src/parse.c src/log.c src/dl.c src/jobs.c src/jobrun.c \
 	  src/janitor.c src/store.c src/db.c src/db_sqlite.c src/db_pg.c \
-	  src/deliver.c src/allow.c src/webapi.c \
+	  src/deliver.c src/allow.c src/webapi.c src/notify.c \
 	  src/status.c src/status_html.c src/procstat.c
 OBJS	= $(SRCS:.c=.o)
 PKGS	= libcjson
@@ -33,11 +34,11 @@ CC	?= cc
 # CFLAGS and LDFLAGS are the user's (make CFLAGS=-O0); what the build
 # needs is added apart, so no command line can drop it.
 CFLAGS	?= -g -O2
-# libpq, libcurl, libcrypto, sqlite3: their headers only; each is
-# dlopen()ed when a setting needs it (src/dl.h says why).
+# libpq, libcurl, libcrypto, sqlite3, libsystemd: their headers only;
+# each is dlopen()ed when a setting needs it (src/dl.h says why).
 NEEDED_CFLAGS = -std=c11 -Wall -Wextra -Werror -pthread \
 	$(shell pkg-config --cflags $(PKGS) libpq libcurl libcrypto sqlite3 \
-	2>/dev/null)
+	libsystemd 2>/dev/null)
 NEEDED_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -pthread -ldl
 
 # make SANITIZE=address (or undefined, thread) builds with that
@@ -113,7 +114,7 @@ install: $(PROG)
 	install -m 0644 nginx/nginx.conf.in nginx/serialcgi-http.conf.in \
 		nginx/serialcgi-server.conf.in $(DESTDIR)$(SHAREDIR)/nginx/
 	install -m 0755 spawn/stack spawn/deps spawn/engine spawn/cluster \
-		spawn/install-nginx $(DESTDIR)$(SHAREDIR)/spawn/
+		spawn/install-nginx spawn/responders $(DESTDIR)$(SHAREDIR)/spawn/
 	install -m 0644 spawn/lib.sh $(DESTDIR)$(SHAREDIR)/spawn/
 
 # The include pair for an nginx that already runs, for responders on
@@ -124,6 +125,43 @@ SOCKET	?= /run/serialcgi.sock
 install-nginx: $(PROG)
 	@SOCKET="$(SOCKET)" NGINX_DIR="$(NGINX_DIR)" DESTDIR="$(DESTDIR)" \
 		spawn/install-nginx
+
+# systemd units (systemd/): the system's and a user manager's, where
+# systemd.pc says, the paths to the binaries written in.
+SYSTEMDUNITDIR	?= $(shell pkg-config systemd \
+	--variable=systemdsystemunitdir 2>/dev/null)
+SYSTEMDUSERUNITDIR ?= $(shell pkg-config systemd \
+	--variable=systemduserunitdir 2>/dev/null)
+MULTIWATCH	?= /usr/bin/multiwatch
+UNIT_SED	= sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@MULTIWATCH@|$(MULTIWATCH)|g'
+
+.PHONY: install-systemd install-systemd-user uninstall-systemd
+
+install-systemd: install-systemd-user
+	@test -n "$(SYSTEMDUNITDIR)" || { echo "no systemd.pc:" \
+		"pass SYSTEMDUNITDIR=" >&2; exit 1; }
+	install -d $(DESTDIR)$(SYSTEMDUNITDIR) $(DESTDIR)$(SHAREDIR)/systemd
+	$(UNIT_SED) systemd/serialcgi.service.in \
+		>$(DESTDIR)$(SYSTEMDUNITDIR)/serialcgi.service
+	chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/serialcgi.service
+	install -m 0644 systemd/serialcgi.socket $(DESTDIR)$(SYSTEMDUNITDIR)/
+	install -m 0644 systemd/serialcgi.default $(DESTDIR)$(SHAREDIR)/systemd/
+
+install-systemd-user:
+	@test -n "$(SYSTEMDUSERUNITDIR)" || { echo "no systemd.pc:" \
+		"pass SYSTEMDUSERUNITDIR=" >&2; exit 1; }
+	install -d $(DESTDIR)$(SYSTEMDUSERUNITDIR)
+	$(UNIT_SED) systemd/user/serialcgi.service.in \
+		>$(DESTDIR)$(SYSTEMDUSERUNITDIR)/serialcgi.service
+	chmod 0644 $(DESTDIR)$(SYSTEMDUSERUNITDIR)/serialcgi.service
+	install -m 0644 systemd/user/serialcgi.socket \
+		$(DESTDIR)$(SYSTEMDUSERUNITDIR)/
+
+uninstall-systemd:
+	rm -f $(DESTDIR)$(SYSTEMDUNITDIR)/serialcgi.service \
+		$(DESTDIR)$(SYSTEMDUNITDIR)/serialcgi.socket \
+		$(DESTDIR)$(SYSTEMDUSERUNITDIR)/serialcgi.service \
+		$(DESTDIR)$(SYSTEMDUSERUNITDIR)/serialcgi.socket
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/$(PROG)

@@ -116,3 +116,42 @@ works() {
 	awk '$1 == "start" { s[$4] = $2; p[$4] = $3 }
 	     $1 == "end"   { print s[$4], $2, p[$4], $6 }' "$1" | sort -n
 }
+
+# log_count FILE FROM REGEX: set $count to how many lines of FILE, from
+# line FROM on, match REGEX, and $last to the last of them; a process
+# ("serialcgi[pid]") counts once, so a responder that said ready and was
+# then respawned is not two. Forks nothing. (spawn/stack's count_from
+# is the same on its own log.)
+log_count() {
+	local lines l
+	local -A seen=()
+	count=0
+	mapfile -t -s "$2" lines <"$1"
+	for l in "${lines[@]}"; do
+		[[ $l =~ $3 ]] || continue
+		last=$l
+		[[ -n ${seen[${l%%:*}]:-} ]] && continue
+		seen[${l%%:*}]=1
+		count=$((count + 1))
+	done
+	return 0
+}
+
+# user_tasks: set $tasks to the tasks (threads) of every process whose
+# real uid is ours, as RLIMIT_NPROC counts them (setrlimit(2)); only
+# those this /proc shows (hidepid hides nobody's own). Forks nothing.
+user_tasks() {
+	local f k v t n
+	tasks=0
+	for f in /proc/[0-9]*/status; do
+		v='' t=0
+		while read -r k n _; do
+			case $k in
+			Uid:) v=$n ;;
+			Threads:) t=$n; break ;;
+			esac
+		done 2>/dev/null <"$f" || continue
+		[[ $v == "$UID" ]] && tasks=$((tasks + t))
+	done
+	return 0
+}

@@ -1,7 +1,7 @@
 /*
  * db_sqlite.c - the SQLite backend of db.h: the job store on one host.
  * WAL with synchronous=FULL (a 202 is a promise: sqlite.org/pragma.html
- * #pragma_synchronous), busy_timeout for the other responders' commits,
+ * #pragma_synchronous), a busy handler for the other responders' commits,
  * and BEGIN IMMEDIATE for every write (sqlite.org/lang_transaction.html:
  * a deferred transaction that reads, then writes, fails with
  * SQLITE_BUSY, which no busy timeout can help).
@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include <sqlite3.h>
 
@@ -29,7 +30,8 @@ static struct {
 			    const char *);
 	int		 (*close)(sqlite3 *);
 	int		 (*shutdown)(void);
-	int		 (*busy_timeout)(sqlite3 *, int);
+	int		 (*busy_handler)(sqlite3 *, int (*)(void *, int),
+			    void *);
 	int		 (*prepare_v2)(sqlite3 *, const char *, int,
 			    sqlite3_stmt **, const char **);
 	int		 (*bind_parameter_index)(sqlite3_stmt *,
@@ -50,7 +52,7 @@ static struct {
 static const struct dl_sym syms[] = {
 	SYM(open_v2, "sqlite3_open_v2"), SYM(close, "sqlite3_close"),
 	SYM(shutdown, "sqlite3_shutdown"),
-	SYM(busy_timeout, "sqlite3_busy_timeout"),
+	SYM(busy_handler, "sqlite3_busy_handler"),
 	SYM(prepare_v2, "sqlite3_prepare_v2"),
 	SYM(bind_parameter_index, "sqlite3_bind_parameter_index"),
 	SYM(bind_null, "sqlite3_bind_null"),
@@ -64,6 +66,7 @@ static const struct dl_sym syms[] = {
 static void *lib;		/* libsqlite3, while a connection is open */
 
 #define BUSY_MS		5000	/* wait this long for another writer */
+#define BUSY_STEP_US	100	/* look again after this long */
 #define CACHE_KIB	256	/* page cache per connection */
 #define MAXCOLS		32
 
@@ -205,13 +208,29 @@ static const struct db_backend db_sqlite = {
 	.close = sqlite_close,
 };
 
+/* Another responder holds the write lock (its commit is an fsync): look
+ * again every 100 us, up to 5 s. SQLite's own busy timeout sleeps 1, 2,
+ * 5, 10 ms and more between looks, which made a turn's answer, and so
+ * the next turn, wait for milliseconds after the lock was free. */
+static int
+on_busy(void *arg, int n)
+{
+	struct timespec ts = { 0, BUSY_STEP_US * 1000L };
+
+	(void)arg;
+	if ((long)n * BUSY_STEP_US >= BUSY_MS * 1000L)
+		return 0;
+	(void)nanosleep(&ts, NULL);
+	return 1;
+}
+
 /* The pragmas, in order; journal_mode answers with a row. */
 static int
 setup(struct db *d)
 {
 	char sql[64];
 
-	sq.busy_timeout(d->h, BUSY_MS);
+	sq.busy_handler(d->h, on_busy, NULL);
 	snprintf(sql, sizeof(sql), "PRAGMA cache_size = -%d", CACHE_KIB);
 	if (plain(d, "PRAGMA journal_mode = WAL") == -1 ||
 	    plain(d, "PRAGMA synchronous = FULL") == -1 ||

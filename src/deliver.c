@@ -224,17 +224,21 @@ sign(const char *id, long ts, const char *body, char *out, size_t len)
 	return 0;
 }
 
-/* The event: {"type":"job.<status>","timestamp":..,"data":<job>}. */
+/* The event, as Standard Webhooks shapes it: {"type": "job.<status>",
+ * "timestamp": RFC 3339, "data": the job, without its own delivery
+ * state, which is no news to the receiver}. */
 static char *
 payload(const struct job *j)
 {
 	cJSON *o = cJSON_CreateObject(), *data = jobs_json(j);
-	char type[32], *text = NULL;
+	char type[32], now[40], *text = NULL;
 
 	snprintf(type, sizeof(type), "job.%s", job_status_name(j->status));
+	jobs_time(wall_now(), now, sizeof(now));
+	cJSON_DeleteItemFromObject(data, "callback");
 	if (o != NULL && data != NULL &&
 	    cJSON_AddStringToObject(o, "type", type) &&
-	    cJSON_AddNumberToObject(o, "timestamp", (double)(long)wall_now()) &&
+	    cJSON_AddStringToObject(o, "timestamp", now) &&
 	    cJSON_AddItemToObject(o, "data", data)) {
 		data = NULL;
 		text = cJSON_PrintUnformatted(o);

@@ -220,17 +220,30 @@ is(const char *name, size_t nlen, const char *want)
 	return nlen == strlen(want) && memcmp(name, want, nlen) == 0;
 }
 
+static void
+keep_path(struct conn *c, const char *v, size_t vlen)
+{
+	keep(c->path, sizeof(c->path), v, vlen);
+	c->path_cut = vlen >= sizeof(c->path);
+}
+
 static int
 param(void *arg, const char *name, size_t nlen, const char *v, size_t vlen)
 {
 	struct conn *c = arg;
+	const char *q;
 	char num[16];
 
 	if (is(name, nlen, "REQUEST_METHOD"))
 		keep(c->method, sizeof(c->method), v, vlen);
 	else if (is(name, nlen, "DOCUMENT_URI")) {
-		keep(c->path, sizeof(c->path), v, vlen);
-		c->path_cut = vlen >= sizeof(c->path);
+		keep_path(c, v, vlen);
+		c->doc_uri = 1;
+	} else if (is(name, nlen, "REQUEST_URI") && !c->doc_uri) {
+		/* Apache's mod_proxy_fcgi sends no DOCUMENT_URI: the path
+		 * is REQUEST_URI's, before its query (RFC 3986 3.3). */
+		q = memchr(v, '?', vlen);
+		keep_path(c, v, q != NULL ? (size_t)(q - v) : vlen);
 	} else if (is(name, nlen, "QUERY_STRING"))
 		keep(c->query, sizeof(c->query), v, vlen);
 	else if (is(name, nlen, "CONTENT_TYPE"))

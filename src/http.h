@@ -33,6 +33,7 @@ struct conn {
 	char		 method[16];
 	char		 path[72];
 	int		 path_cut;	/* longer than path holds */
+	int		 doc_uri;	/* DOCUMENT_URI came: it wins */
 	char		 id[65];
 	int		 rejected;	/* nginx's limit_conn said no */
 	long		 queue;		/* nginx's bound, for the 503 */

@@ -36,9 +36,8 @@ static int took_work;	/* the last submit gave this idle process work */
 
 /* ---- a job as JSON ---------------------------------------------------- */
 
-/* RFC 3339 in UTC, to the millisecond. */
-static void
-rfc3339(double wall, char *buf, size_t len)
+void
+jobs_time(double wall, char *buf, size_t len)
 {
 	time_t s = (time_t)wall;
 	struct tm tm;
@@ -57,7 +56,7 @@ add_time(cJSON *o, const char *name, double wall)
 
 	if (wall == 0)
 		return cJSON_AddNullToObject(o, name) != NULL;
-	rfc3339(wall, buf, sizeof(buf));
+	jobs_time(wall, buf, sizeof(buf));
 	return cJSON_AddStringToObject(o, name, buf) != NULL;
 }
 
@@ -395,15 +394,20 @@ submit(struct conn *c, int stopping)
 		return http_reply_error(c, 503, http_retry_after(),
 		    "busy: the queue is full");
 	}
-	if (store_tx_end(1) == -1) {
-		board_finish(t.ticket, BOARD_FAILED);
-		return unavailable(c, store_error());
-	}
-	/* Durable now: only then 202 (a 202 is a promise). */
+	/* Parked before the commit, so that its turn never waits for the
+	 * fsync: should the turn come first, the runner's store_start()
+	 * waits for the store, and finds the job only if it was
+	 * committed. */
 	if ((rc = jobrun_park(&j, t.ticket, t.t0)) == -1)
 		logmsg("job=%s queued, but not parked here: out of memory "
 		    "(the janitor takes it up)", j.id);
 	took_work = rc == 1;
+	if (store_tx_end(1) == -1) {
+		if (!jobrun_leave(j.id))
+			board_finish(t.ticket, BOARD_FAILED);
+		return unavailable(c, store_error());
+	}
+	/* Durable now: only then 202 (a 202 is a promise). */
 	logmsg("req=%s job=%s queued (ticket %llu)", c->id, j.id,
 	    (unsigned long long)t.ticket);
 	snprintf(hdr, sizeof(hdr), "Location: /jobs/%s\r\n", j.id);

@@ -64,6 +64,10 @@ void jobs_tick(double now);
  * the body of a monitor, and the data of a callback's event. */
 cJSON *jobs_json(const struct job *j);
 
+/* jobs_time: wall (s since the epoch) in RFC 3339, UTC, to the
+ * millisecond, into buf (at least 25 bytes of len). */
+void jobs_time(double wall, char *buf, size_t len);
+
 /* jobs_kick: something may be due (a job ended, a cancel): have the
  * next round look. Safe from any thread. */
 void jobs_kick(void);

@@ -22,6 +22,7 @@
 #include "jobs.h"
 #include "log.h"
 #include "loop.h"
+#include "notify.h"
 #include "runner.h"
 
 #define EVENTS		64
@@ -388,6 +389,7 @@ stop_signal(void)
 
 	if (read(sigfd, &si, sizeof(si)) != sizeof(si))
 		return 0;
+	notify_stopping((pid_t)si.ssi_pid);
 	return (int)si.ssi_signo;
 }
 
@@ -427,7 +429,7 @@ loop_run(const struct config *cfg)
 	    watch(deliver_fd(), EPOLLIN, &tag_deliver, EPOLL_CTL_ADD) == -1)
 		return -1;
 	for (;;) {
-		timeout = expire(stopped);
+		timeout = notify_tick(expire(stopped));
 		/* Stopping: look again soon whether the work has ended (a
 		 * job's end wakes nothing here). */
 		if (stopped && (timeout < 0 || timeout > 20))

@@ -33,6 +33,7 @@
 #include "lock.h"
 #include "log.h"
 #include "loop.h"
+#include "notify.h"
 #include "pq.h"
 #include "runner.h"
 #include "settings.h"
@@ -177,6 +178,7 @@ main(int argc, char *argv[])
 	logmsg("ready: event loop and turn runner, work %.3f s, lock %s %s%s",
 	    cfg.work_seconds, lk.be->name, cfg.lock_path, cfg.lock_url ?
 	    " and the engine's advisory lock" : "");
+	notify_ready();
 	if ((sig = loop_run(&cfg)) == -1)
 		err(1, "epoll_wait");
 	logmsg("stopped");

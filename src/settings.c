@@ -237,12 +237,12 @@ settings_usage(FILE *f)
 		/* Continuation lines of a help text line up under it. */
 		for (h = table[i].help; h != NULL; h = nl ? nl + 1 : NULL) {
 			nl = strchr(h, '\n');
-			fprintf(f, "  %-24s %.*s\n", h == table[i].help ?
+			fprintf(f, "  %-27s %.*s\n", h == table[i].help ?
 			    opt : "", (int)(nl ? nl - h : (long)strlen(h)),
 			    h);
 		}
 		if (table[i].env != NULL)
-			fprintf(f, "  %-24s environment: %s\n", "",
+			fprintf(f, "  %-27s environment: %s\n", "",
 			    table[i].env);
 	}
 }

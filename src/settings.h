@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
-#define SERIALCGI_VERSION	"0.3.0"
+#define SERIALCGI_VERSION	"0.4.0"
 #define SERIALCGI_LOCK_KEY	0x53434749L	/* "SCGI" */
 
 struct config {
