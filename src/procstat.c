@@ -1,13 +1,13 @@
 /* procstat.c - process_* series for every live responder, from proc(5). */
-#define _DEFAULT_SOURCE	/* fdopendir */
+#define _GNU_SOURCE	/* fdopendir, CLOCK_BOOTTIME */
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "board.h"
@@ -43,25 +43,20 @@ slurp(const char *path, char *buf, size_t len)
 	return (ssize_t)used;
 }
 
-/* Boot time, Unix seconds: /proc/stat's "btime" line, read line by
- * line (its "intr" line before it runs to kilobytes). Returns -1 if
- * unknown. */
+/* Boot time, Unix seconds: CLOCK_REALTIME less CLOCK_BOOTTIME, as the
+ * kernel makes /proc/stat's btime, and the clock /proc/PID/stat's
+ * starttime counts on. /proc/stat itself may be hidden: the systemd
+ * unit sets ProcSubset=pid (systemd.exec(5)). Returns -1 if unknown. */
 static double
 boot_time(void)
 {
-	char *line = NULL;
-	size_t cap = 0;
-	long long bt = -1;
-	FILE *f;
+	struct timespec wall, boot;
 
-	if ((f = fopen("/proc/stat", "re")) == NULL)
+	if (clock_gettime(CLOCK_REALTIME, &wall) == -1 ||
+	    clock_gettime(CLOCK_BOOTTIME, &boot) == -1)
 		return -1;
-	while (getline(&line, &cap, f) != -1)
-		if (sscanf(line, "btime %lld", &bt) == 1)
-			break;
-	free(line);
-	fclose(f);
-	return (double)bt;
+	return (double)(wall.tv_sec - boot.tv_sec) +
+	    (double)(wall.tv_nsec - boot.tv_nsec) / 1e9;
 }
 
 /* Open descriptors: the entries of /proc/PID/fd, "." and ".." aside. */

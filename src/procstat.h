@@ -19,7 +19,8 @@ struct procstat {
 /*
  * procstat_read: the figures of process pid from /proc/PID/stat
  * (utime, stime, starttime, vsize, rss) and /proc/PID/fd (entries);
- * btime is the boot time in Unix seconds (/proc/stat "btime").
+ * btime is the boot time in Unix seconds (CLOCK_REALTIME less
+ * CLOCK_BOOTTIME, what /proc/stat calls btime).
  * Returns 0, or -1 with errno set (ENOENT: no such process; EACCES:
  * another user's; EPROTO: a stat line we cannot read).
  */
