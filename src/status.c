@@ -1,7 +1,6 @@
 /* status.c - /status?full and the choice of view. */
-#define _DEFAULT_SOURCE	/* getloadavg */
-
 #include <sys/statvfs.h>
+#include <sys/sysinfo.h>
 
 #include <errno.h>
 #include <limits.h>
@@ -175,19 +174,22 @@ add(cJSON *o, const char *name, cJSON *item)
 	return 0;
 }
 
-/* The host: load average over 1, 5 and 15 minutes (getloadavg(3)),
- * null if unknown, and the run directory's disk. */
+/* The host: load average over 1, 5 and 15 minutes, null if unknown,
+ * and the run directory's disk. sysinfo(2), not getloadavg(3), which
+ * reads /proc/loadavg: the systemd unit hides it (ProcSubset=pid). */
 static cJSON *
 host(void)
 {
 	cJSON *o = cJSON_CreateObject();
+	struct sysinfo si;
 	double load[3];
-	int i, known = getloadavg(load, 3) == 3;
+	int i, known = sysinfo(&si) == 0;
 
-	/* To 0.01, as /proc/loadavg and uptime(1) print it: getloadavg
-	 * gives the kernel's fixed point in full (0.2138671875). */
+	/* Fixed point, 1 << SI_LOAD_SHIFT for 1.0; to 0.01, rounded, as
+	 * /proc/loadavg and uptime(1) print it. */
 	for (i = 0; known && i < 3; i++)
-		load[i] = (double)(long long)(load[i] * 100 + 0.5) / 100;
+		load[i] = (double)(long long)((double)si.loads[i] /
+		    (1 << SI_LOAD_SHIFT) * 100 + 0.5) / 100;
 	if (o != NULL && add(o, "load_average", known ?
 	    cJSON_CreateDoubleArray(load, 3) : cJSON_CreateNull()) &&
 	    add(o, "disk", disk()))

@@ -41,7 +41,7 @@ void status_init(const char *board_path);
  * request id and seconds waited, "job": true for a stored job's ticket
  * and "orphan": true for one waiting to be adopted; the wait
  * histogram's buckets (cumulative, as in /metrics); "host", the load
- * average (getloadavg(3)) and the free space for the service user
+ * average (sysinfo(2)) and the free space for the service user
  * (statvfs(3) f_bavail). st is a board_stats() snapshot, now is
  * mono_now() in seconds; the queue is a snapshot of its own
  * (board_queue). Returns a string to free with cJSON_free(), or NULL
