@@ -1,6 +1,6 @@
 # serialcgi - one work() at a time behind nginx, across every responder.
 #
-#   make            build ./serialcgi
+#   make            build ./serialcgi and ./serialcgi-client
 #   make run        install what is missing, build, serve until Ctrl-C
 #   make cluster    the same with PostgreSQL and two hosts sharing it
 #   make test       the same set-up, then the whole bats suite
@@ -24,6 +24,11 @@ SRCS	= src/main.c src/settings.c src/loop.c src/http.c src/runner.c \
 	  src/status.c src/status_html.c src/procstat.c
 OBJS	= $(SRCS:.c=.o)
 PKGS	= libcjson
+# serialcgi-client: checks any deployment against the acceptance rule.
+CLIENT	= serialcgi-client
+CLIENT_SRCS = src/client.c src/client_fire.c src/client_rule.c \
+	  src/client_report.c src/clock.c src/parse.c
+CLIENT_OBJS = $(CLIENT_SRCS:.c=.o)
 
 PREFIX	?= /usr/local
 DESTDIR	?=
@@ -40,6 +45,7 @@ NEEDED_CFLAGS = -std=c11 -Wall -Wextra -Werror -pthread \
 	$(shell pkg-config --cflags $(PKGS) libpq libcurl libcrypto sqlite3 \
 	libsystemd 2>/dev/null)
 NEEDED_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -pthread -ldl
+CLIENT_LIBS = $(shell pkg-config --libs $(PKGS) libcurl 2>/dev/null)
 
 # make SANITIZE=address (or undefined, thread) builds with that
 # sanitizer; a finding aborts rather than goes on (-fno-sanitize-recover).
@@ -47,6 +53,7 @@ ifneq ($(SANITIZE),)
 NEEDED_CFLAGS += -fsanitize=$(SANITIZE) -fno-sanitize-recover=all \
 	-fno-omit-frame-pointer
 NEEDED_LIBS += -fsanitize=$(SANITIZE)
+CLIENT_LIBS += -fsanitize=$(SANITIZE)
 endif
 
 PORT		?= 8080
@@ -61,15 +68,19 @@ $(foreach v,QUEUE RUN_DIR SERVICE_USER WORK_LOG IO_TIMEOUT SLOW_WAIT THREADS \
 
 .PHONY: all deps run cluster test bench install install-nginx uninstall clean
 
-all: $(PROG)
+all: $(PROG) $(CLIENT)
 
 $(PROG): $(OBJS)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(OBJS) $(NEEDED_LIBS) $(LDLIBS)
 
+$(CLIENT): $(CLIENT_OBJS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(CLIENT_OBJS) $(CLIENT_LIBS) \
+		$(LDLIBS)
+
 .c.o:
 	$(CC) $(NEEDED_CFLAGS) $(CFLAGS) $(CPPFLAGS) -c -o $@ $<
 
-$(OBJS): $(wildcard src/*.h) Makefile
+$(OBJS) $(CLIENT_OBJS): $(wildcard src/*.h) Makefile
 
 # The status page stays a plain HTML file; od(1), in coreutils, turns it
 # into bytes of a C array, so no escaping and no file to find at run time.
@@ -107,10 +118,11 @@ bench: deps
 	@$(MAKE) --no-print-directory all
 	@tests/bench
 
-install: $(PROG)
+install: $(PROG) $(CLIENT)
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SHAREDIR)/nginx \
 		$(DESTDIR)$(SHAREDIR)/spawn
 	install -m 0755 $(PROG) $(DESTDIR)$(BINDIR)/$(PROG)
+	install -m 0755 $(CLIENT) $(DESTDIR)$(BINDIR)/$(CLIENT)
 	install -m 0644 nginx/nginx.conf.in nginx/serialcgi-http.conf.in \
 		nginx/serialcgi-server.conf.in $(DESTDIR)$(SHAREDIR)/nginx/
 	install -m 0755 spawn/stack spawn/deps spawn/engine spawn/cluster \
@@ -164,8 +176,8 @@ uninstall-systemd:
 		$(DESTDIR)$(SYSTEMDUSERUNITDIR)/serialcgi.socket
 
 uninstall:
-	rm -f $(DESTDIR)$(BINDIR)/$(PROG)
+	rm -f $(DESTDIR)$(BINDIR)/$(PROG) $(DESTDIR)$(BINDIR)/$(CLIENT)
 	rm -rf $(DESTDIR)$(SHAREDIR)
 
 clean:
-	rm -f $(PROG) $(OBJS) src/status_html.c
+	rm -f $(PROG) $(OBJS) $(CLIENT) $(CLIENT_OBJS) src/status_html.c

@@ -24,7 +24,7 @@ struct board_stats {
 	uint64_t	 wait_count;
 	double		 wait_sum;	/* seconds */
 	int		 engine;	/* lock engine: 1 reachable, 0 not,
-					 * -1 none configured or not yet tried */
+					 * -1 none, or not tried yet */
 	uint64_t	 fence;		/* the highest fencing token granted
 					 * here, 0 with flock alone */
 	uint64_t	 lock_lost, engine_errors;

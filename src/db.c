@@ -40,18 +40,25 @@ db_close(struct db *d)
 	d->be = NULL;
 }
 
-/* Each statement of the backend's schema, in one write transaction, so
- * responders that start together do not race each other's CREATE. */
+/* Each statement, in one write transaction, so responders that start
+ * together do not race each other's CREATE. */
 int
-db_schema(struct db *d)
+db_schema(struct db *d, const char *sql)
 {
 	char *all, *stmt, *save = NULL;
 	int rc = -1, e;
 
-	if ((all = strdup(d->be->schema)) == NULL)
+	if ((all = strdup(sql)) == NULL)
 		return -1;
 	if (db_begin(d) == -1)
 		goto out;
+	if (d->be->serialize != NULL && db_exec(d, d->be->serialize, 0, NULL,
+	    NULL, NULL, NULL) == -1) {
+		e = errno;
+		(void)db_rollback(d);
+		errno = e;
+		goto out;
+	}
 	for (stmt = strtok_r(all, ";", &save); stmt != NULL;
 	    stmt = strtok_r(NULL, ";", &save))
 		if (db_exec(d, stmt, 0, NULL, NULL, NULL, NULL) == -1) {

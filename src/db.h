@@ -18,7 +18,11 @@ typedef int (*db_row_fn)(void *arg, int n, const char *const *vals);
 
 struct db_backend {
 	const char	*name;
-	const char	*schema;	/* CREATE ... IF NOT EXISTS, ';'-split */
+	const char	*serial;	/* the type of a column that numbers
+					 * rows as they are inserted */
+	const char	*serialize;	/* a statement that makes schema
+					 * changes wait for each other, or
+					 * NULL */
 	int	(*exec)(struct db *, const char *sql, int nparams,
 		    const char *const *params, db_row_fn fn, void *arg,
 		    long *changes);
@@ -74,9 +78,10 @@ int db_begin(struct db *d);
 int db_commit(struct db *d);
 int db_rollback(struct db *d);
 
-/* db_schema: create the store's tables if missing, in one transaction.
- * Returns 0, or -1 as db_exec. */
-int db_schema(struct db *d);
+/* db_schema: run the ';'-separated statements of sql (CREATE ... IF
+ * NOT EXISTS) in one write transaction, after the backend's serialize
+ * statement. Returns 0, or -1 as db_exec. */
+int db_schema(struct db *d, const char *sql);
 
 /* db_close: let the connection go. */
 void db_close(struct db *d);

@@ -127,32 +127,8 @@ pg_close(struct db *d)
 
 static const struct db_backend db_pg = {
 	.name = "postgresql",
-	.schema =
-	    "SELECT pg_advisory_xact_lock(" SCHEMA_KEY ");"
-	    "CREATE TABLE IF NOT EXISTS serialcgi_jobs ("
-	    " seq BIGSERIAL PRIMARY KEY,"
-	    " id TEXT NOT NULL UNIQUE,"
-	    " status TEXT NOT NULL,"
-	    " node TEXT NOT NULL, gen TEXT NOT NULL, ticket BIGINT NOT NULL,"
-	    " owner_slot INTEGER NOT NULL, owner_pid INTEGER NOT NULL,"
-	    " arrived_mono DOUBLE PRECISION NOT NULL,"
-	    " created_at DOUBLE PRECISION NOT NULL,"
-	    " started_at DOUBLE PRECISION, finished_at DOUBLE PRECISION,"
-	    " elapsed DOUBLE PRECISION, wait DOUBLE PRECISION,"
-	    " work DOUBLE PRECISION, fence BIGINT,"
-	    " error_code TEXT, error_message TEXT,"
-	    " idem_key TEXT UNIQUE, idem_body TEXT,"
-	    " cb_url TEXT, cb_state TEXT,"
-	    " cb_attempts INTEGER NOT NULL DEFAULT 0,"
-	    " cb_next_at DOUBLE PRECISION,"
-	    " cb_last_status INTEGER, cb_last_error TEXT,"
-	    " cb_node TEXT, cb_gen TEXT, cb_slot INTEGER, cb_pid INTEGER);"
-	    "CREATE INDEX IF NOT EXISTS serialcgi_jobs_status"
-	    " ON serialcgi_jobs (status, seq);"
-	    "CREATE INDEX IF NOT EXISTS serialcgi_jobs_callback"
-	    " ON serialcgi_jobs (cb_state, cb_next_at);"
-	    "CREATE INDEX IF NOT EXISTS serialcgi_jobs_finished"
-	    " ON serialcgi_jobs (finished_at)",
+	.serial = "BIGSERIAL PRIMARY KEY",
+	.serialize = "SELECT pg_advisory_xact_lock(" SCHEMA_KEY ")",
 	.exec = pg_exec,
 	.begin = pg_begin,
 	.commit = pg_commit,

@@ -179,28 +179,8 @@ sqlite_close(struct db *d)
 
 static const struct db_backend db_sqlite = {
 	.name = "sqlite",
-	.schema =
-	    "CREATE TABLE IF NOT EXISTS serialcgi_jobs ("
-	    " seq INTEGER PRIMARY KEY AUTOINCREMENT,"
-	    " id TEXT NOT NULL UNIQUE,"
-	    " status TEXT NOT NULL,"
-	    " node TEXT NOT NULL, gen TEXT NOT NULL, ticket INTEGER NOT NULL,"
-	    " owner_slot INTEGER NOT NULL, owner_pid INTEGER NOT NULL,"
-	    " arrived_mono REAL NOT NULL, created_at REAL NOT NULL,"
-	    " started_at REAL, finished_at REAL,"
-	    " elapsed REAL, wait REAL, work REAL, fence INTEGER,"
-	    " error_code TEXT, error_message TEXT,"
-	    " idem_key TEXT UNIQUE, idem_body TEXT,"
-	    " cb_url TEXT, cb_state TEXT,"
-	    " cb_attempts INTEGER NOT NULL DEFAULT 0, cb_next_at REAL,"
-	    " cb_last_status INTEGER, cb_last_error TEXT,"
-	    " cb_node TEXT, cb_gen TEXT, cb_slot INTEGER, cb_pid INTEGER);"
-	    "CREATE INDEX IF NOT EXISTS serialcgi_jobs_status"
-	    " ON serialcgi_jobs (status, seq);"
-	    "CREATE INDEX IF NOT EXISTS serialcgi_jobs_callback"
-	    " ON serialcgi_jobs (cb_state, cb_next_at);"
-	    "CREATE INDEX IF NOT EXISTS serialcgi_jobs_finished"
-	    " ON serialcgi_jobs (finished_at)",
+	.serial = "INTEGER PRIMARY KEY AUTOINCREMENT",
+	.serialize = NULL,	/* BEGIN IMMEDIATE is enough */
 	.exec = sqlite_exec,
 	.begin = sqlite_begin,
 	.commit = sqlite_commit,

@@ -200,7 +200,7 @@ discard(char *p, size_t size, size_t n, void *u)
 	return size * n;
 }
 
-/* ---- one attempt -------------------------------------------------------- */
+/* ---- one attempt ------------------------------------------------------ */
 
 /* base64(HMAC-SHA256(key, "id.timestamp.body")). */
 static int
@@ -346,7 +346,7 @@ deliver_start(const struct job *j)
 	return 0;
 }
 
-/* ---- the outcome -------------------------------------------------------- */
+/* ---- the outcome ------------------------------------------------------ */
 
 static double
 jitter(double base)
@@ -395,6 +395,38 @@ again(struct job *j, CURL *e, const char *why)
 	j->cb_next_at = wall_now() + wait;
 }
 
+/* The host of a URL, without brackets, into buf; "" if none. */
+static void
+host_of(const char *url, char *buf, size_t len)
+{
+	CURLU *u = cu.url();
+	char *host = NULL;
+
+	buf[0] = '\0';
+	if (u != NULL && cu.url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+	    cu.url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK)
+		snprintf(buf, len, "%.*s", (int)strcspn(host + (*host == '['),
+		    "]"), host + (*host == '['));
+	cu.free(host);
+	cu.url_cleanup(u);
+}
+
+/* A 3xx is never followed; say so, and say too if it pointed at an
+ * address the allowlist refuses. */
+static void
+redirected(struct attempt *at, char *why, size_t len)
+{
+	char *to = NULL, host[64];
+
+	(void)cu.easy_getinfo(at->e, CURLINFO_REDIRECT_URL, &to);
+	host_of(to != NULL ? to : "", host, sizeof(host));
+	if (host[0] && allow_text(&allow, host) == 0)
+		snprintf(why, len, "address not allowed: %s (a redirect, "
+		    "never followed)", host);
+	else
+		snprintf(why, len, "a redirect, never followed");
+}
+
 static void
 judge(struct attempt *at, CURLcode rc)
 {
@@ -424,9 +456,12 @@ judge(struct attempt *at, CURLcode rc)
 		snprintf(j->cb_state, sizeof(j->cb_state), "delivered");
 	else if (code == 410 || (code >= 300 && code < 400)) {
 		snprintf(j->cb_state, sizeof(j->cb_state), "failed");
-		snprintf(j->cb_last_error, sizeof(j->cb_last_error), "%s",
-		    code == 410 ? "410 Gone: the receiver wants no more" :
-		    "a redirect, never followed");
+		if (code == 410)
+			snprintf(j->cb_last_error, sizeof(j->cb_last_error),
+			    "410 Gone: the receiver wants no more");
+		else
+			redirected(at, j->cb_last_error,
+			    sizeof(j->cb_last_error));
 	} else {
 		snprintf(why, sizeof(why), "HTTP %ld", code);
 		again(j, at->e, why);
@@ -526,12 +561,13 @@ deliver_stop(void)
 	deadline = 0;
 }
 
-/* ---- set-up and the submit-time check ---------------------------------- */
+/* ---- set-up and the submit-time check --------------------------------- */
 
 int
 deliver_check_url(const char *url, char *why, size_t len)
 {
 	char *scheme = NULL, *host = NULL, *user = NULL, err[160];
+	char literal[64];
 	CURLU *u;
 	CURLUcode rc;
 	int ok = -1;
@@ -556,13 +592,10 @@ deliver_check_url(const char *url, char *why, size_t len)
 		snprintf(why, len, "callback_url: no credentials in the URL");
 	else if (cu.url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK)
 		snprintf(why, len, "callback_url: no host");
-	else if (host[0] == '[' && (host[strlen(host) - 1] = '\0',
-	    allow_text(&allow, host + 1) == 0))
+	else if (host_of(url, literal, sizeof(literal)),
+	    allow_text(&allow, literal) == 0)
 		snprintf(why, len, "callback_url: address not allowed: %s",
-		    host + 1);
-	else if (host[0] != '[' && allow_text(&allow, host) == 0)
-		snprintf(why, len, "callback_url: address not allowed: %s",
-		    host);
+		    literal);
 	else
 		ok = 0;
 	cu.free(scheme);

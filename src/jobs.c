@@ -166,7 +166,7 @@ jobs_json(const struct job *j)
 	return o;
 }
 
-/* ---- answers ------------------------------------------------------------ */
+/* ---- answers ---------------------------------------------------------- */
 
 static int
 final(const struct job *j)
@@ -216,7 +216,7 @@ bad(struct conn *c, int status, const char *why)
 	return http_reply_error(c, status, "", why);
 }
 
-/* ---- submit --------------------------------------------------------------- */
+/* ---- submit ----------------------------------------------------------- */
 
 static int
 is_json_type(const char *t)
@@ -547,7 +547,8 @@ list(struct conn *c)
 	}
 	hdr[0] = next[0] = '\0';
 	if (n == limit) {	/* RFC 8288: where the next page is */
-		snprintf(next, sizeof(next), "/jobs?%s%s%slimit=%ld&before=%lld",
+		snprintf(next, sizeof(next),
+		    "/jobs?%s%s%slimit=%ld&before=%lld",
 		    st ? "status=" : "", st ? job_status_name(*st) : "",
 		    st ? "&" : "", limit, p.last);
 		snprintf(hdr, sizeof(hdr), "Link: <%s>; rel=\"next\"\r\n",
@@ -631,7 +632,7 @@ jobs_route(struct conn *c, int stopping)
 	return took_work ? ROUTE_ANSWERED_BUSY : ROUTE_ANSWERED;
 }
 
-/* ---- set-up ------------------------------------------------------------ */
+/* ---- set-up ----------------------------------------------------------- */
 
 /* host:lock file: the processes that share one flock are one node. */
 static int

@@ -53,3 +53,14 @@ parse_count(const char *s, long min, long max, long *out)
 	*out = v;
 	return 0;
 }
+
+int
+parse_number(const char *s, double min, double max, double *out)
+{
+	double v;
+
+	if (parse_double(s, &v) == -1 || v < min || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}

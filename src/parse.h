@@ -23,4 +23,11 @@ int parse_double(const char *s, double *out);
  */
 int parse_count(const char *s, long min, long max, long *out);
 
+/*
+ * parse_number: the whole of s as a finite decimal number in [min, max]
+ * (strtod(3) alone accepts blanks, "nan", "inf" and tails).
+ * Returns 0 with *out set, or -1.
+ */
+int parse_number(const char *s, double min, double max, double *out);
+
 #endif

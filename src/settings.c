@@ -64,7 +64,8 @@ static const struct setting table[] = {
 	{ "job-queue", 'q', "JOB_QUEUE", K_COUNT, AT(job_queue),
 	  "N", "queued jobs at most, then 503; default 1000" },
 	{ "callback-allow", 'a', "CALLBACK_ALLOW", K_TEXT,
-	  AT(callback_allow), "LIST", "addresses callbacks may reach: \"public\"\n"
+	  AT(callback_allow), "LIST",
+	  "addresses callbacks may reach: \"public\"\n"
 	  "and networks (127.0.0.1/32, ...);\ndefault public" },
 	{ "callback-secret", 'S', "CALLBACK_SECRET_FILE", K_PATH_OFF,
 	  AT(callback_secret), "PATH", "a 0600 file, whsec_ and base64, that\n"

@@ -27,7 +27,7 @@ struct config {
 	double		 job_retention;	/* s a finished job is kept */
 	long		 job_queue;	/* queued jobs, at most */
 	const char	*callback_allow;	/* allow.h's list */
-	const char	*callback_secret;	/* path, or NULL: no callbacks */
+	const char	*callback_secret;	/* path, or NULL: none */
 };
 
 enum settings_verdict {

@@ -31,6 +31,29 @@ static const char *const status_names[] = {
 #define NCOLS	28
 #define TABLE	"serialcgi_jobs"
 
+/* The one table, in types both backends take (SQLite reads BIGINT as
+ * INTEGER and DOUBLE PRECISION as REAL); %s is the backend's serial. */
+#define SCHEMA	"CREATE TABLE IF NOT EXISTS " TABLE " (" \
+	"seq %s, id TEXT NOT NULL UNIQUE, status TEXT NOT NULL, " \
+	"node TEXT NOT NULL, gen TEXT NOT NULL, ticket BIGINT NOT NULL, " \
+	"owner_slot INTEGER NOT NULL, owner_pid INTEGER NOT NULL, " \
+	"arrived_mono DOUBLE PRECISION NOT NULL, " \
+	"created_at DOUBLE PRECISION NOT NULL, started_at DOUBLE PRECISION, " \
+	"finished_at DOUBLE PRECISION, elapsed DOUBLE PRECISION, " \
+	"wait DOUBLE PRECISION, work DOUBLE PRECISION, fence BIGINT, " \
+	"error_code TEXT, error_message TEXT, idem_key TEXT UNIQUE, " \
+	"idem_body TEXT, cb_url TEXT, cb_state TEXT, " \
+	"cb_attempts INTEGER NOT NULL DEFAULT 0, " \
+	"cb_next_at DOUBLE PRECISION, cb_last_status INTEGER, " \
+	"cb_last_error TEXT, cb_node TEXT, cb_gen TEXT, cb_slot INTEGER, " \
+	"cb_pid INTEGER);" \
+	"CREATE INDEX IF NOT EXISTS serialcgi_jobs_status " \
+	"ON " TABLE " (status, seq);" \
+	"CREATE INDEX IF NOT EXISTS serialcgi_jobs_callback " \
+	"ON " TABLE " (cb_state, cb_next_at);" \
+	"CREATE INDEX IF NOT EXISTS serialcgi_jobs_finished " \
+	"ON " TABLE " (finished_at)"
+
 /* Text for one parameter: numbers are printed into bufs. */
 struct args {
 	const char	*v[16];
@@ -97,13 +120,18 @@ unlock(void)
 static int
 ensure(void)
 {
+	char schema[sizeof(SCHEMA) + 64];
 	int rc, e;
 
 	if (db.be != NULL)
 		return 0;
 	rc = cfg_url != NULL ? db_open_pg(&db, cfg_url) :
 	    db_open_sqlite(&db, cfg_path);
-	if (rc == 0 && !schema_done && (rc = db_schema(&db)) == -1) {
+	if (rc == 0 && !schema_done) {
+		snprintf(schema, sizeof(schema), SCHEMA, db.be->serial);
+		rc = db_schema(&db, schema);
+	}
+	if (rc == -1 && db.be != NULL) {
 		e = errno;
 		snprintf(err, sizeof(err), "%s", db.error);
 		db_close(&db);
@@ -407,7 +435,8 @@ store_cancel(const char *id, double now, struct job *j)
 	arg_s(&a, id);
 	arg_d(&a, now);
 	lock();
-	if (ensure() == 0 && db_exec(&db, "UPDATE " TABLE " SET status = 'canceled', "
+	if (ensure() == 0 && db_exec(&db, "UPDATE " TABLE " SET status = "
+	    "'canceled', "
 	    "finished_at = $2, cb_state = CASE WHEN cb_url IS NULL THEN NULL "
 	    "ELSE 'pending' END, cb_next_at = $2 WHERE id = $1 AND "
 	    "status = 'queued'", a.n, a.v, NULL, NULL, &n) == 0 &&

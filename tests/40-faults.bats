@@ -14,13 +14,6 @@ teardown() {
 	stack_down
 }
 
-no_overlap() {
-	works "$LOG" >"$BATS_TEST_TMPDIR/works"
-	run awk 'NR > 1 && $1 < end { print "overlap at " $1 } { end = $2 }' \
-		"$BATS_TEST_TMPDIR/works"
-	assert_output ""
-}
-
 @test "kill -9 of the lock holder: next waiter within 50 ms, 502, respawn" {
 	# A process that parks a request moves to the back of the queue
 	# of loops waiting on the listener (EPOLLEXCLUSIVE), so the next

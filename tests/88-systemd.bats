@@ -199,6 +199,20 @@ teardown_file() {
 	service_down
 }
 
+# Whatever a test started and did not stop (it failed half-way): each
+# pid file under its folder, the group first (setsid made it a leader),
+# so that nothing holds bats' output open.
+teardown() {
+	local f pid
+	while read -r f; do
+		read -r pid <"$f" 2>/dev/null || continue
+		[[ $pid =~ ^[0-9]+$ ]] || continue
+		kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null
+	done < <(find "$BATS_TEST_TMPDIR" -maxdepth 4 \( -name '*.pid' -o \
+		-name pid \) 2>/dev/null)
+	return 0
+}
+
 # service_up DIR: the service in DIR, with DIR/default as its
 # /etc/default/serialcgi; sets SVC, SOCK, STATE, URL.
 service_up() {
@@ -402,7 +416,8 @@ service_down() {
 		-M 0660 -- /usr/bin/strace -f -qq -o "$d/t/trace" -- \
 		/usr/bin/multiwatch -f 1 -s TERM -- "$SERIALCGI" \
 		--work-seconds 0.2 --lock-file "$d/t/lock" \
-		--board-file "$d/t/board" >"$d/t/log" 2>&1 &
+		--board-file "$d/t/board" --jobs-db "$d/t/jobs.db" \
+		>"$d/t/log" 2>&1 &
 	echo $! >"$d/t/pid"
 	wait_for "$d/n/notify.log" '^READY=1' 10
 	RUN_SOCK=$d/t/s.sock

@@ -6,16 +6,8 @@
 
 load helper
 
-setup() {
-	engine_up "$BATS_TEST_TMPDIR/engine"
-	shared_log
-	CLIENTS=$BATS_TEST_TMPDIR/clients
-}
-
-teardown() {
-	hosts_down
-	engine_down
-}
+setup() { cluster_setup; }
+teardown() { cluster_teardown; }
 
 # at URL ID: client ID against URL, in the background.
 at() { URL=$1 client "$2"; }
@@ -43,13 +35,6 @@ holder_then_next() {
 	sleep 0.3
 }
 
-no_overlap_200() {
-	works "$LOG" >"$BATS_TEST_TMPDIR/works"
-	run awk 'NR > 1 && $1 < end { print "overlap at " $1 } { end = $2 }' \
-		"$BATS_TEST_TMPDIR/works"
-	assert_output ""
-}
-
 @test "two hosts, 2 processes each, interleaved: no overlap, all 200, tokens rise" {
 	host_up A PROCESSES=2 WORK_SECONDS=0.2 WORK_LOG="$LOG"
 	host_up B PROCESSES=2 WORK_SECONDS=0.2 WORK_LOG="$LOG"
@@ -66,7 +51,7 @@ no_overlap_200() {
 	done
 	run wc -l <"$LOG"
 	assert_output 24
-	no_overlap_200
+	no_overlap
 	# Both hosts worked, and tokens strictly rise in start order.
 	run awk '{ print $3 }' "$BATS_TEST_TMPDIR/works"
 	(($(sort -u <<<"$output" | wc -l) >= 2))
@@ -209,7 +194,7 @@ no_overlap_200() {
 		run status_of "$id"
 		assert_output --regexp '^(200|503)$'
 	done
-	no_overlap_200
+	no_overlap
 	URL=$URL_B
 	until_200
 }

@@ -15,15 +15,33 @@ teardown() {
 	stack_down
 }
 
-no_overlap() {
-	works "$LOG" >"$BATS_TEST_TMPDIR/works"
-	run awk 'NR > 1 && $1 < end { print "overlap at " $1 } { end = $2 }' \
-		"$BATS_TEST_TMPDIR/works"
-	assert_output ""
-}
-
 # answer CURL ARGS...: body and status on one line.
 answer() { curl -s -w ' %{http_code}' "$@" | tr -d '\n'; }
+
+# once_in_order ID...: each job worked once, in this order, no overlap.
+once_in_order() {
+	local id
+	assert_equal "$(order)" "$(printf '%s ' "$@")"
+	for id in "$@"; do
+		assert_equal "$(starts "$id")" 1
+	done
+	no_overlap
+}
+
+# one_running_three_queued: start a stack (work 1 s) and submit four
+# jobs: ids[0] running, ids[1..3] queued.
+one_running_three_queued() {
+	stack_up "$BATS_TEST_TMPDIR" PROCESSES=2 WORK_SECONDS=1 WORK_LOG="$LOG"
+	ids=("$(submit)")
+	until_status "${ids[0]}" running 3 >/dev/null
+	for i in 1 2 3; do ids+=("$(submit)"); done
+}
+
+# restart: the stack again, in the same run directory and port.
+restart() {
+	RUN_DIR=$RUN PORT=$PORT PROCESSES=2 WORK_SECONDS=1 WORK_LOG="$LOG" \
+		"$STACK" up >/dev/null
+}
 
 # order: the ids in the order their works started.
 order() { works_ids | tr '\n' ' '; }
@@ -218,56 +236,36 @@ works_ids() {
 	[[ -n $victim ]]
 	kill -KILL "$victim"
 	until_status "${ids[5]}" succeeded 10 >/dev/null
-	assert_equal "$(order)" "$(printf '%s ' "${ids[@]}")"
-	for id in "${ids[@]}"; do
-		assert_equal "$(starts "$id")" 1
-	done
-	no_overlap
+	once_in_order "${ids[@]}"
 	grep -q "adopted in its place" "$RUN/responders.log"
 }
 
 @test "stop mid-job, start again: it succeeds, the queued run in order, none twice" {
-	stack_up "$BATS_TEST_TMPDIR" PROCESSES=2 WORK_SECONDS=1 WORK_LOG="$LOG"
-	ids=("$(submit)")
-	until_status "${ids[0]}" running 3 >/dev/null
-	for i in 1 2 3; do ids+=("$(submit)"); done
+	one_running_three_queued
 	stack_down
 	run job_in_db "${ids[0]}"
 	assert_output succeeded
 	run job_in_db "${ids[3]}"
 	assert_output queued
-	RUN_DIR=$RUN PORT=$PORT PROCESSES=2 WORK_SECONDS=1 WORK_LOG="$LOG" \
-		"$STACK" up >/dev/null
+	restart
 	until_status "${ids[3]}" succeeded 10 >/dev/null
-	assert_equal "$(order)" "$(printf '%s ' "${ids[@]}")"
-	for id in "${ids[@]}"; do
-		assert_equal "$(starts "$id")" 1
-	done
-	no_overlap
+	once_in_order "${ids[@]}"
 }
 
 @test "kill -9 of the whole stack mid-job: interrupted, the queued run once, the store intact" {
-	stack_up "$BATS_TEST_TMPDIR" PROCESSES=2 WORK_SECONDS=1 WORK_LOG="$LOG"
-	ids=("$(submit)")
-	until_status "${ids[0]}" running 3 >/dev/null
-	for i in 1 2 3; do ids+=("$(submit)"); done
+	one_running_three_queued
 	for f in "$RUN/responders.pid" "$RUN/nginx.master"; do
 		kill -KILL -- "-$(cat "$f")"
 	done
 	sleep 0.2
 	run sqlite "$JOBS" 'PRAGMA integrity_check'
 	assert_output ok
-	RUN_DIR=$RUN PORT=$PORT PROCESSES=2 WORK_SECONDS=1 WORK_LOG="$LOG" \
-		"$STACK" up >/dev/null
+	restart
 	body=$(until_status "${ids[0]}" failed 3)
 	run jq -r .error.code <<<"$body"
 	assert_output interrupted
 	until_status "${ids[3]}" succeeded 10 >/dev/null
-	assert_equal "$(order)" "$(printf '%s ' "${ids[@]}")"
-	for id in "${ids[@]}"; do
-		assert_equal "$(starts "$id")" 1
-	done
-	no_overlap
+	once_in_order "${ids[@]}"
 	run sqlite "$JOBS" 'PRAGMA integrity_check'
 	assert_output ok
 }

@@ -5,16 +5,8 @@
 
 load helper
 
-setup() {
-	engine_up "$BATS_TEST_TMPDIR/engine"
-	shared_log
-	CLIENTS=$BATS_TEST_TMPDIR/clients
-}
-
-teardown() {
-	hosts_down
-	engine_down
-}
+setup() { cluster_setup; }
+teardown() { cluster_teardown; }
 
 @test "cluster: submit on host A, poll and cancel on host B" {
 	host_up A PROCESSES=2 WORK_SECONDS=1 WORK_LOG="$LOG"
@@ -41,10 +33,7 @@ teardown() {
 	run sql "select count(*) from serialcgi_jobs"
 	assert_output 3
 	# One engine, one order: no two works overlap across the hosts.
-	works "$LOG" >"$BATS_TEST_TMPDIR/works"
-	run awk 'NR > 1 && $1 < end { print "overlap at " $1 } { end = $2 }' \
-		"$BATS_TEST_TMPDIR/works"
-	assert_output ""
+	no_overlap""
 }
 
 @test "cluster: the store unreachable: 503 with Retry-After, nothing queued" {

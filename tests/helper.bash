@@ -215,6 +215,26 @@ shared_log() {
 	LOG=$BATS_TEST_TMPDIR/log/work.log
 }
 
+# cluster_setup, cluster_teardown: a test's own engine, the work log
+# every host writes (LOG), and the clients' folder; then all down.
+cluster_setup() {
+	engine_up "$BATS_TEST_TMPDIR/engine"
+	shared_log
+	CLIENTS=$BATS_TEST_TMPDIR/clients
+}
+cluster_teardown() {
+	hosts_down
+	engine_down
+}
+
+# no_overlap: the works of the work log $LOG, one after the other.
+no_overlap() {
+	works "$LOG" >"$BATS_TEST_TMPDIR/works"
+	run awk 'NR > 1 && $1 < end { print "overlap at " $1 } { end = $2 }' \
+		"$BATS_TEST_TMPDIR/works"
+	assert_output ""
+}
+
 # advisory_rows: the engine's advisory lock rows, "pid granted" each.
 advisory_rows() {
 	sql "select pid, granted from pg_locks where locktype = 'advisory'"
