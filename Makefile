@@ -20,7 +20,8 @@ SRCS	= src/main.c src/settings.c src/loop.c src/http.c src/runner.c \
 	  src/board.c src/record.c src/work.c src/clock.c src/metrics.c \
 	  src/parse.c src/log.c src/dl.c src/jobs.c src/jobrun.c \
 	  src/janitor.c src/store.c src/db.c src/db_sqlite.c src/db_pg.c \
-	  src/deliver.c src/allow.c src/webapi.c src/notify.c
+	  src/deliver.c src/allow.c src/webapi.c src/notify.c \
+	  src/status.c src/status_html.c src/procstat.c
 OBJS	= $(SRCS:.c=.o)
 PKGS	= libcjson
 # serialcgi-client: checks any deployment against the acceptance rule.
@@ -80,6 +81,18 @@ $(CLIENT): $(CLIENT_OBJS)
 	$(CC) $(NEEDED_CFLAGS) $(CFLAGS) $(CPPFLAGS) -c -o $@ $<
 
 $(OBJS) $(CLIENT_OBJS): $(wildcard src/*.h) Makefile
+
+# The status page stays a plain HTML file; od(1), in coreutils, turns it
+# into bytes of a C array, so no escaping and no file to find at run time.
+src/status_html.c: src/status.html
+	{ echo '/* made from src/status.html by the Makefile */'; \
+	  echo '#include "status.h"'; \
+	  echo 'const char status_html[] = {'; \
+	  od -An -v -tx1 src/status.html | \
+	    sed 's/ \([0-9a-f][0-9a-f]\)/0x\1,/g'; \
+	  echo '0 };'; \
+	  echo 'const size_t status_html_len = sizeof(status_html) - 1;'; \
+	} >$@.tmp && mv $@.tmp $@
 
 deps:
 	@spawn/deps $(DEPS)
@@ -167,4 +180,4 @@ uninstall:
 	rm -rf $(DESTDIR)$(SHAREDIR)
 
 clean:
-	rm -f $(PROG) $(OBJS) $(CLIENT) $(CLIENT_OBJS)
+	rm -f $(PROG) $(OBJS) $(CLIENT) $(CLIENT_OBJS) src/status_html.c

@@ -20,7 +20,7 @@
 #include "board.h"
 #include "clock.h"
 
-#define BOARD_MAGIC	0x3530445242494353ULL	/* "SCIBRD05" */
+#define BOARD_MAGIC	0x3630445242494353ULL	/* "SCIBRD06" */
 
 const double board_bucket_le[BOARD_BUCKETS] = {
 	0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300,
@@ -42,6 +42,15 @@ struct entry {
 					 * responder may reuse the index */
 	_Atomic uint32_t state;		/* also the futex word */
 	_Atomic uint32_t durable;	/* a stored job's */
+};
+
+/* Who a ticket is, for board_queue: written once by board_enter, read
+ * under the mutex. Kept apart from the ring, which advance() walks at
+ * every handoff: a ring entry stays 24 bytes, 2.7 to a cache line. */
+struct arrival {
+	double		 arrived;	/* mono s */
+	char		 id[BOARD_ID_LEN];	/* NUL-padded; no NUL
+						 * when full */
 };
 
 struct holder {
@@ -68,6 +77,7 @@ struct shared {
 	struct holder	 holder[2];	/* the current one, and the one
 					 * finishing during a handoff */
 	struct entry	 ring[BOARD_RING];
+	struct arrival	 arrival[BOARD_RING];	/* by ticket, as ring */
 };
 
 static struct shared *b;
@@ -262,8 +272,24 @@ board_close(void)
 	me = -1;
 }
 
+/* With the mutex held: keep who ticket t is. */
+static void
+keep_arrival(uint64_t t, double arrived, const char *id)
+{
+	struct arrival *a = &b->arrival[t % BOARD_RING];
+	size_t n;
+
+	if (id == NULL)
+		id = "";
+	n = strnlen(id, BOARD_ID_LEN);
+	a->arrived = arrived;
+	memcpy(a->id, id, n);
+	memset(a->id + n, 0, BOARD_ID_LEN - n);
+}
+
 int
-board_enter(double *arrived, uint64_t *ticket, long *ahead, int durable)
+board_enter(const char *id, double *arrived, uint64_t *ticket, long *ahead,
+    int durable)
 {
 	struct entry *e;
 	uint64_t t;
@@ -282,6 +308,7 @@ board_enter(double *arrived, uint64_t *ticket, long *ahead, int durable)
 	atomic_store(&e->proc, me);
 	atomic_store(&e->pid, atomic_load(&b->pid[me]));
 	atomic_store(&e->durable, durable != 0);
+	keep_arrival(t, *arrived, id);
 	atomic_store(&e->state, E_WAITING);
 	*ticket = t;
 	/* Queued before it, and the one at work, if any. */
@@ -665,4 +692,99 @@ board_stats(struct board_stats *st)
 	st->lock_lost = atomic_load(&b->lock_lost);
 	st->engine_errors = atomic_load(&b->engine_errors);
 	return 0;
+}
+
+/* With the mutex held: ticket t, of responder pid, into w. */
+static void
+describe(struct board_waiter *w, uint64_t t, long pid)
+{
+	const struct arrival *a = &b->arrival[t % BOARD_RING];
+	size_t n = strnlen(a->id, BOARD_ID_LEN);
+
+	w->ticket = t;
+	w->pid = pid;
+	w->job = atomic_load(&b->ring[t % BOARD_RING].durable) != 0;
+	w->orphan = 0;
+	w->since = 0;
+	w->arrived = a->arrived;
+	memcpy(w->id, a->id, n);
+	w->id[n] = '\0';
+}
+
+/* With the mutex held: the request the lock holder works for, as
+ * scan() finds the holder: the later of two live ones at a handoff. */
+static void
+describe_holder(struct board_waiter *w, signed char *seen)
+{
+	struct holder *h, *at = NULL;
+	uint64_t t;
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		h = &b->holder[i];
+		if (atomic_load(&h->active) && owner_alive(atomic_load(
+		    &h->proc), atomic_load(&h->pid), seen) && (at == NULL ||
+		    atomic_load(&h->ticket) > atomic_load(&at->ticket)))
+			at = h;
+	}
+	memset(w, 0, sizeof(*w));
+	w->pid = -1;
+	if (at == NULL)
+		return;
+	t = atomic_load(&at->ticket);
+	/* Its ring entry is done, so it may be reused by a later ticket:
+	 * then who it was is gone too. */
+	if (atomic_load(&b->ring[t % BOARD_RING].ticket) == t)
+		describe(w, t, atomic_load(&at->pid));
+	w->ticket = t;
+	w->pid = atomic_load(&at->pid);
+	w->since = atomic_load(&at->since);
+}
+
+long
+board_queue(struct board_waiter *holder, struct board_waiter *out,
+    size_t max)
+{
+	signed char seen[BOARD_PROCS] = { 0 };
+	struct entry *e;
+	uint64_t u;
+	size_t n = 0;
+	int st;
+
+	if (b == NULL) {
+		errno = EINVAL;
+		return -1;
+	}
+	lock();
+	advance();
+	for (u = b->head; u < b->next && n < max; u++) {
+		e = &b->ring[u % BOARD_RING];
+		st = live_state(e, seen);
+		if (st != E_WAITING && st != E_NEXT && st != E_ORPHAN)
+			continue;
+		describe(&out[n], u, atomic_load(&e->pid));
+		out[n++].orphan = st == E_ORPHAN;
+	}
+	if (holder != NULL)
+		describe_holder(holder, seen);
+	unlock();
+	return (long)n;
+}
+
+long
+board_pids(long *out, size_t max)
+{
+	signed char seen[BOARD_PROCS] = { 0 };
+	size_t n = 0;
+	int32_t pid;
+	int i;
+
+	if (b == NULL) {
+		errno = EINVAL;
+		return -1;
+	}
+	for (i = 0; i < BOARD_PROCS && n < max; i++)
+		if ((pid = atomic_load(&b->pid[i])) > 0 && alive(i, seen))
+			out[n++] = pid;
+	return (long)n;
 }

@@ -9,6 +9,8 @@
 #define BOARD_PROCS	64	/* responder processes */
 #define BOARD_RING	8192	/* requests admitted at once, at most */
 #define BOARD_BUCKETS	13	/* wait histogram, see board_bucket_le */
+#define BOARD_ID_LEN	64	/* bytes of a request id kept per ticket,
+				 * as nginx's map lets through */
 
 enum board_outcome { BOARD_SERVED, BOARD_SKIPPED, BOARD_FAILED };
 
@@ -28,6 +30,20 @@ struct board_stats {
 	uint64_t	 lock_lost, engine_errors;
 };
 
+/* One request in the queue, or the one the lock holder works for. */
+struct board_waiter {
+	uint64_t	 ticket;
+	long		 pid;		/* its responder */
+	double		 arrived;	/* mono s; 0 if no longer known */
+	double		 since;		/* the holder's start of work,
+					 * mono s; 0 for a waiter */
+	char		 id[BOARD_ID_LEN + 1];	/* request id, or "" */
+	int		 job;		/* a stored job's ticket */
+	int		 orphan;	/* a job whose process died, waiting
+					 * to be adopted; pid is the dead
+					 * one's */
+};
+
 /* Upper bounds of the wait histogram's buckets, in seconds; the last
  * is +Inf. */
 extern const double board_bucket_le[BOARD_BUCKETS];
@@ -45,17 +61,18 @@ int board_open(const char *path);
 void board_close(void);
 
 /*
- * board_enter: take the next arrival ticket. *arrived gets the arrival
- * time (mono s), read under the same lock as the ticket, so that
- * ticket order is arrival order even when threads are preempted in a
- * burst. *ahead gets how many requests were queued before it. durable
- * is 1 for a stored job: if its process dies, the ticket waits, an
- * orphan, for another process to adopt it (board_adopt) instead of
- * being skipped. Returns 0, or -1 with errno EAGAIN if BOARD_RING
- * requests are queued already.
+ * board_enter: take the next arrival ticket for request id (a string,
+ * kept up to BOARD_ID_LEN bytes for board_queue; NULL for none).
+ * *arrived gets the arrival time (mono s), read under the same lock as
+ * the ticket, so that ticket order is arrival order even when threads
+ * are preempted in a burst. *ahead gets how many requests were queued
+ * before it. durable is 1 for a stored job: if its process dies, the
+ * ticket waits, an orphan, for another process to adopt it
+ * (board_adopt) instead of being skipped. Returns 0, or -1 with errno
+ * EAGAIN if BOARD_RING requests are queued already.
  */
-int board_enter(double *arrived, uint64_t *ticket, long *ahead,
-    int durable);
+int board_enter(const char *id, double *arrived, uint64_t *ticket,
+    long *ahead, int durable);
 
 /*
  * board_wait_turn: block (futex(2)) until every earlier ticket is
@@ -155,5 +172,24 @@ void board_lock_lost(void);
  * cleared first, so the numbers are true even after a kill -9.
  * Returns 0, or -1 with errno set. */
 int board_stats(struct board_stats *st);
+
+/*
+ * board_queue: one snapshot of the queue: the waiters board_stats
+ * counts (live ones, and orphaned jobs), in ticket order (at most max
+ * of them, the earliest) into out, and, if holder is not NULL, the
+ * request the lock holder works for (holder->pid is -1 when nobody
+ * holds it). Entries of dead processes are cleared first, as in
+ * board_stats. Returns how many waiters were listed, or -1 with errno
+ * EINVAL before board_open.
+ */
+long board_queue(struct board_waiter *holder, struct board_waiter *out,
+    size_t max);
+
+/*
+ * board_pids: the pids of the live responders, at most max of them,
+ * into out. Returns how many, or -1 with errno EINVAL before
+ * board_open.
+ */
+long board_pids(long *out, size_t max);
 
 #endif

@@ -16,7 +16,9 @@
 #include "loop.h"
 #include "metrics.h"
 #include "parse.h"
+#include "procstat.h"
 #include "runner.h"
+#include "status.h"
 
 static char retry_after[48];	/* "Retry-After: N\r\n" */
 static const char *engine;	/* the lock engine's backend, or NULL */
@@ -165,11 +167,21 @@ static int
 serve_status(struct conn *c)
 {
 	struct board_stats st;
+	/* php-fpm's words (status.h); a QUERY_STRING longer than query[]
+	 * is cut, and a cut word is refused like any unknown one. */
+	int view = status_view(c->query, strlen(c->query)), rc;
 	char *text;
-	int rc;
 
-	if (board_stats(&st) == -1 ||
-	    (text = metrics_status(&st, engine, mono_now())) == NULL)
+	if (view == STATUS_BAD)
+		return http_reply_error(c, 400, "", "unknown query: /status "
+		    "takes ?json, ?full or ?html");
+	if (view == STATUS_HTML)
+		return reply_text(c, 200, "text/html; charset=utf-8",
+		    "Cache-Control: no-store\r\nContent-Security-Policy: "
+		    STATUS_HTML_CSP "\r\n", status_html, status_html_len);
+	if (board_stats(&st) == -1 || (text = view == STATUS_FULL ?
+	    status_full(&st, engine, mono_now()) :
+	    metrics_status(&st, engine, mono_now())) == NULL)
 		return http_reply_error(c, 500, "", "no scoreboard");
 	rc = reply_text(c, 200, "application/json", "Cache-Control: "
 	    "no-store\r\n", text, strlen(text));
@@ -181,14 +193,15 @@ static int
 serve_metrics(struct conn *c)
 {
 	struct board_stats st;
-	char text[4096];
-	int n;
+	char text[32768];	/* ours, and 64 responders' process_* */
+	int n, p;
 
 	if (board_stats(&st) == -1 ||
-	    (n = metrics_prometheus(&st, engine, text, sizeof(text))) == -1)
+	    (n = metrics_prometheus(&st, engine, text, sizeof(text))) == -1 ||
+	    (p = procstat_prometheus(text + n, sizeof(text) - n)) == -1)
 		return http_reply_error(c, 500, "", "no scoreboard");
 	return reply_text(c, 200, "text/plain; version=0.0.4; charset=utf-8",
-	    "Cache-Control: no-store\r\n", text, (size_t)n);
+	    "Cache-Control: no-store\r\n", text, (size_t)(n + p));
 }
 
 /* Copy a parameter's value, cut to fit, NUL-terminated. */
@@ -287,7 +300,7 @@ park(struct conn *c, int stopping)
 		reply_unavailable(c, "responder is stopping");
 		return ROUTE_ANSWERED;
 	}
-	if (turn_enter(&c->src.turn, 0) == -1) {
+	if (turn_enter(&c->src.turn, c->id, 0) == -1) {
 		reply_unavailable(c, "busy: the queue is full");
 		return ROUTE_ANSWERED;
 	}
@@ -334,6 +347,7 @@ http_init(const struct config *cfg, const char *lock_engine)
 	long r = (long)cfg->work_seconds;
 
 	engine = lock_engine;
+	status_init(cfg->board_path);
 	/* Whole seconds, rounded up, at least 1 (RFC 9110 10.2.3). */
 	if ((double)r < cfg->work_seconds || r < 1)
 		r++;

@@ -136,7 +136,7 @@ renew(const struct job *j)
 	long pid;
 
 	board_self(&slot, &pid);
-	if (turn_enter(&t, 1) == -1)
+	if (turn_enter(&t, NULL, 1) == -1)
 		return;		/* the queue is full: next round */
 	if (store_adopt(j, board_gen(), t.ticket, slot, pid) != 1) {
 		board_finish(t.ticket, BOARD_FAILED);

@@ -310,7 +310,9 @@ enqueue(struct job *j, const struct conn *c, struct turn *t)
 {
 	int e;
 
-	if (turn_enter(t, 1) == -1)
+	/* The board lists the creating request's id, never the job's: a
+	 * job id is its only secret, and /status?full shows every ticket. */
+	if (turn_enter(t, c->id, 1) == -1)
 		return -1;
 	new_id(j->id);
 	board_self(&j->owner_slot, &j->owner_pid);

@@ -48,17 +48,16 @@ lock_state(const struct board_stats *st, const char *backend)
 	return NULL;
 }
 
-char *
-metrics_status(const struct board_stats *st, const char *engine,
+cJSON *
+metrics_status_json(const struct board_stats *st, const char *engine,
     double now)
 {
 	cJSON *o = cJSON_CreateObject(), *h = holder(st, now), *l = NULL;
-	char *text = NULL;
 
 	if (engine != NULL && (l = lock_state(st, engine)) == NULL)
-		goto out;
+		goto fail;
 	if (o == NULL || h == NULL)
-		goto out;
+		goto fail;
 	cJSON_AddItemToObject(o, "holder", h);
 	if (l != NULL)
 		cJSON_AddItemToObject(o, "lock", l);
@@ -68,10 +67,22 @@ metrics_status(const struct board_stats *st, const char *engine,
 	    cJSON_AddNumberToObject(o, "skipped", (double)st->skipped) &&
 	    cJSON_AddNumberToObject(o, "rejected", (double)st->rejected) &&
 	    cJSON_AddNumberToObject(o, "processes", (double)st->processes))
-		text = cJSON_PrintUnformatted(o);
-out:
+		return o;
+fail:
 	cJSON_Delete(l);
 	cJSON_Delete(h);
+	cJSON_Delete(o);
+	errno = ENOMEM;
+	return NULL;
+}
+
+char *
+metrics_status(const struct board_stats *st, const char *engine,
+    double now)
+{
+	cJSON *o = metrics_status_json(st, engine, now);
+	char *text = o != NULL ? cJSON_PrintUnformatted(o) : NULL;
+
 	cJSON_Delete(o);
 	if (text == NULL)
 		errno = ENOMEM;

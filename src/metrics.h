@@ -4,6 +4,8 @@
 
 #include <stddef.h>
 
+#include <cjson/cJSON.h>
+
 #include "board.h"
 
 /*
@@ -15,6 +17,12 @@
  */
 char *metrics_status(const struct board_stats *st, const char *engine,
     double now);
+
+/* metrics_status_json: the same object, unprinted, for /status?full
+ * to add to (status.h). Returns it, to free with cJSON_Delete(), or
+ * NULL with errno ENOMEM. */
+cJSON *metrics_status_json(const struct board_stats *st,
+    const char *engine, double now);
 
 /*
  * metrics_prometheus: the scoreboard in the Prometheus text exposition

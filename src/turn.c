@@ -9,13 +9,13 @@
 #include "turn.h"
 
 int
-turn_enter(struct turn *t, int durable)
+turn_enter(struct turn *t, const char *id, int durable)
 {
 	t->held = t->begun = 0;
 	t->t1 = t->t2 = 0;
 	t->token = 0;
 	t->error = 0;
-	return board_enter(&t->t0, &t->ticket, &t->ahead, durable);
+	return board_enter(id, &t->t0, &t->ticket, &t->ahead, durable);
 }
 
 int

@@ -35,11 +35,12 @@ struct turn {
 
 /*
  * turn_enter: stamp the arrival (t0) and take the next ticket, under
- * one lock, so ticket order is arrival order across processes; durable
- * as board_enter (1 for a stored job). Returns 0, or -1 with errno
- * EAGAIN if the scoreboard is full.
+ * one lock, so ticket order is arrival order across processes; id is
+ * the request (or job) id that /status?full lists for the ticket;
+ * durable as board_enter (1 for a stored job). Returns 0, or -1 with
+ * errno EAGAIN if the scoreboard is full.
  */
-int turn_enter(struct turn *t, int durable);
+int turn_enter(struct turn *t, const char *id, int durable);
 
 /*
  * turn_wait: wait until t's ticket is next, then for lock l (cancel_fd

@@ -1,0 +1,236 @@
+/* status.c - /status?full and the choice of view. */
+#include <sys/statvfs.h>
+#include <sys/sysinfo.h>
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "clock.h"
+#include "metrics.h"
+#include "status.h"
+
+static char run_dir[PATH_MAX];	/* the board file's directory, or "" */
+
+static int
+word(const char *w, size_t n, const char *want)
+{
+	return n == strlen(want) && memcmp(w, want, n) == 0;
+}
+
+int
+status_view(const char *q, size_t len)
+{
+	int json = 0, full = 0, html = 0;
+	size_t at = 0, n;
+
+	while (at < len) {
+		for (n = 0; at + n < len && q[at + n] != '&'; n++)
+			;
+		if (word(q + at, n, "json"))
+			json = 1;
+		else if (word(q + at, n, "full"))
+			full = 1;
+		else if (word(q + at, n, "html"))
+			html = 1;
+		else if (n != 0)
+			return STATUS_BAD;
+		at += n + 1;
+	}
+	if (html)
+		return json ? STATUS_BAD : STATUS_HTML;
+	return full ? STATUS_FULL : STATUS_PLAIN;
+}
+
+void
+status_init(const char *board_path)
+{
+	const char *slash = strrchr(board_path, '/');
+	int n;
+
+	if (slash == NULL)
+		n = snprintf(run_dir, sizeof(run_dir), ".");
+	else if (slash == board_path)
+		n = snprintf(run_dir, sizeof(run_dir), "/");
+	else
+		n = snprintf(run_dir, sizeof(run_dir), "%.*s",
+		    (int)(slash - board_path), board_path);
+	if (n < 0 || (size_t)n >= sizeof(run_dir))
+		run_dir[0] = '\0';	/* ?full says null */
+}
+
+/* The holder from the queue's own snapshot, so that holder and queue
+ * agree: who it works for, how long it waited, how long it works. */
+static cJSON *
+holder(const struct board_waiter *h, double now)
+{
+	cJSON *o;
+
+	if (h->pid < 0)
+		return cJSON_CreateNull();
+	if ((o = cJSON_CreateObject()) == NULL)
+		return NULL;
+	if (cJSON_AddNumberToObject(o, "pid", (double)h->pid) &&
+	    cJSON_AddStringToObject(o, "id", h->id) &&
+	    cJSON_AddNumberToObject(o, "working_seconds",
+	    round_us(now - h->since)) &&
+	    (h->arrived == 0 || cJSON_AddNumberToObject(o, "waited_seconds",
+	    round_us(h->since - h->arrived))))
+		return o;
+	cJSON_Delete(o);
+	return NULL;
+}
+
+/* Append item to array a, or free it; returns 1 if appended. */
+static int
+add_to(cJSON *a, cJSON *item)
+{
+	if (item != NULL && cJSON_AddItemToArray(a, item))
+		return 1;
+	cJSON_Delete(item);
+	return 0;
+}
+
+static cJSON *
+queue(const struct board_waiter *w, long n, double now)
+{
+	cJSON *a = cJSON_CreateArray(), *o;
+	long i;
+
+	for (i = 0; a != NULL && i < n; i++) {
+		if (!add_to(a, (o = cJSON_CreateObject())) ||
+		    !cJSON_AddNumberToObject(o, "pid", (double)w[i].pid) ||
+		    !cJSON_AddStringToObject(o, "id", w[i].id) ||
+		    !cJSON_AddNumberToObject(o, "waited_seconds",
+		    round_us(now - w[i].arrived)) ||
+		    (w[i].job && !cJSON_AddTrueToObject(o, "job")) ||
+		    (w[i].orphan && !cJSON_AddTrueToObject(o, "orphan"))) {
+			cJSON_Delete(a);
+			a = NULL;
+		}
+	}
+	return a;
+}
+
+/* The wait histogram as /metrics has it: cumulative counts by upper
+ * bound, the last "+Inf". */
+static cJSON *
+histogram(const struct board_stats *st)
+{
+	cJSON *h = cJSON_CreateObject(), *a = cJSON_CreateArray(), *o;
+	int i, ok = h != NULL && a != NULL && cJSON_AddItemToObject(h,
+	    "buckets", a);
+
+	if (!ok)
+		cJSON_Delete(a);
+	for (i = 0; ok && i < BOARD_BUCKETS; i++) {
+		ok = add_to(a, (o = cJSON_CreateObject())) &&
+		    (i < BOARD_BUCKETS - 1 ? cJSON_AddNumberToObject(o, "le",
+		    board_bucket_le[i]) != NULL :
+		    cJSON_AddStringToObject(o, "le", "+Inf") != NULL) &&
+		    cJSON_AddNumberToObject(o, "count",
+		    (double)st->buckets[i]) != NULL;
+	}
+	if (ok && cJSON_AddNumberToObject(h, "count",
+	    (double)st->wait_count) && cJSON_AddNumberToObject(h, "sum",
+	    round_us(st->wait_sum)))
+		return h;
+	cJSON_Delete(h);
+	return NULL;
+}
+
+/* The file system of the run directory, as the service user sees it:
+ * f_bavail excludes the blocks kept for root (statvfs(3)). */
+static cJSON *
+disk(void)
+{
+	struct statvfs vfs;
+	cJSON *d;
+
+	if (run_dir[0] == '\0' || statvfs(run_dir, &vfs) == -1)
+		return cJSON_CreateNull();
+	if ((d = cJSON_CreateObject()) == NULL)
+		return NULL;
+	if (cJSON_AddStringToObject(d, "path", run_dir) &&
+	    cJSON_AddNumberToObject(d, "free_bytes", (double)vfs.f_bavail *
+	    (double)vfs.f_frsize) && cJSON_AddNumberToObject(d,
+	    "total_bytes", (double)vfs.f_blocks * (double)vfs.f_frsize))
+		return d;
+	cJSON_Delete(d);
+	return NULL;
+}
+
+/* Add item to o under name, or free it; returns 1 if added. */
+static int
+add(cJSON *o, const char *name, cJSON *item)
+{
+	if (item != NULL && cJSON_AddItemToObject(o, name, item))
+		return 1;
+	cJSON_Delete(item);
+	return 0;
+}
+
+/* The host: load average over 1, 5 and 15 minutes, null if unknown,
+ * and the run directory's disk. sysinfo(2), not getloadavg(3), which
+ * reads /proc/loadavg: the systemd unit hides it (ProcSubset=pid). */
+static cJSON *
+host(void)
+{
+	cJSON *o = cJSON_CreateObject();
+	struct sysinfo si;
+	double load[3];
+	int i, known = sysinfo(&si) == 0;
+
+	/* Fixed point, 1 << SI_LOAD_SHIFT for 1.0; to 0.01, rounded, as
+	 * /proc/loadavg and uptime(1) print it. */
+	for (i = 0; known && i < 3; i++)
+		load[i] = (double)(long long)((double)si.loads[i] /
+		    (1 << SI_LOAD_SHIFT) * 100 + 0.5) / 100;
+	if (o != NULL && add(o, "load_average", known ?
+	    cJSON_CreateDoubleArray(load, 3) : cJSON_CreateNull()) &&
+	    add(o, "disk", disk()))
+		return o;
+	cJSON_Delete(o);
+	return NULL;
+}
+
+char *
+status_full(const struct board_stats *st, const char *engine, double now)
+{
+	struct board_waiter head, *w;
+	cJSON *o = NULL, *h;
+	char *text = NULL;
+	size_t max = STATUS_QUEUE_MAX;
+	long n;
+
+	/* Room for the waiters just counted and a few more that may come
+	 * before the queue's snapshot: an idle responder's heap stays
+	 * small. */
+	if (st->waiters + 8 < STATUS_QUEUE_MAX)
+		max = (size_t)st->waiters + 8;
+	if ((w = calloc(max, sizeof(*w))) == NULL)
+		return NULL;
+	if ((n = board_queue(&head, w, max)) == -1)
+		goto out;
+	if ((o = metrics_status_json(st, engine, now)) == NULL)
+		goto out;
+	if ((h = holder(&head, now)) == NULL ||
+	    !cJSON_ReplaceItemInObjectCaseSensitive(o, "holder", h)) {
+		cJSON_Delete(h);
+		goto out;
+	}
+	if (add(o, "queue", queue(w, n, now)) &&
+	    add(o, "wait_seconds", histogram(st)) &&
+	    add(o, "host", host()))
+		text = cJSON_PrintUnformatted(o);
+	if (text == NULL)
+		errno = ENOMEM;
+out:
+	cJSON_Delete(o);
+	free(w);
+	return text;
+}

@@ -1,0 +1,316 @@
+#!/usr/bin/env bats
+# The live status page (/status?html) in a real browser, /status?full
+# (the queue in order, the wait histogram, the host) and the process_*
+# series of /metrics, per responder.
+
+load helper
+
+teardown() {
+	stack_down
+}
+
+# As 70-status.bats: the official client library's parser, which fails
+# on anything that is not the text format. Prints "name{labels} value".
+parse_metrics() {
+	/usr/bin/python3 -c '
+import sys
+from prometheus_client.parser import text_string_to_metric_families
+for fam in text_string_to_metric_families(sys.stdin.read()):
+    for s in fam.samples:
+        labels = ",".join("%s=%s" % kv for kv in sorted(s.labels.items()))
+        print(s.name + ("{" + labels + "}" if labels else ""), s.value)
+'
+}
+
+# ?json&full is ?full; the page asks for ?full alone, so the access log
+# tells the two apart.
+full() { curl -s "$URL/status?json&full"; }
+
+# until_full JQ [SECONDS]: until /status?full satisfies JQ.
+until_full() {
+	local i
+	for ((i = 0; i < ${2:-5} * 20; i++)); do
+		full | jq -e "$1" >/dev/null && return 0
+		sleep 0.05
+	done
+	echo "/status?full never had $1: $(full)" >&2
+	return 1
+}
+
+# chromium_dom URL: the page's DOM once its first poll is shown, from
+# Debian's headless Chromium, as root too (no sandbox; a fresh profile
+# and HOME in the test's directory). Its console goes to
+# $BATS_TEST_TMPDIR/chromium.err.
+chromium_dom() {
+	local dir
+	dir=$(mktemp -d "$BATS_TEST_TMPDIR/chromium.XXXXXX")
+	HOME=$dir XDG_CONFIG_HOME=$dir XDG_CACHE_HOME=$dir \
+		timeout 60 /usr/bin/chromium --headless --no-sandbox \
+		--disable-gpu --disable-quic --no-first-run \
+		--disable-background-networking --disable-component-update \
+		--disable-sync --user-data-dir="$dir/profile" \
+		--enable-logging=stderr --virtual-time-budget=500 \
+		--dump-dom "$1" 2>>"$BATS_TEST_TMPDIR/chromium.err"
+}
+
+# dom_facts: what a person reads on the page, from the DOM on stdin:
+# "name text" for the summary's cells, then "queue N pid id waited" for
+# each row of the queue, in the page's order.
+dom_facts() {
+	/usr/bin/python3 -c '
+import sys
+from html.parser import HTMLParser
+
+VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input",
+        "link", "meta", "source", "track", "wbr"}
+IDS = ("state", "holder", "holder-pid", "working", "waiters", "served",
+       "skipped", "rejected", "processes", "more", "hist-note")
+
+class Page(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.stack, self.facts, self.row, self.in_queue = [], {}, None, 0
+    def handle_starttag(self, tag, attrs):
+        if tag in VOID:
+            return
+        a = dict(attrs)
+        self.stack.append(a.get("id"))
+        if a.get("id") == "queue":
+            self.in_queue = len(self.stack)
+        if self.in_queue and tag == "tr":
+            self.row = []
+        if self.in_queue and tag == "td":
+            self.row.append("")
+    def handle_endtag(self, tag):
+        if self.in_queue and tag == "tr" and self.row:
+            print("queue", " ".join(self.row))
+            self.row = None
+        if tag not in VOID and self.stack.pop() == "queue":
+            self.in_queue = 0
+    def handle_data(self, data):
+        for i in self.stack:
+            if i in IDS:
+                self.facts[i] = self.facts.get(i, "") + data
+        if self.row is not None and self.row and self.stack[-1] is None:
+            self.row[-1] += data.strip()
+
+p = Page()
+p.feed(sys.stdin.read())
+for k in IDS:
+    print(k, " ".join(p.facts.get(k, "").split()))
+'
+}
+
+@test "/status?html: one page, no external assets, no-store; bad queries 400" {
+	stack_up "$BATS_TEST_TMPDIR" PROCESSES=2 WORK_SECONDS=0.1
+	curl -s -D "$BATS_TEST_TMPDIR/h" -o "$BATS_TEST_TMPDIR/page" \
+		"$URL/status?html"
+	run grep -iE '^(HTTP/|content-type|cache-control|content-security)' "$BATS_TEST_TMPDIR/h"
+	assert_line --index 0 --regexp '^HTTP/1.1 200 '
+	assert_line --regexp '^Content-Type: text/html; charset=utf-8'
+	assert_line --regexp '^Cache-Control: no-store'
+	assert_line --regexp "^Content-Security-Policy: default-src 'none'; connect-src 'self';"
+	# One file: inline style and script, nothing fetched from elsewhere.
+	run grep -ciE '(src|href)[[:space:]]*=[[:space:]]*["'\'']?[[:space:]]*(https?:)?//' "$BATS_TEST_TMPDIR/page"
+	assert_output 0
+	run grep -cE 'https?:' "$BATS_TEST_TMPDIR/page"
+	assert_output 0
+	run grep -c '<script>' "$BATS_TEST_TMPDIR/page"
+	assert_output 1
+	run grep -c 'fetch("?full"' "$BATS_TEST_TMPDIR/page"
+	assert_output 1
+	run curl -s -o /dev/null -w '%{http_code} %{content_type}' "$URL/status?html&full"
+	assert_output '200 text/html; charset=utf-8'
+	# HEAD: the headers alone.
+	run curl -s -I -o /dev/null -w '%{http_code} %{size_download}' "$URL/status?html"
+	assert_output '200 0'
+	# ?json is the plain answer, byte for byte; anything else is 400.
+	[[ $(curl -s "$URL/status?json") == "$(curl -s "$URL/status")" ]]
+	for q in 'html&json' 'xml' 'full=1' '%66ull'; do
+		run curl -s -w '%{http_code}' "$URL/status?$q"
+		assert_output '{"error":"unknown query: /status takes ?json, ?full or ?html"}
+400'
+	done
+	run curl -s -o /dev/null -w '%{http_code}' --interface 127.0.0.2 "$URL/status?html"
+	assert_output 403
+}
+
+@test "/status?full: holder and waiters in order with pid, id and seconds; histogram; host" {
+	stack_up "$BATS_TEST_TMPDIR" PROCESSES=2 WORK_SECONDS=2 \
+		WORK_LOG="$BATS_TEST_TMPDIR/run/private/work.log"
+	client q1
+	wait_for "$RUN/private/work.log" '^start .* q1 ' 5
+	for id in q2 q3 q4 q5; do client "$id"; sleep 0.1; done
+	until_full '.waiters == 4'
+	full >"$BATS_TEST_TMPDIR/full"
+	holder=$(holder_line "$RUN/private/work.log" | awk '{ print $3 }')
+	run jq -c '.holder | {pid, id}' "$BATS_TEST_TMPDIR/full"
+	assert_output "{\"pid\":$holder,\"id\":\"q1\"}"
+	run jq -r '[.queue[].id] | join(" ")' "$BATS_TEST_TMPDIR/full"
+	assert_output 'q2 q3 q4 q5'
+	# Every waiter's pid is a live responder; the earlier waited longer,
+	# by about the 0.1 s between the clients.
+	pids=$(responder_pids | paste -sd, -)
+	run jq -e --argjson p "[$pids]" '[.queue[].pid] | all(. as $x |
+		$p | index($x))' "$BATS_TEST_TMPDIR/full"
+	assert_success
+	run jq -e '.queue | [range(1; length) as $i |
+		.[$i - 1].waited_seconds - .[$i].waited_seconds] |
+		all(. > 0.05 and . < 1)' "$BATS_TEST_TMPDIR/full"
+	assert_success
+	run jq -e '.holder.working_seconds > 0 and .holder.working_seconds
+		< 2 and .holder.waited_seconds < 0.5' "$BATS_TEST_TMPDIR/full"
+	assert_success
+	# The plain answer's keys come first, with the same counts.
+	run jq -c 'keys_unsorted' "$BATS_TEST_TMPDIR/full"
+	assert_output '["holder","waiters","served","skipped","rejected","processes","queue","wait_seconds","host"]'
+	# The histogram as /metrics has it: 13 buckets, cumulative, +Inf.
+	run jq -e '.wait_seconds | (.buckets | length == 13) and
+		.buckets[-1].le == "+Inf" and .buckets[-1].count == .count and
+		.count == 1 and ([.buckets[].count] | . == sort)' "$BATS_TEST_TMPDIR/full"
+	assert_success
+	# The host: the kernel's load average, the run directory's disk.
+	read -r _ _ l15 _ </proc/loadavg
+	run jq -e --argjson l "$l15" '.host.load_average | length == 3 and
+		all(. >= 0) and (.[2] - $l | fabs) < 0.1' "$BATS_TEST_TMPDIR/full"
+	assert_success
+	avail=$(df -B1 --output=avail "$RUN/private" | tail -1)
+	run jq -e --arg d "$RUN/private" --argjson a "$avail" '.host.disk |
+		.path == $d and .free_bytes <= .total_bytes and
+		((.free_bytes - $a) | fabs) < $a / 100' "$BATS_TEST_TMPDIR/full"
+	assert_success
+	wait
+	run bash -c "curl -s '$URL/status?full' | jq -c '{holder, waiters, queue, served, n: .wait_seconds.count}'"
+	assert_output '{"holder":null,"waiters":0,"queue":[],"served":5,"n":5}'
+}
+
+@test "/status?full: a queued job shows as a job, by the id of the request that made it, never its job id" {
+	stack_up "$BATS_TEST_TMPDIR" PROCESSES=2 WORK_SECONDS=1 \
+		WORK_LOG="$BATS_TEST_TMPDIR/run/private/work.log"
+	client h1
+	wait_for "$RUN/private/work.log" '^start .* h1 ' 5
+	id=$(submit -H 'X-Request-Id: made-job')
+	[[ $id =~ ^[0-9a-f]{32}$ ]]
+	until_full '.waiters == 1'
+	full >"$BATS_TEST_TMPDIR/full"
+	run jq -c '[.holder.id, (.queue[] | {id, job, orphan})]' "$BATS_TEST_TMPDIR/full"
+	assert_output '["h1",{"id":"made-job","job":true,"orphan":null}]'
+	# A job's id is its only secret: /status?full never shows it.
+	run grep -c "$id" "$BATS_TEST_TMPDIR/full"
+	assert_output 0
+	wait
+}
+
+@test "/metrics: process_* series for each responder, by pid, through the official parser" {
+	stack_up "$BATS_TEST_TMPDIR" PROCESSES=3 WORK_SECONDS=0.1
+	curl -s "$URL/test" >/dev/null
+	curl -s "$URL/metrics" >"$BATS_TEST_TMPDIR/metrics"
+	parse_metrics <"$BATS_TEST_TMPDIR/metrics" >"$BATS_TEST_TMPDIR/parsed"
+	# Ours are as they were: eight families, none of them process_*.
+	run grep -c '^# TYPE serialcgi_' "$BATS_TEST_TMPDIR/metrics"
+	assert_output 8
+	for f in process_cpu_seconds_total process_resident_memory_bytes \
+		process_virtual_memory_bytes process_open_fds \
+		process_start_time_seconds; do
+		run grep -c "^# TYPE $f " "$BATS_TEST_TMPDIR/metrics"
+		assert_output 1
+		run bash -c "grep -oE '^$f\\{pid=[0-9]+\\}' '$BATS_TEST_TMPDIR/parsed' |
+			grep -oE '[0-9]+' | sort | paste -sd' ' -"
+		assert_output "$(responder_pids | paste -sd' ' -)"
+	done
+	# Each figure against what ps(1) and proc(5) say of the process.
+	now=$(date +%s)
+	for pid in $(responder_pids); do
+		v() { awk -v k="$1{pid=$pid}" '$1 == k { print $2 }' "$BATS_TEST_TMPDIR/parsed"; }
+		read -r times etimes rss vsz < <(ps -o times=,etimes=,rss=,vsz= -p "$pid")
+		fds=$(find "/proc/$pid/fd" -mindepth 1 -maxdepth 1 | wc -l)
+		awk -v cpu="$(v process_cpu_seconds_total)" -v t="$times" \
+		    -v res="$(v process_resident_memory_bytes)" -v rss="$rss" \
+		    -v virt="$(v process_virtual_memory_bytes)" -v vsz="$vsz" \
+		    -v fd="$(v process_open_fds)" -v n="$fds" \
+		    -v st="$(v process_start_time_seconds)" -v now="$now" \
+		    -v up="$etimes" 'BEGIN {
+			d = cpu - t; if (d < 0) d = -d
+			r = res - rss * 1024; if (r < 0) r = -r
+			s = now - up - st; if (s < 0) s = -s
+			v = virt - vsz * 1024; if (v < 0) v = -v
+			f = fd - n; if (f < 0) f = -f
+			# Apart from moments: the one that answered
+			# /metrics held that connection then.
+			ok = d <= 1 && res > 0 &&
+			    (r <= 256 * 1024 || r <= res / 10) &&
+			    v <= 1024 * 1024 && f <= 1 && s <= 2
+			if (!ok) print "cpu " cpu "/" t " rss " res "/" rss \
+			    " vsz " virt "/" vsz " fds " fd "/" n \
+			    " start " st "/" now - up
+			exit !ok }' || fail "pid $pid: figures differ from ps and proc"
+	done
+	# A responder killed is gone from the series; its respawn is in.
+	victim=$(responder_pids | head -1)
+	kill -KILL "$victim"
+	for ((i = 0; i < 100; i++)); do
+		[[ $(responder_pids | wc -l) -eq 3 ]] &&
+			! responder_pids | grep -qx "$victim" && break
+		sleep 0.05
+	done
+	run bash -c "curl -s '$URL/metrics' | grep -oE '^process_open_fds\\{pid=\"[0-9]+\"\\}' |
+		grep -oE '[0-9]+' | sort | paste -sd' ' -"
+	assert_output "$(responder_pids | paste -sd' ' -)"
+	refute_output --regexp "(^| )$victim( |$)"
+}
+
+@test "the page in Chromium: holder and 4 waiters in order, then the counts fall" {
+	stack_up "$BATS_TEST_TMPDIR" PROCESSES=2 WORK_SECONDS=2 \
+		WORK_LOG="$BATS_TEST_TMPDIR/run/private/work.log"
+	client p1
+	wait_for "$RUN/private/work.log" '^start .* p1 ' 5
+	for id in p2 p3 p4 p5; do client "$id"; sleep 0.05; done
+	until_full '.waiters == 4'
+	t0=$(mono)
+	chromium_dom "$URL/status?html" | dom_facts >"$BATS_TEST_TMPDIR/dom1"
+	t1=$(mono)
+	holder=$(holder_line "$RUN/private/work.log" | awk '{ print $3 }')
+	run grep -vE '^(state|working|hist-note|queue) ' "$BATS_TEST_TMPDIR/dom1"
+	assert_output "holder p1
+holder-pid pid $holder
+waiters 4
+served 0
+skipped 0
+rejected 0
+processes 2
+more " || fail "Chromium took $(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }') s"
+	run grep -oE '^queue [0-9]+ [0-9]+ p[0-9]' "$BATS_TEST_TMPDIR/dom1"
+	assert_output --regexp '^queue 1 [0-9]+ p2
+queue 2 [0-9]+ p3
+queue 3 [0-9]+ p4
+queue 4 [0-9]+ p5$'
+	run grep -E '^(state|working) ' "$BATS_TEST_TMPDIR/dom1"
+	assert_line --regexp '^state updated '
+	assert_line --regexp '^working [0-9.]+ s$'
+	# The next work: one fewer waiting, one served.
+	wait_for "$RUN/private/work.log" '^start .* p2 ' 5
+	chromium_dom "$URL/status?html" | dom_facts >"$BATS_TEST_TMPDIR/dom2"
+	run grep -E '^(holder|waiters|served) ' "$BATS_TEST_TMPDIR/dom2"
+	assert_output "holder p2
+waiters 3
+served 1"
+	run grep -oE '^queue [0-9]+ [0-9]+ p[0-9]' "$BATS_TEST_TMPDIR/dom2"
+	assert_output --regexp '^queue 1 [0-9]+ p3
+queue 2 [0-9]+ p4
+queue 3 [0-9]+ p5$'
+	# All done: nobody holds or waits, five served, five waits drawn.
+	wait
+	chromium_dom "$URL/status?html" | dom_facts >"$BATS_TEST_TMPDIR/dom3"
+	run grep -E '^(holder|waiters|served|more|hist-note|queue) ' "$BATS_TEST_TMPDIR/dom3"
+	assert_output --regexp '^holder none
+waiters 0
+served 5
+more nobody waits
+hist-note 5 waits, mean [0-9.]+ s$'
+	# Each page asked for ?full (its Content-Security-Policy let it),
+	# and its script raised no error.
+	run grep -c '"GET /status?full HTTP/1.1" 200' "$RUN/private/access.log"
+	assert_output 3
+	run grep -E 'CONSOLE.*Uncaught' "$BATS_TEST_TMPDIR/chromium.err"
+	assert_output ''
+}
