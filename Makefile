@@ -6,6 +6,7 @@
 #   make test       the same set-up, then the whole bats suite
 #   make bench      the same set-up, then the figures of tests/bench
 #   make install    PREFIX=/usr/local DESTDIR=
+#   make deb        a Debian package in run/deb (debian/, dpkg-buildpackage)
 #   make install-nginx  the include pair into an existing nginx:
 #                   SOCKET=/run/serialcgi.sock NGINX_DIR=/etc/nginx DESTDIR=
 #   make install-systemd   the units, where pkg-config's systemd says
@@ -32,8 +33,15 @@ CLIENT_OBJS = $(CLIENT_SRCS:.c=.o)
 
 PREFIX	?= /usr/local
 DESTDIR	?=
+# The responder is a daemon: sbin, as slowcgi's and fcgiwrap's. BINDIR
+# is for the programs users run.
 BINDIR	= $(PREFIX)/bin
+SBINDIR	= $(PREFIX)/sbin
+MANDIR	= $(PREFIX)/share/man
 SHAREDIR = $(PREFIX)/share/$(PROG)
+# Every page in man/, by its section (a client's serialcgi-client.1 too).
+MAN1	= $(wildcard man/*.1)
+MAN8	= $(wildcard man/*.8)
 
 CC	?= cc
 # CFLAGS and LDFLAGS are the user's (make CFLAGS=-O0); what the build
@@ -66,7 +74,8 @@ $(foreach v,QUEUE RUN_DIR SERVICE_USER WORK_LOG IO_TIMEOUT SLOW_WAIT THREADS \
 	LOCK_URL LOCK_KEY ENGINE_PORT JOB_QUEUE JOB_RETENTION CALLBACK_ALLOW,\
 	$(if $(value $(v)),$(eval export $(v))))
 
-.PHONY: all deps run cluster test bench install install-nginx uninstall clean
+.PHONY: all deps run cluster test bench deb install install-nginx uninstall \
+	clean
 
 all: $(PROG) $(CLIENT)
 
@@ -101,6 +110,7 @@ run: DEPS = run
 cluster: DEPS = cluster
 test: DEPS = test
 bench: DEPS = bench
+deb: DEPS = deb
 
 run: deps
 	@$(MAKE) --no-print-directory all
@@ -118,11 +128,28 @@ bench: deps
 	@$(MAKE) --no-print-directory all
 	@tests/bench
 
+# A Debian package of what `make install` puts in /usr, built in a copy
+# of the tree under DEB_DIR (run/deb); prints the .deb's path.
+deb: deps
+	@spawn/deb
+
+# The daemon, the man pages, the nginx and systemd templates, the scripts,
+# and beside them a link to the daemon: the scripts run $top/serialcgi.
 install: $(PROG) $(CLIENT)
-	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SHAREDIR)/nginx \
-		$(DESTDIR)$(SHAREDIR)/spawn
-	install -m 0755 $(PROG) $(DESTDIR)$(BINDIR)/$(PROG)
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) \
+		$(DESTDIR)$(SHAREDIR)/nginx \
+		$(DESTDIR)$(SHAREDIR)/spawn $(DESTDIR)$(SHAREDIR)/systemd/user \
+		$(DESTDIR)$(MANDIR)/man8
+	install -m 0755 $(PROG) $(DESTDIR)$(SBINDIR)/$(PROG)
 	install -m 0755 $(CLIENT) $(DESTDIR)$(BINDIR)/$(CLIENT)
+	install -m 0644 $(MAN8) $(DESTDIR)$(MANDIR)/man8/
+	$(if $(MAN1),install -d $(DESTDIR)$(MANDIR)/man1)
+	$(if $(MAN1),install -m 0644 $(MAN1) $(DESTDIR)$(MANDIR)/man1/)
+	install -m 0644 systemd/serialcgi.service.in systemd/serialcgi.socket \
+		systemd/serialcgi.default $(DESTDIR)$(SHAREDIR)/systemd/
+	install -m 0644 systemd/user/serialcgi.service.in \
+		systemd/user/serialcgi.socket $(DESTDIR)$(SHAREDIR)/systemd/user/
+	ln -sf $(SBINDIR)/$(PROG) $(DESTDIR)$(SHAREDIR)/$(PROG)
 	install -m 0644 nginx/nginx.conf.in nginx/serialcgi-http.conf.in \
 		nginx/serialcgi-server.conf.in $(DESTDIR)$(SHAREDIR)/nginx/
 	install -m 0755 spawn/stack spawn/deps spawn/engine spawn/cluster \
@@ -145,7 +172,8 @@ SYSTEMDUNITDIR	?= $(shell pkg-config systemd \
 SYSTEMDUSERUNITDIR ?= $(shell pkg-config systemd \
 	--variable=systemduserunitdir 2>/dev/null)
 MULTIWATCH	?= /usr/bin/multiwatch
-UNIT_SED	= sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@MULTIWATCH@|$(MULTIWATCH)|g'
+UNIT_SED	= sed -e 's|@SBINDIR@|$(SBINDIR)|g' \
+	-e 's|@MULTIWATCH@|$(MULTIWATCH)|g'
 
 .PHONY: install-systemd install-systemd-user uninstall-systemd
 
@@ -176,7 +204,9 @@ uninstall-systemd:
 		$(DESTDIR)$(SYSTEMDUSERUNITDIR)/serialcgi.socket
 
 uninstall:
-	rm -f $(DESTDIR)$(BINDIR)/$(PROG) $(DESTDIR)$(BINDIR)/$(CLIENT)
+	rm -f $(DESTDIR)$(SBINDIR)/$(PROG) $(DESTDIR)$(BINDIR)/$(CLIENT)
+	rm -f $(MAN8:man/%=$(DESTDIR)$(MANDIR)/man8/%) \
+		$(MAN1:man/%=$(DESTDIR)$(MANDIR)/man1/%)
 	rm -rf $(DESTDIR)$(SHAREDIR)
 
 clean:

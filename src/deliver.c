@@ -376,7 +376,10 @@ jitter(double base)
 {
 	uint32_t r = 0;
 
-	(void)getrandom(&r, sizeof(r), 0);
+	/* 4 bytes never fail (getrandom(2)); if they did, r = 0 is no
+	 * jitter. _FORTIFY_SOURCE wants the result looked at. */
+	if (getrandom(&r, sizeof(r), 0) != (ssize_t)sizeof(r))
+		r = 0;
 	/* "Equal jitter": half the backoff, plus up to half again. */
 	return base / 2 + base / 2 * ((double)r / 4294967295.0);
 }

@@ -185,10 +185,10 @@ setup_file() {
 		{ cat "$d/install.out" >&2; return 1; }
 	# The paths written into the units, turned to the installed binary.
 	mkdir -p "$d/units/system" "$d/units/user"
-	sed "s|/usr/local/bin/serialcgi|$DEST/usr/local/bin/serialcgi|g" \
+	sed "s|/usr/local/sbin/serialcgi|$DEST/usr/local/sbin/serialcgi|g" \
 		"$DEST$UNITDIR/serialcgi.service" >"$d/units/system/serialcgi.service"
 	cp "$DEST$UNITDIR/serialcgi.socket" "$d/units/system/"
-	sed "s|/usr/local/bin/serialcgi|$DEST/usr/local/bin/serialcgi|g" \
+	sed "s|/usr/local/sbin/serialcgi|$DEST/usr/local/sbin/serialcgi|g" \
 		"$DEST$USERUNITDIR/serialcgi.service" >"$d/units/user/serialcgi.service"
 	cp "$DEST$USERUNITDIR/serialcgi.socket" "$d/units/user/"
 	export DEST UNITDIR USERUNITDIR
@@ -275,8 +275,8 @@ service_down() {
 	[[ -f $DEST/usr/local/share/serialcgi/systemd/serialcgi.default ]]
 	run grep -h '^ExecStart' "$DEST$UNITDIR/serialcgi.service" \
 		"$DEST$USERUNITDIR/serialcgi.service"
-	assert_line 'ExecStart=/usr/bin/multiwatch -f ${PROCESSES} -s TERM -- /usr/local/bin/serialcgi'
-	assert_line 'ExecStartPre=/usr/local/bin/serialcgi --check'
+	assert_line 'ExecStart=/usr/bin/multiwatch -f ${PROCESSES} -s TERM -- /usr/local/sbin/serialcgi'
+	assert_line 'ExecStartPre=/usr/local/sbin/serialcgi --check'
 	run grep -rl '@[A-Z]*@' "$DEST$UNITDIR" "$DEST$USERUNITDIR"
 	assert_output ""
 }
