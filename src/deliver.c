@@ -41,7 +41,8 @@ struct attempt {
 };
 
 static struct allow allow;
-static char secret[128];		/* "whsec_...": "" callbacks off */
+static const char *secret_path;	/* NULL: callbacks off */
+static char secret[128];		/* "whsec_...", once read */
 static unsigned char key[SECRET_MAX];
 static int key_len;			/* decoded at the first callback */
 static int efd = -1;			/* epoll set of libcurl's sockets */
@@ -58,11 +59,13 @@ static int
 open_private(const char *path, char *why, size_t len)
 {
 	struct stat st;
-	int fd;
+	int fd, n;
 
 	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) == -1) {
-		snprintf(why, len, "%s", errno == ELOOP ? "is a symlink" :
-		    strerror(errno));
+		n = errno;
+		snprintf(why, len, "%s", n == ELOOP ? "is a symlink" :
+		    strerror(n));
+		errno = n;
 		return -1;
 	}
 	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) ||
@@ -104,9 +107,58 @@ read_secret(const char *path, char *why, size_t len)
 		secret[0] = '\0';
 		snprintf(why, len, "want whsec_ and base64 of 24 to %d bytes "
 		    "(Standard Webhooks)", SECRET_MAX);
+		errno = EINVAL;
 		return -1;
 	}
 	return 0;
+}
+
+/*
+ * The secret file does not exist yet: make it, 32 random bytes from
+ * getrandom(2) in base64 (libcrypto), 0600, written under a name of our
+ * own and then link(2)ed into place, so that responders racing to make
+ * it agree on one: the loser reads the winner's. Then read it.
+ * Returns 0, or -1 with why.
+ */
+static int
+make_secret(char *why, size_t len)
+{
+	unsigned char raw[32], b64[48];
+	char tmp[4200], line[64];
+	int fd, n, rc = -1;
+
+	if (getrandom(raw, sizeof(raw), 0) != (ssize_t)sizeof(raw)) {
+		snprintf(why, len, "getrandom: %s", strerror(errno));
+		return -1;
+	}
+	cr.encode_block(b64, raw, sizeof(raw));
+	n = snprintf(line, sizeof(line), "whsec_%s\n", (char *)b64);
+	snprintf(tmp, sizeof(tmp), "%s.%ld", secret_path, (long)getpid());
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+	    0600);
+	if (fd == -1 || write(fd, line, (size_t)n) != n || fsync(fd) == -1 ||
+	    (link(tmp, secret_path) == -1 && errno != EEXIST))
+		snprintf(why, len, "%.100s: %s", fd == -1 ? tmp :
+		    secret_path, strerror(errno));
+	else
+		rc = 0;
+	if (fd != -1) {
+		close(fd);
+		unlink(tmp);
+	}
+	return rc == 0 ? read_secret(secret_path, why, len) : -1;
+}
+
+/* The secret in memory: read from its file, made first if missing.
+ * Returns 0, or -1 with why. */
+static int
+load_secret(char *why, size_t len)
+{
+	if (secret[0] != '\0')
+		return 0;
+	if (read_secret(secret_path, why, len) == 0)
+		return 0;
+	return errno == ENOENT ? make_secret(why, len) : -1;
 }
 
 /* The key's bytes, once. Returns 0 or -1. */
@@ -344,7 +396,8 @@ deliver_start(const struct job *j)
 	char why[160];
 
 	snprintf(why, sizeof(why), "the secret does not decode");
-	if (webapi_load(why, sizeof(why)) == -1 || decode_key() == -1 ||
+	if (webapi_load(why, sizeof(why)) == -1 ||
+	    load_secret(why, sizeof(why)) == -1 || decode_key() == -1 ||
 	    (multi == NULL && (multi = cu.multi_init()) == NULL)) {
 		no_start(j, why);
 		errno = ENOSYS;
@@ -600,13 +653,15 @@ deliver_check_url(const char *url, char *why, size_t len)
 	CURLUcode rc;
 	int ok = -1;
 
-	if (secret[0] == '\0') {
+	if (secret_path == NULL) {
 		snprintf(why, len, "callback_url: callbacks are off here (no "
 		    "CALLBACK_SECRET_FILE)");
+		errno = EINVAL;
 		return -1;
 	}
-	if (webapi_load(err, sizeof(err)) == -1 || (u = cu.url()) == NULL) {
-		snprintf(why, len, "callback_url: cannot be checked now: %s",
+	if (webapi_load(err, sizeof(err)) == -1 ||
+	    load_secret(err, sizeof(err)) == -1 || (u = cu.url()) == NULL) {
+		snprintf(why, len, "callback_url: cannot be taken now: %s",
 		    err);
 		errno = EAGAIN;		/* ours, not the request's */
 		return -1;
@@ -649,9 +704,12 @@ deliver_init(const struct config *cfg, char *why, size_t len)
 		snprintf(why, len, "epoll_create1: %s", strerror(errno));
 		return -1;
 	}
-	if (cfg->callback_secret == NULL)
+	if ((secret_path = cfg->callback_secret) == NULL)
 		return 0;
-	if (read_secret(cfg->callback_secret, reason, sizeof(reason)) == -1) {
+	/* A secret that is there must be right now; a missing one is made
+	 * at the first callback (make_secret). */
+	if (read_secret(secret_path, reason, sizeof(reason)) == -1 &&
+	    errno != ENOENT) {
 		snprintf(why, len, "callback secret %s: %s",
 		    cfg->callback_secret, reason);
 		return -1;

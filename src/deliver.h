@@ -22,10 +22,11 @@
 
 /*
  * deliver_init: the secret (cfg->callback_secret: a private file
- * holding "whsec_" and base64, Standard Webhooks' form) and the
- * allowlist (cfg->callback_allow). Without a secret, callbacks are off
- * and a callback_url is refused. Returns 0, or -1 with why (at most
- * len bytes): a secret file that is a symlink, readable by others, or
+ * holding "whsec_" and base64, Standard Webhooks' form; made, 0600, at
+ * the first callback if it does not exist) and the allowlist
+ * (cfg->callback_allow). Without a secret file, callbacks are off and a
+ * callback_url is refused. Returns 0, or -1 with why (at most len
+ * bytes): a secret file that is a symlink, readable by others, or
  * malformed; a bad allowlist.
  */
 int deliver_init(const struct config *cfg, char *why, size_t len);
