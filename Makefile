@@ -21,7 +21,7 @@ SRCS	= src/main.c src/settings.c src/loop.c src/http.c src/runner.c \
 	  src/board.c src/record.c src/work.c src/clock.c src/metrics.c \
 	  src/parse.c src/log.c src/dl.c src/jobs.c src/jobrun.c \
 	  src/janitor.c src/store.c src/db.c src/db_sqlite.c src/db_pg.c \
-	  src/deliver.c src/allow.c src/webapi.c src/notify.c \
+	  src/deliver.c src/allow.c src/webapi.c src/notify.c src/textbuf.c \
 	  src/status.c src/status_html.c src/procstat.c
 OBJS	= $(SRCS:.c=.o)
 PKGS	= libcjson

@@ -73,6 +73,9 @@ struct shared {
 					 * none (stored plus one) */
 	_Atomic uint64_t fence, lock_lost, engine_errors;
 	_Atomic uint64_t jobs;		/* jobs queued here, ever */
+	_Atomic int32_t	 first_slot;	/* the janitor's first round: 0 not
+					 * begun, slot + 1 at it, -1 done */
+	_Atomic int32_t	 first_pid;
 	_Atomic int32_t	 pid[BOARD_PROCS];
 	struct holder	 holder[2];	/* the current one, and the one
 					 * finishing during a handoff */
@@ -544,6 +547,34 @@ board_orphans(uint64_t *out, size_t max)
 			out[n++] = u;
 	unlock();
 	return n;
+}
+
+int
+board_first_round(void)
+{
+	signed char seen[BOARD_PROCS] = { 0 };
+	int32_t cur = atomic_load(&b->first_slot);
+	int mine = 0;
+
+	if (cur == -1 || cur == me + 1)
+		return cur == me + 1;
+	lock();
+	cur = atomic_load(&b->first_slot);
+	/* Not begun, or begun by a process that died at it. */
+	if (cur == 0 || (cur > 0 && !owner_alive(cur - 1,
+	    atomic_load(&b->first_pid), seen))) {
+		atomic_store(&b->first_pid, atomic_load(&b->pid[me]));
+		atomic_store(&b->first_slot, me + 1);
+		mine = 1;
+	}
+	unlock();
+	return mine;
+}
+
+void
+board_first_done(void)
+{
+	atomic_store(&b->first_slot, -1);
 }
 
 void

@@ -142,6 +142,15 @@ int board_abandon(uint64_t ticket);
  * Returns how many. */
 size_t board_orphans(uint64_t *out, size_t max);
 
+/*
+ * board_first_round: should this process make the janitor's first
+ * round on this board (jobs that an earlier start of the stack left)?
+ * 1 for one process only (so one alone loads the store), and for
+ * another if that one dies before board_first_done(). Returns 1 or 0.
+ */
+int board_first_round(void);
+void board_first_done(void);
+
 /* board_jobs_bump: a job was queued on this host; board_jobs: how many
  * times so far. A janitor that sees the count move looks at the store
  * again (janitor.c); otherwise it stays idle. */

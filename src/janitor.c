@@ -32,7 +32,7 @@
 #define IDLE_AFTER	10.0	/* s after the last job request */
 #define STALE_DELIVERY	120.0	/* s: another node's delivery is lost */
 
-static int stopped, active, started;
+static int stopped, active, started, active_error;
 static _Atomic int kicked;
 static uint64_t seen;		/* board_jobs() at the last round */
 static double next_purge, quiet_until;
@@ -300,12 +300,12 @@ round_once(double now)
 	static struct job rows[BATCH];
 	struct batch b = { rows, 0 };
 
-	active = 0;
+	active = active_error = 0;
 	/* A store that fails keeps the janitor looking, and nothing is
 	 * judged from a read that did not happen. */
 	if (jobrun_retry() > 0 || running(&b) == -1 || queued(&b) == -1 ||
 	    abandon() == -1 || callbacks(&b) == -1) {
-		active = 1;
+		active = active_error = 1;
 		if (now >= quiet_until) {	/* once in 10 s */
 			logmsg("janitor: job store: %s", store_error());
 			quiet_until = now + 10;
@@ -323,20 +323,31 @@ void
 jobs_tick(double now)
 {
 	uint64_t orphan, bump;
+	int first;
 
 	if (!jobs.on || stopped)
 		return;
 	bump = board_jobs();
-	if (started && !active && !atomic_load(&kicked) && bump == seen &&
+	/* One responder makes the first round (jobs an earlier start left);
+	 * the others wait for a job to be about. */
+	first = !started && board_first_round();
+	if (!first && !active && !atomic_load(&kicked) && bump == seen &&
 	    now - jobs.last_use > IDLE_AFTER && !deliver_busy() &&
 	    board_orphans(&orphan, 1) == 0) {
+		started = 1;
 		store_close();	/* no job about: let the store go */
 		return;
 	}
 	started = 1;
 	atomic_store(&kicked, 0);
 	seen = bump;
+	if (first && store_blank()) {	/* a new store: nothing was left */
+		board_first_done();
+		return;
+	}
 	round_once(now);
+	if (first && !active_error)
+		board_first_done();
 }
 
 void

@@ -12,6 +12,7 @@
 #include <sys/random.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -303,17 +304,12 @@ new_id(char *id)
 		snprintf(id + 2 * i, 3, "%02x", r[i]);
 }
 
-/* Within the store's transaction: a ticket, then the row. Returns 0,
- * or -1 with errno EAGAIN (no ticket) or the store's. */
+/* Within the store's transaction: the row of a new job, whose ticket
+ * t holds. Returns 0, or -1 with errno EEXIST (the id or the key is
+ * taken) or the store's. */
 static int
-enqueue(struct job *j, const struct conn *c, struct turn *t)
+enqueue(struct job *j, const struct conn *c, const struct turn *t)
 {
-	int e;
-
-	/* The board lists the creating request's id, never the job's: a
-	 * job id is its only secret, and /status?full shows every ticket. */
-	if (turn_enter(t, c->id, 1) == -1)
-		return -1;
 	new_id(j->id);
 	board_self(&j->owner_slot, &j->owner_pid);
 	snprintf(j->node, sizeof(j->node), "%s", jobs.node);
@@ -322,13 +318,8 @@ enqueue(struct job *j, const struct conn *c, struct turn *t)
 	j->arrived_mono = t->t0;
 	j->created = wall_at(t->t0);
 	j->status = JOB_QUEUED;
-	if (store_insert(j, c->key_len ? c->key : NULL, c->body ? c->body :
-	    "") == 0)
-		return 0;
-	e = errno;
-	board_finish(t->ticket, BOARD_FAILED);
-	errno = e;
-	return -1;
+	return store_insert(j, c->key_len ? c->key : NULL, c->body ?
+	    c->body : "");
 }
 
 /* The same key again: replay (same body) or 422. Returns 1 answered,
@@ -358,6 +349,15 @@ replay(struct conn *c)
 	return 1;
 }
 
+/* Answer a submission that is not going ahead (the store's
+ * transaction is over): its ticket leaves the queue. */
+static int
+drop_ticket(const struct turn *t, int rc)
+{
+	board_finish(t->ticket, BOARD_FAILED);
+	return rc;
+}
+
 static int
 submit(struct conn *c, int stopping)
 {
@@ -382,31 +382,34 @@ submit(struct conn *c, int stopping)
 		return unavailable(c, why);
 	if (rc == -1)
 		return bad(c, 400, why);
+	/* The ticket first: a job arrives when its request is whole, as
+	 * GET /test does, however long the store then takes. The board
+	 * lists the creating request's id, never the job's: a job id is
+	 * its only secret, and /status?full shows every ticket. */
+	if (turn_enter(&t, c->id, 1) == -1)
+		return http_reply_error(c, 503, http_retry_after(),
+		    "busy: the queue is full");
 	if (store_tx_begin() == -1)
-		return unavailable(c, store_error());
+		return drop_ticket(&t, unavailable(c, store_error()));
 	if ((rc = replay(c)) == 1)
-		return 0;
+		return drop_ticket(&t, 0);
 	if (rc == -1 || (n = store_count(JOB_QUEUED)) < 0)
 		goto store_failed;
 	if (n >= jobs.queue) {
 		(void)store_tx_end(0);
 		snprintf(why, sizeof(why), "busy: %ld jobs already queued", n);
 		board_rejected();
-		return http_reply_error(c, 503, http_retry_after(), why);
+		return drop_ticket(&t, http_reply_error(c, 503,
+		    http_retry_after(), why));
 	}
 	if (enqueue(&j, c, &t) == -1) {
-		if (errno == EEXIST && c->key_len) {
-			/* Another request with the key is being stored
-			 * (a second host): the IETF draft's 409. */
-			(void)store_tx_end(0);
-			return bad(c, 409, "Idempotency-Key: a request with "
-			    "this key is in flight; retry");
-		}
-		if (errno != EAGAIN)
+		if (errno != EEXIST || !c->key_len)
 			goto store_failed;
+		/* Another request with the key is being stored (a second
+		 * host): the IETF draft's 409. */
 		(void)store_tx_end(0);
-		return http_reply_error(c, 503, http_retry_after(),
-		    "busy: the queue is full");
+		return drop_ticket(&t, bad(c, 409, "Idempotency-Key: a "
+		    "request with this key is in flight; retry"));
 	}
 	/* Parked before the commit, so that its turn never waits for the
 	 * fsync: should the turn come first, the runner's store_start()
@@ -435,7 +438,7 @@ submit(struct conn *c, int stopping)
 store_failed:
 	snprintf(why, sizeof(why), "%s", store_error());
 	(void)store_tx_end(0);
-	return unavailable(c, why);
+	return drop_ticket(&t, unavailable(c, why));
 }
 
 /* ---- the monitor, cancel, list ---------------------------------------- */
@@ -654,18 +657,28 @@ jobs_route(struct conn *c, int stopping)
 
 /* ---- set-up ----------------------------------------------------------- */
 
-/* host:lock file: the processes that share one flock are one node. */
+/* host/machine:lock file: the processes that share one flock are one
+ * node. The machine id (machine-id(5)) tells apart two hosts cloned
+ * with one name; where there is none, the name alone. */
 static int
 name_node(const char *lock_path)
 {
-	char host[HOST_NAME_MAX + 1], *real;
+	char host[HOST_NAME_MAX + 1], id[33] = "", *real;
+	ssize_t n;
+	int fd;
 
 	if (gethostname(host, sizeof(host)) == -1)
 		return -1;
 	host[sizeof(host) - 1] = '\0';
+	if ((fd = open("/etc/machine-id", O_RDONLY | O_CLOEXEC)) != -1) {
+		n = read(fd, id, sizeof(id) - 1);
+		id[n > 0 ? strspn(id, "0123456789abcdef") : 0] = '\0';
+		close(fd);
+	}
 	if ((real = realpath(lock_path, NULL)) == NULL)
 		return -1;
-	snprintf(jobs.node, sizeof(jobs.node), "%s:%s", host, real);
+	snprintf(jobs.node, sizeof(jobs.node), "%.64s/%.12s:%s", host, id,
+	    real);
 	free(real);
 	return 0;
 }
@@ -690,15 +703,8 @@ jobs_init(const struct config *cfg, char *why, size_t len)
 		return -1;
 	}
 	jobs.on = 1;
-	if (store_init(cfg->jobs_db, cfg->lock_url, reason, sizeof(reason)) ==
-	    -1) {
-		if (cfg->lock_url == NULL) {
-			snprintf(why, len, "job store %s: %s", cfg->jobs_db,
-			    reason);
-			return -1;
-		}
-		logmsg("job store: %s (jobs fail closed until it answers)",
-		    reason);
-	}
+	/* Opened when a job is about; the janitor's first round, in one
+	 * responder, opens it soon after the start. */
+	store_init(cfg->jobs_db, cfg->lock_url);
 	return 0;
 }

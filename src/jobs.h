@@ -32,12 +32,12 @@ extern struct jobs jobs;
 
 /*
  * jobs_init: the job store (cfg->jobs_db, or the lock engine's URL in
- * cluster mode) and this node's name (the host name and the lock file's
+ * cluster mode) and this node's name (the host, and the lock file's
  * real path: the responders that exclude each other with one flock).
- * Call after board_open(). A store that cannot be opened now is fatal
- * for SQLite (a path, a permission: it will not get better), not for
- * PostgreSQL (it fails closed, as the lock does). Returns 0, or -1 with
- * errno set and why (at most len bytes).
+ * Call after board_open(). An SQLite file that is a symlink, another
+ * user's or readable by others is refused now (lock_check); the store
+ * itself is opened when a job is about. Returns 0, or -1 with errno
+ * set and why (at most len bytes).
  */
 int jobs_init(const struct config *cfg, char *why, size_t len);
 

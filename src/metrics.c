@@ -7,6 +7,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "textbuf.h"
 #include "clock.h"
 #include "metrics.h"
 
@@ -89,43 +90,20 @@ metrics_status(const struct board_stats *st, const char *engine,
 	return text;
 }
 
-struct out {
-	char	*buf;
-	size_t	 len, used;
-	int	 full;
-};
-
 static void
-put(struct out *o, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	if (o->full)
-		return;
-	va_start(ap, fmt);
-	n = vsnprintf(o->buf + o->used, o->len - o->used, fmt, ap);
-	va_end(ap);
-	if (n < 0 || (size_t)n >= o->len - o->used)
-		o->full = 1;
-	else
-		o->used += (size_t)n;
-}
-
-static void
-metric(struct out *o, const char *name, const char *type, const char *help,
+metric(struct textbuf *o, const char *name, const char *type, const char *help,
     double value)
 {
-	put(o, "# HELP serialcgi_%s %s\n# TYPE serialcgi_%s %s\n"
+	textbuf_put(o, "# HELP serialcgi_%s %s\n# TYPE serialcgi_%s %s\n"
 	    "serialcgi_%s %.17g\n", name, help, name, type, name, value);
 }
 
 /* The lock engine's series. */
 static void
-engine_metrics(struct out *o, const struct board_stats *st,
+engine_metrics(struct textbuf *o, const struct board_stats *st,
     const char *engine)
 {
-	put(o, "# HELP serialcgi_lock_backend_info The lock backend.\n"
+	textbuf_put(o, "# HELP serialcgi_lock_backend_info The lock backend.\n"
 	    "# TYPE serialcgi_lock_backend_info gauge\n"
 	    "serialcgi_lock_backend_info{backend=\"%s\"} 1\n", engine);
 	metric(o, "engine_up", "gauge", "1 if the lock engine answered "
@@ -144,7 +122,7 @@ int
 metrics_prometheus(const struct board_stats *st, const char *engine,
     char *buf, size_t len)
 {
-	struct out o = { buf, len, 0, 0 };
+	struct textbuf o = { buf, len, 0, 0 };
 	int i;
 
 	if (engine != NULL)
@@ -165,12 +143,12 @@ metrics_prometheus(const struct board_stats *st, const char *engine,
 	    (double)st->skipped);
 	metric(&o, "rejected_total", "counter",
 	    "Requests refused by admission with 503.", (double)st->rejected);
-	put(&o, "# HELP serialcgi_wait_seconds Time from arrival to the "
+	textbuf_put(&o, "# HELP serialcgi_wait_seconds Time from arrival to the "
 	    "start of work.\n# TYPE serialcgi_wait_seconds histogram\n");
 	for (i = 0; i < BOARD_BUCKETS - 1; i++)
-		put(&o, "serialcgi_wait_seconds_bucket{le=\"%g\"} %llu\n",
+		textbuf_put(&o, "serialcgi_wait_seconds_bucket{le=\"%g\"} %llu\n",
 		    board_bucket_le[i], (unsigned long long)st->buckets[i]);
-	put(&o, "serialcgi_wait_seconds_bucket{le=\"+Inf\"} %llu\n"
+	textbuf_put(&o, "serialcgi_wait_seconds_bucket{le=\"+Inf\"} %llu\n"
 	    "serialcgi_wait_seconds_sum %.9f\n"
 	    "serialcgi_wait_seconds_count %llu\n",
 	    (unsigned long long)st->buckets[BOARD_BUCKETS - 1], st->wait_sum,

@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "textbuf.h"
 #include "board.h"
 #include "procstat.h"
 
@@ -116,29 +117,6 @@ procstat_read(long pid, double btime, struct procstat *ps)
 	return 0;
 }
 
-struct out {
-	char	*buf;
-	size_t	 len, used;
-	int	 full;
-};
-
-static void
-put(struct out *o, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	if (o->full)
-		return;
-	va_start(ap, fmt);
-	n = vsnprintf(o->buf + o->used, o->len - o->used, fmt, ap);
-	va_end(ap);
-	if (n < 0 || (size_t)n >= o->len - o->used)
-		o->full = 1;
-	else
-		o->used += (size_t)n;
-}
-
 /* The families, in the client libraries' names, units and types. */
 enum { CPU, RSS, VSZ, FDS, START, NFAMILIES };
 
@@ -175,7 +153,7 @@ procstat_prometheus(char *buf, size_t len)
 	struct procstat ps[BOARD_PROCS];
 	long pids[BOARD_PROCS], n, i;
 	char ok[BOARD_PROCS];
-	struct out o = { buf, len, 0, 0 };
+	struct textbuf o = { buf, len, 0, 0 };
 	double btime = boot_time();
 	int f;
 
@@ -184,11 +162,11 @@ procstat_prometheus(char *buf, size_t len)
 	for (i = 0; i < n; i++)
 		ok[i] = procstat_read(pids[i], btime, &ps[i]) == 0;
 	for (f = 0; f < NFAMILIES; f++) {
-		put(&o, "# HELP %s %s\n# TYPE %s %s\n", families[f].name,
+		textbuf_put(&o, "# HELP %s %s\n# TYPE %s %s\n", families[f].name,
 		    families[f].help, families[f].name, families[f].type);
 		for (i = 0; i < n; i++)
 			if (ok[i] && (f != START || btime >= 0))
-				put(&o, "%s{pid=\"%ld\"} %.15g\n",
+				textbuf_put(&o, "%s{pid=\"%ld\"} %.15g\n",
 				    families[f].name, pids[i],
 				    value(&ps[i], f));
 	}

@@ -1,6 +1,8 @@
 /* store.c - the job store's SQL, the same for both backends (db.h). */
 #define _GNU_SOURCE	/* malloc_trim */
 
+#include <sys/stat.h>
+
 #include <errno.h>
 #include <limits.h>
 #include <malloc.h>
@@ -274,11 +276,10 @@ job_status_parse(const char *name, enum job_status *s)
 	return -1;
 }
 
-int
-store_init(const char *path, const char *url, char *why, size_t len)
+void
+store_init(const char *path, const char *url)
 {
 	pthread_mutexattr_t ma;
-	int rc;
 
 	pthread_mutexattr_init(&ma);
 	pthread_mutexattr_settype(&ma, PTHREAD_MUTEX_RECURSIVE);
@@ -286,11 +287,20 @@ store_init(const char *path, const char *url, char *why, size_t len)
 	pthread_mutexattr_destroy(&ma);
 	cfg_path = path;
 	cfg_url = url;
-	lock();
-	if ((rc = ensure()) == -1)
-		snprintf(why, len, "%s", db.error);
-	unlock();
-	return rc;
+}
+
+int
+store_blank(void)
+{
+	char wal[4096];
+	struct stat st;
+
+	if (cfg_url != NULL || cfg_path == NULL ||
+	    stat(cfg_path, &st) == -1 || st.st_size != 0)
+		return 0;
+	/* A write-ahead log holds what the file does not show yet. */
+	snprintf(wal, sizeof(wal), "%s-wal", cfg_path);
+	return stat(wal, &st) == -1 || st.st_size == 0;
 }
 
 void

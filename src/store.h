@@ -52,13 +52,16 @@ typedef int (*store_job_fn)(void *arg, const struct job *j);
 
 /*
  * store_init: the store is the SQLite database at path, or, if url is
- * not NULL, the PostgreSQL engine at url. Opens it now (creating the
- * tables if missing), to tell at once whether it can work. Call after
- * fork(2). Every later call opens it again if store_close() closed it.
- * Returns 0, or -1 with errno set and the reason in why (at most len
- * bytes); the store stays configured either way.
+ * not NULL, the PostgreSQL engine at url. Nothing is opened yet: the
+ * first call that needs the store opens it (creating the tables if
+ * missing), and opens it again after store_close(). Call after fork(2).
  */
-int store_init(const char *path, const char *url, char *why, size_t len);
+void store_init(const char *path, const char *url);
+
+/* store_blank: is the store a new, empty SQLite file (as jobs_init's
+ * check made it), so that no job can be in it? Tells without loading
+ * SQLite. Returns 1 or 0 (PostgreSQL: 0, it cannot tell). */
+int store_blank(void);
 
 /* store_close: let the connection go while no job is about (its memory,
  * or an engine session); the next call opens it again. */

@@ -10,19 +10,6 @@ teardown() {
 
 status() { curl -s "$URL/status"; }
 
-# The metrics through the official client library's parser, which
-# fails on anything that is not the text format. Prints "name value".
-parse_metrics() {
-	/usr/bin/python3 -c '
-import sys
-from prometheus_client.parser import text_string_to_metric_families
-for fam in text_string_to_metric_families(sys.stdin.read()):
-    for s in fam.samples:
-        labels = ",".join("%s=%s" % kv for kv in sorted(s.labels.items()))
-        print(s.name + ("{" + labels + "}" if labels else ""), s.value)
-'
-}
-
 @test "/status and /metrics answer 127.0.0.1, and 403 to others" {
 	stack_up "$BATS_TEST_TMPDIR" PROCESSES=2 WORK_SECONDS=0.1
 	run curl -s -w ' %{http_code} %{content_type}' "$URL/status"

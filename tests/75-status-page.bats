@@ -9,19 +9,6 @@ teardown() {
 	stack_down
 }
 
-# As 70-status.bats: the official client library's parser, which fails
-# on anything that is not the text format. Prints "name{labels} value".
-parse_metrics() {
-	/usr/bin/python3 -c '
-import sys
-from prometheus_client.parser import text_string_to_metric_families
-for fam in text_string_to_metric_families(sys.stdin.read()):
-    for s in fam.samples:
-        labels = ",".join("%s=%s" % kv for kv in sorted(s.labels.items()))
-        print(s.name + ("{" + labels + "}" if labels else ""), s.value)
-'
-}
-
 # ?json&full is ?full; the page asks for ?full alone, so the access log
 # tells the two apart.
 full() { curl -s "$URL/status?json&full"; }

@@ -280,3 +280,16 @@ job_in_db() {
 	sqlite "$RUN/private/jobs.db" \
 		"select status from serialcgi_jobs where id = '$1'"
 }
+
+# The metrics through the official client library's parser, which
+# fails on anything that is not the text format. Prints "name value".
+parse_metrics() {
+	/usr/bin/python3 -c '
+import sys
+from prometheus_client.parser import text_string_to_metric_families
+for fam in text_string_to_metric_families(sys.stdin.read()):
+    for s in fam.samples:
+        labels = ",".join("%s=%s" % kv for kv in sorted(s.labels.items()))
+        print(s.name + ("{" + labels + "}" if labels else ""), s.value)
+'
+}
