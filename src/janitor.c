@@ -31,11 +31,20 @@
 #define PURGE_EVERY	10.0	/* s between retention sweeps */
 #define IDLE_AFTER	10.0	/* s after the last job request */
 #define STALE_DELIVERY	120.0	/* s: another node's delivery is lost */
+#define SCAN_EVERY	10.0	/* s between looks at every job, at most */
 
 static int stopped, active, started, active_error;
 static _Atomic int kicked;
 static uint64_t seen;		/* board_jobs() at the last round */
 static double next_purge, quiet_until;
+/* The queued and running jobs are looked at when something may have
+ * happened to them (a responder died or came, a job could not be
+ * parked, the store failed), and every SCAN_EVERY anyway: a scan
+ * decodes every row, and a round every quarter second in every
+ * responder must stay cheap. */
+static int rescan = 1, scan_found;
+static uint64_t live_sig;
+static double next_scan;
 
 /* What a round gathers: jobs of this node, as rows first, so the store
  * is not written while a query is still open. */
@@ -145,6 +154,7 @@ renew(const struct job *j)
 	t.t0 = arrival(j, t.t0);
 	if (jobrun_park(as_mine(j, t.ticket), t.ticket, t.t0) == -1) {
 		board_finish(t.ticket, BOARD_FAILED);	/* next round */
+		jobs_rescan();
 		return;
 	}
 	logmsg("job=%s adopted with ticket %llu (was %llu, pid %ld)",
@@ -176,6 +186,7 @@ adopt(const struct job *j)
 	if (jobrun_park(as_mine(j, j->ticket), j->ticket,
 	    j->arrived_mono) == -1) {
 		board_finish(j->ticket, BOARD_FAILED);	/* renewed later */
+		jobs_rescan();
 		return;
 	}
 	logmsg("job=%s adopted in its place (ticket %llu) from dead "
@@ -198,7 +209,9 @@ abandon(void)
 		if ((rc = store_queued_ticket(jobs.node, board_gen(), t[i])) ==
 		    -1)
 			return -1;
-		if (rc == 0 && board_abandon(t[i]))
+		if (rc == 1)
+			rescan = 1;	/* a job to adopt: look at them all */
+		else if (board_abandon(t[i]))
 			logmsg("janitor: ticket %llu abandoned: its responder "
 			    "died before its job was stored",
 			    (unsigned long long)t[i]);
@@ -293,6 +306,48 @@ callbacks(struct batch *b)
 	return 0;
 }
 
+/* Which responders live, as one number: it moves when one dies or
+ * a new one comes (board_pids lists them in the board's order). */
+static uint64_t
+live_signature(void)
+{
+	long pids[BOARD_PROCS], n, i;
+	uint64_t sig;
+
+	n = board_pids(pids, BOARD_PROCS);
+	for (sig = (uint64_t)n, i = 0; i < n; i++)
+		sig = sig * 1000003u ^ (uint64_t)pids[i];
+	return sig;
+}
+
+/* The jobs of this node, queued and running, if it is time. Returns -1
+ * on a store error. */
+static int
+scan(struct batch *b, double now)
+{
+	uint64_t sig = live_signature();
+
+	if (!rescan && sig == live_sig && now < next_scan) {
+		active |= scan_found;
+		return 0;
+	}
+	if (running(b) == -1 || queued(b) == -1) {
+		rescan = 1;
+		return -1;
+	}
+	scan_found = active;
+	live_sig = sig;
+	rescan = 0;
+	next_scan = now + SCAN_EVERY;
+	return 0;
+}
+
+void
+jobs_rescan(void)
+{
+	rescan = 1;
+}
+
 /* One round. */
 static void
 round_once(double now)
@@ -303,8 +358,8 @@ round_once(double now)
 	active = active_error = 0;
 	/* A store that fails keeps the janitor looking, and nothing is
 	 * judged from a read that did not happen. */
-	if (jobrun_retry() > 0 || running(&b) == -1 || queued(&b) == -1 ||
-	    abandon() == -1 || callbacks(&b) == -1) {
+	if (jobrun_retry() > 0 || scan(&b, now) == -1 || abandon() == -1 ||
+	    callbacks(&b) == -1) {
 		active = active_error = 1;
 		if (now >= quiet_until) {	/* once in 10 s */
 			logmsg("janitor: job store: %s", store_error());

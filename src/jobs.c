@@ -419,6 +419,7 @@ submit(struct conn *c, int stopping)
 		/* Its ticket must not hold the queue up: the janitor parks
 		 * it again with a new one. */
 		board_finish(t.ticket, BOARD_FAILED);
+		jobs_rescan();
 		logmsg("job=%s queued, but not parked here: out of memory "
 		    "(the janitor takes it up)", j.id);
 	}

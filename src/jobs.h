@@ -60,6 +60,10 @@ int jobs_route(struct conn *c, int stopping);
 #define JOBS_TICK	0.25
 void jobs_tick(double now);
 
+/* jobs_rescan: have the janitor's next round look at every job of this
+ * node (a job could not be parked). Loop thread only. */
+void jobs_rescan(void);
+
 /* jobs_json: j as the API shows it (cJSON; NULL for want of memory):
  * the body of a monitor, and the data of a callback's event. */
 cJSON *jobs_json(const struct job *j);

@@ -1,10 +1,11 @@
 /* runner.c - the turn runner: the one thread that waits on the lock. */
-#define _GNU_SOURCE	/* kill */
+#define _GNU_SOURCE	/* kill, sched_yield */
 
 #include <sys/eventfd.h>
 
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <string.h>
@@ -256,14 +257,17 @@ log_slow(const struct source *s)
 
 /* Just after a work: if this process has the next ticket, take the
  * lock and begin that turn now, before answering, so the handoff within
- * a process costs no answer's time. */
-static void
+ * a process costs no answer's time. Returns 1 if it did. */
+static int
 begin_next(void)
 {
+	int took = 0;
+
 	pthread_mutex_lock(&q.mu);
 	if (!q.stopping && q.head != NULL && !q.head->turn.held)
-		(void)turn_try(&q.head->turn, lk);
+		took = turn_try(&q.head->turn, lk) == 0;
 	pthread_mutex_unlock(&q.mu);
+	return took;
 }
 
 /* The work, watching the lock while it runs: a lost engine session
@@ -316,7 +320,13 @@ run_work(struct source *s)
 	if (turn_release(t, lk) == -1)
 		how = TURN_LOST;
 	turn_end(t, lk, how);
-	begin_next();
+	/* The next turn is ours, and begun; else its runner, in another
+	 * process, is runnable now, most likely on this CPU (the scheduler
+	 * packs wake-ups): let it go first. Yielding to our own next turn
+	 * would hand the CPU to whatever else waits (a journal commit after
+	 * a job's fsync), for a whole slice. */
+	if (!begin_next())
+		sched_yield();
 	if (worklog_write(cfg->worklog_fd, "end", t->t2, s->id, t->t0,
 	    t->token) == -1)
 		logmsg("req=%s work log: %s", s->id, strerror(errno));

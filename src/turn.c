@@ -1,8 +1,7 @@
 /* turn.c - one request's turn at work(). */
-#define _GNU_SOURCE	/* sched_yield */
+#define _POSIX_C_SOURCE 200809L
 
 #include <errno.h>
-#include <sched.h>
 
 #include "board.h"
 #include "clock.h"
@@ -73,9 +72,6 @@ turn_release(struct turn *t, struct lock *l)
 	t->held = 0;
 	if (rc == -1)
 		board_lock_lost();
-	/* The next waiter is runnable now, most likely on this CPU (the
-	 * scheduler packs wake-ups): let it go first. */
-	sched_yield();
 	return rc;
 }
 

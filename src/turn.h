@@ -66,8 +66,9 @@ int turn_try(struct turn *t, struct lock *l);
 void turn_begin(struct turn *t);
 
 /*
- * turn_release: let go of l if t holds it, and let the next waiter run
- * first. Returns 0, or -1 with errno ENOLCK when the engine did not
+ * turn_release: let go of l if t holds it (whether to yield to the next
+ * waiter is the runner's call). Returns 0, or -1 with errno ENOLCK when
+ * the engine did not
  * confirm the lock was held to the end (lock_release), counted as lost.
  */
 int turn_release(struct turn *t, struct lock *l);
