@@ -30,10 +30,52 @@ running() {
 	[[ -n $st && $st != Z && $st != X ]]
 }
 
-# alive PIDFILE: the pid in PIDFILE is running.
+# started PID: set START to the process's start time (clock ticks after
+# boot: field 22 of /proc/PID/stat, proc(5)). Returns 1 if there is no
+# such process.
+started() {
+	local st f
+	read -r st 2>/dev/null <"/proc/$1/stat" || return 1
+	read -r -a f <<<"${st##*) }"
+	START=${f[19]:-}
+	[[ -n $START ]]
+}
+
+# record_pid PIDFILE PID: PID into PIDFILE, and its start time into
+# PIDFILE.start, so that the same pid, reused by another process after
+# a reboot or a long while, is never taken for ours.
+record_pid() {
+	echo "$2" >"$1"
+	if started "$2"; then
+		echo "$START" >"$1.start"
+	else
+		rm -f "$1.start"
+	fi
+}
+
+# alive PIDFILE: the pid in PIDFILE is running, and is the process
+# record_pid recorded (where it recorded a start time).
 alive() {
-	local pid
-	[[ -s $1 ]] && read -r pid <"$1" && running "$pid"
+	local pid start
+	[[ -s $1 ]] && read -r pid <"$1" && running "$pid" || return 1
+	[[ -s $1.start ]] || return 0
+	read -r start <"$1.start" && started "$pid" && [[ $START == "$start" ]]
+}
+
+# reap_group PIDFILE: leftovers of a process group we started whose
+# leader died (nginx workers outlive a killed master; responders their
+# multiwatch): setsid made the leader's pid the group id.
+reap_group() {
+	local pidfile=$1 pgid
+	[[ -s $pidfile ]] || return 0
+	read -r pgid <"$pidfile"
+	running "$pgid" && return 0
+	# Zombies count for pgrep -g, but need no killing.
+	if pgrep -g "$pgid" -r D,R,S,T >/dev/null; then
+		echo "${LIB_WHO:-stack}: killing leftovers of process group $pgid" >&2
+		kill -KILL -- "-$pgid" 2>/dev/null || true
+	fi
+	return 0
 }
 
 # nap SECONDS: sleep without sleep(1): a read that times out on a FIFO

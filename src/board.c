@@ -179,6 +179,20 @@ advance(void)
 	}
 }
 
+/* Does any responder registered in the file live? Under the set-up
+ * flock, before this process claims its entry. */
+static int
+anyone_alive(void)
+{
+	signed char seen[BOARD_PROCS] = { 0 };
+	int i;
+
+	for (i = 0; i < BOARD_PROCS; i++)
+		if (alive(i, seen))
+			return 1;
+	return 0;
+}
+
 static int
 map(int fd)
 {
@@ -195,12 +209,18 @@ map(int fd)
 	if (p == MAP_FAILED)
 		return -1;
 	b = p;
-	if (b->magic == BOARD_MAGIC && (size_t)st.st_size == sizeof(*b))
+	if (b->magic == BOARD_MAGIC && (size_t)st.st_size == sizeof(*b) &&
+	    anyone_alive())
 		return 0;
-	/* A new file reads as zeros (ftruncate(2)): clearing it again
-	 * would touch, and keep in memory, every page of the ring. */
-	if (st.st_size != 0)
-		memset(b, 0, sizeof(*b));
+	/* New, or left by responders all gone (a file that outlived a
+	 * reboot, say: its robust mutex may name a thread of another
+	 * boot, which the kernel can no longer release). Start it anew:
+	 * cut to nothing and grown again, it reads as zeros
+	 * (ftruncate(2)); clearing it by hand would touch, and keep in
+	 * memory, every page of the ring. */
+	if (st.st_size != 0 && (ftruncate(fd, 0) == -1 ||
+	    ftruncate(fd, sizeof(*b)) == -1))
+		return -1;
 	if (getrandom(&b->gen, sizeof(b->gen), 0) != sizeof(b->gen))
 		b->gen = (uint64_t)getpid() << 32 ^ (uint64_t)time(NULL);
 	pthread_mutexattr_init(&ma);

@@ -163,6 +163,15 @@ reply_rejected(struct conn *c)
 	return reply_unavailable(c, why);
 }
 
+/* The fuller views (?full: request ids, paths; ?html; /metrics) are
+ * for this host's clients: nginx says so (SERIALCGI_LOCAL), and a web
+ * server in front that does not is refused them. */
+static int
+not_local(struct conn *c)
+{
+	return http_reply_error(c, 403, "", "for this host's clients only");
+}
+
 static int
 serve_status(struct conn *c)
 {
@@ -175,6 +184,8 @@ serve_status(struct conn *c)
 	if (view == STATUS_BAD)
 		return http_reply_error(c, 400, "", "unknown query: /status "
 		    "takes ?json, ?full or ?html");
+	if (view != STATUS_PLAIN && !c->local)
+		return not_local(c);
 	if (view == STATUS_HTML)
 		return reply_text(c, 200, "text/html; charset=utf-8",
 		    "Cache-Control: no-store\r\nContent-Security-Policy: "
@@ -196,6 +207,8 @@ serve_metrics(struct conn *c)
 	char text[32768];	/* ours, and 64 responders' process_* */
 	int n, p;
 
+	if (!c->local)
+		return not_local(c);
 	if (board_stats(&st) == -1 ||
 	    (n = metrics_prometheus(&st, engine, text, sizeof(text))) == -1 ||
 	    (p = procstat_prometheus(text + n, sizeof(text) - n)) == -1)
@@ -214,11 +227,6 @@ keep(char *dst, size_t cap, const char *v, size_t vlen)
 	dst[vlen] = '\0';
 }
 
-static int
-is(const char *name, size_t nlen, const char *want)
-{
-	return nlen == strlen(want) && memcmp(name, want, nlen) == 0;
-}
 
 static void
 keep_path(struct conn *c, const char *v, size_t vlen)
@@ -234,30 +242,30 @@ param(void *arg, const char *name, size_t nlen, const char *v, size_t vlen)
 	const char *q;
 	char num[16];
 
-	if (is(name, nlen, "REQUEST_METHOD"))
+	if (parse_is(name, nlen, "REQUEST_METHOD"))
 		keep(c->method, sizeof(c->method), v, vlen);
-	else if (is(name, nlen, "DOCUMENT_URI")) {
+	else if (parse_is(name, nlen, "DOCUMENT_URI")) {
 		keep_path(c, v, vlen);
 		c->doc_uri = 1;
-	} else if (is(name, nlen, "REQUEST_URI") && !c->doc_uri) {
+	} else if (parse_is(name, nlen, "REQUEST_URI") && !c->doc_uri) {
 		/* Apache's mod_proxy_fcgi sends no DOCUMENT_URI: the path
 		 * is REQUEST_URI's, before its query (RFC 3986 3.3). */
 		q = memchr(v, '?', vlen);
 		keep_path(c, v, q != NULL ? (size_t)(q - v) : vlen);
-	} else if (is(name, nlen, "QUERY_STRING"))
+	} else if (parse_is(name, nlen, "QUERY_STRING"))
 		keep(c->query, sizeof(c->query), v, vlen);
-	else if (is(name, nlen, "CONTENT_TYPE"))
+	else if (parse_is(name, nlen, "CONTENT_TYPE"))
 		keep(c->ctype, sizeof(c->ctype), v, vlen);
-	else if (is(name, nlen, "HTTP_IDEMPOTENCY_KEY")) {
+	else if (parse_is(name, nlen, "HTTP_IDEMPOTENCY_KEY")) {
 		keep(c->key, sizeof(c->key), v, vlen);
 		c->key_len = vlen;
-	} else if (is(name, nlen, "SERIALCGI_LOCAL"))
+	} else if (parse_is(name, nlen, "SERIALCGI_LOCAL"))
 		c->local = vlen == 1 && v[0] == '1';
-	else if (is(name, nlen, "REQUEST_ID"))
+	else if (parse_is(name, nlen, "REQUEST_ID"))
 		keep(c->id, sizeof(c->id), v, vlen);
-	else if (is(name, nlen, "SERIALCGI_REJECTED"))
+	else if (parse_is(name, nlen, "SERIALCGI_REJECTED"))
 		c->rejected = 1;
-	else if (is(name, nlen, "SERIALCGI_QUEUE")) {
+	else if (parse_is(name, nlen, "SERIALCGI_QUEUE")) {
 		keep(num, sizeof(num), v, vlen);
 		if (parse_count(num, 1, BOARD_RING, &c->queue) == -1)
 			c->queue = 0;

@@ -1,7 +1,6 @@
 /* notify.c - sd_notify(3) through dlopen(3): see notify.h for why. */
 #define _POSIX_C_SOURCE 200809L
 
-#include <dlfcn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +10,7 @@
 
 #include "board.h"
 #include "clock.h"
+#include "dl.h"
 #include "log.h"
 #include "notify.h"
 
@@ -55,22 +55,19 @@ send_or_stop(const char *msg)
 void
 notify_ready(void)
 {
-	char msg[sizeof(last) + 16];
-	void *lib, *fn;
+	static const struct dl_sym syms[] = {
+		{ "sd_notify", (void **)(void *)&send_state },
+	};
+	char msg[sizeof(last) + 16], why[160];
 
 	if (getenv("NOTIFY_SOCKET") == NULL)
 		return;
-	if ((lib = dlopen(LIBSYSTEMD, RTLD_NOW | RTLD_LOCAL)) == NULL) {
+	if (dl_load(LIBSYSTEMD, syms, 1, why, sizeof(why)) == NULL) {
 		logmsg("NOTIFY_SOCKET is set, but %s; readiness not sent",
-		    dlerror());
+		    why);
+		send_state = NULL;
 		return;
 	}
-	if ((fn = dlsym(lib, "sd_notify")) == NULL) {
-		logmsg("%s: no sd_notify; readiness not sent", LIBSYSTEMD);
-		dlclose(lib);
-		return;
-	}
-	memcpy(&send_state, &fn, sizeof(fn));
 	if (status_line(last, sizeof(last)) == -1)
 		last[0] = '\0';
 	snprintf(msg, sizeof(msg), "READY=1\n%s", last);

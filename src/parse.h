@@ -2,6 +2,8 @@
 #ifndef SERIALCGI_PARSE_H
 #define SERIALCGI_PARSE_H
 
+#include <stddef.h>
+
 /*
  * parse_seconds: the whole of s as a finite number of seconds in
  * (0, 3600] (strtod(3) alone accepts blanks, "nan", "inf" and tails).
@@ -29,5 +31,9 @@ int parse_count(const char *s, long min, long max, long *out);
  * Returns 0 with *out set, or -1.
  */
 int parse_number(const char *s, double min, double max, double *out);
+
+/* parse_is: are the n bytes at s (not NUL-terminated: a FastCGI name,
+ * a word of a query) exactly want? Returns 1 or 0. */
+int parse_is(const char *s, size_t n, const char *want);
 
 #endif

@@ -12,15 +12,10 @@
 
 #include "clock.h"
 #include "metrics.h"
+#include "parse.h"
 #include "status.h"
 
 static char run_dir[PATH_MAX];	/* the board file's directory, or "" */
-
-static int
-word(const char *w, size_t n, const char *want)
-{
-	return n == strlen(want) && memcmp(w, want, n) == 0;
-}
 
 int
 status_view(const char *q, size_t len)
@@ -31,11 +26,11 @@ status_view(const char *q, size_t len)
 	while (at < len) {
 		for (n = 0; at + n < len && q[at + n] != '&'; n++)
 			;
-		if (word(q + at, n, "json"))
+		if (parse_is(q + at, n, "json"))
 			json = 1;
-		else if (word(q + at, n, "full"))
+		else if (parse_is(q + at, n, "full"))
 			full = 1;
-		else if (word(q + at, n, "html"))
+		else if (parse_is(q + at, n, "html"))
 			html = 1;
 		else if (n != 0)
 			return STATUS_BAD;

@@ -56,9 +56,9 @@ extern const char status_html[];
 extern const size_t status_html_len;
 
 /* The page's Content-Security-Policy: nothing from elsewhere, no
- * request but to its own origin. */
+ * request but to its own origin, never in another site's frame. */
 #define STATUS_HTML_CSP "default-src 'none'; connect-src 'self'; " \
 	"script-src 'unsafe-inline'; style-src 'unsafe-inline'; " \
-	"img-src data:"
+	"img-src data:; frame-ancestors 'none'; base-uri 'none'"
 
 #endif

@@ -267,8 +267,9 @@ install_pair() {
 		"$NGX/snippets/serialcgi.conf"
 	refute_output --partial limit_conn
 	refute_output --partial allow
-	run grep -c 'fastcgi_param SERIALCGI_LOCAL $serialcgi_local;' \
-		"$NGX/snippets/serialcgi.conf"
+	run bash -c "awk '/location = \\/jobs|location \\^~ \\/jobs\\//,/^}/' \
+		'$NGX/snippets/serialcgi.conf' |
+		grep -c 'fastcgi_param SERIALCGI_LOCAL \\\$serialcgi_local;'"
 	assert_output 2
 	curl -s -o /dev/null "$URL/jobs"
 	curl -s -o /dev/null --interface 127.0.0.2 "$URL/jobs?from=2"

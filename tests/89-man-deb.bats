@@ -178,14 +178,18 @@ setup_file() {
 	grep -qE "^u serialcgi " "$X/usr/lib/sysusers.d/serialcgi.conf"
 	grep -qF "deb-systemd-helper enable 'serialcgi.socket'" "$p"
 	grep -qF "deb-systemd-helper enable 'serialcgi.service'" "$p"
-	# Started at install, restarted at an upgrade.
-	grep -qF "invoke \$_dh_action 'serialcgi.service' 'serialcgi.socket'" "$p"
+	# Started at install; at an upgrade the service is restarted, the
+	# socket never (its listener and backlog stay).
+	grep -qF "invoke \$_dh_action 'serialcgi.service' >" "$p"
+	grep -qF "deb-systemd-invoke start 'serialcgi.socket'" "$p"
+	run grep -F "restart 'serialcgi.socket'" "$p"
+	assert_failure
 	# --no-enable: a user unit is enabled again only if it was enabled
 	# (postinst-systemd-user-dont-enable), never enabled for everyone.
 	grep -qF "deb-systemd-helper --user debian-installed 'serialcgi.socket'" "$p"
 	grep -qF "deb-systemd-helper --user debian-installed 'serialcgi.service'" "$p"
-	grep -qF "deb-systemd-invoke stop 'serialcgi.service' 'serialcgi.socket'" \
-		"$X/DEBIAN/prerm"
+	grep -qF "deb-systemd-invoke stop 'serialcgi.service'" "$X/DEBIAN/prerm"
+	grep -qF "deb-systemd-invoke stop 'serialcgi.socket'" "$X/DEBIAN/prerm"
 }
 
 @test "lintian: no errors" {
