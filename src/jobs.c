@@ -112,14 +112,18 @@ callback_json(const struct job *j)
 	return c;
 }
 
-/* Where a queued job stands: turns before it, if this host knows. */
+/* Where a queued job stands: turns before it, if this host knows; 0
+ * once its turn has come (the store says queued until its start is
+ * stored). */
 static long
 position(const struct job *j)
 {
+	long pos;
+
 	if (j->status != JOB_QUEUED || strcmp(j->node, jobs.node) != 0 ||
 	    j->gen != board_gen())
 		return -1;
-	return board_position(j->ticket);
+	return (pos = board_position(j->ticket)) >= 0 ? pos : 0;
 }
 
 static double
