@@ -675,11 +675,37 @@ board_lock_lost(void)
 	atomic_fetch_add(&b->lock_lost, 1);
 }
 
+/* The one working now: two holders overlap for a moment at a handoff,
+ * and the later ticket is the one at work. A dead holder is no holder
+ * (its record is cleared). Returns it, or NULL. */
+static struct holder *
+live_holder(signed char *seen)
+{
+	struct holder *h, *at = NULL;
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		h = &b->holder[i];
+		if (!atomic_load(&h->active))
+			continue;
+		if (!owner_alive(atomic_load(&h->proc), atomic_load(&h->pid),
+		    seen)) {
+			atomic_store(&h->active, 0);
+			continue;
+		}
+		if (at == NULL ||
+		    atomic_load(&h->ticket) > atomic_load(&at->ticket))
+			at = h;
+	}
+	return at;
+}
+
 static void
 scan(struct board_stats *st, signed char *seen)
 {
-	uint64_t u, holder = 0;
+	struct holder *h;
 	struct entry *e;
+	uint64_t u;
 	int s, i;
 
 	st->waiters = 0;
@@ -691,23 +717,9 @@ scan(struct board_stats *st, signed char *seen)
 		if (s == E_WAITING || s == E_NEXT || s == E_ORPHAN)
 			st->waiters++;
 	}
-	/* Two holders overlap for a moment at a handoff: the later ticket
-	 * is the one working. A dead holder is no holder. */
-	for (i = 0; i < 2; i++) {
-		struct holder *h = &b->holder[i];
-
-		if (!atomic_load(&h->active))
-			continue;
-		if (!owner_alive(atomic_load(&h->proc), atomic_load(&h->pid),
-		    seen)) {
-			atomic_store(&h->active, 0);
-			continue;
-		}
-		if (st->holder_pid < 0 || atomic_load(&h->ticket) > holder) {
-			holder = atomic_load(&h->ticket);
-			st->holder_pid = atomic_load(&h->pid);
-			st->holder_since = atomic_load(&h->since);
-		}
+	if ((h = live_holder(seen)) != NULL) {
+		st->holder_pid = atomic_load(&h->pid);
+		st->holder_since = atomic_load(&h->since);
 	}
 	st->processes = 0;
 	for (i = 0; i < BOARD_PROCS; i++)
@@ -763,21 +775,13 @@ describe(struct board_waiter *w, uint64_t t, long pid)
 }
 
 /* With the mutex held: the request the lock holder works for, as
- * scan() finds the holder: the later of two live ones at a handoff. */
+ * live_holder() finds it. */
 static void
 describe_holder(struct board_waiter *w, signed char *seen)
 {
-	struct holder *h, *at = NULL;
+	struct holder *at = live_holder(seen);
 	uint64_t t;
-	int i;
 
-	for (i = 0; i < 2; i++) {
-		h = &b->holder[i];
-		if (atomic_load(&h->active) && owner_alive(atomic_load(
-		    &h->proc), atomic_load(&h->pid), seen) && (at == NULL ||
-		    atomic_load(&h->ticket) > atomic_load(&at->ticket)))
-			at = h;
-	}
 	memset(w, 0, sizeof(*w));
 	w->pid = -1;
 	if (at == NULL)

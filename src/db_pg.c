@@ -22,9 +22,8 @@
 #define RETRY_AFTER	2.0	/* s between tries while it is away */
 
 static const char *const keys[] = {
-	"dbname", "application_name", "keepalives", "keepalives_idle",
-	"keepalives_interval", "keepalives_count", "tcp_user_timeout",
-	"connect_timeout", "options", NULL
+	"dbname", "application_name", PQ_LIVENESS_KEYS, "connect_timeout",
+	"options", NULL
 };
 #define OPTIONS	"-c statement_timeout=5000 -c lock_timeout=5000 " \
 	"-c idle_session_timeout=0 -c synchronous_commit=on " \
@@ -47,8 +46,8 @@ static int
 connect_pg(struct db *d)
 {
 	static double retry_at;
-	const char *vals[] = { d->url, "serialcgi-store", "1", "1", "1", "2",
-	    "3000", "2", OPTIONS, NULL };
+	const char *vals[] = { d->url, "serialcgi-store", PQ_LIVENESS_VALS,
+	    "2", OPTIONS, NULL };
 	char why[160];
 
 	if (d->h != NULL)

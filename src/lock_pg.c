@@ -47,9 +47,8 @@
  * idle_session_timeout 0: a holder sits idle during work().
  */
 static const char *const keys[] = {
-	"application_name", "dbname", "keepalives", "keepalives_idle",
-	"keepalives_interval", "keepalives_count", "tcp_user_timeout",
-	"connect_timeout", "options", NULL
+	"application_name", "dbname", PQ_LIVENESS_KEYS, "connect_timeout",
+	"options", NULL
 };
 #define SERVER_OPTIONS	"-c tcp_keepalives_idle=5 " \
 	"-c tcp_keepalives_interval=1 -c tcp_keepalives_count=5 " \
@@ -200,8 +199,8 @@ static int
 start_session(struct lock *l, int cancel_fd)
 {
 	struct engine *e = l->engine;
-	const char *vals[] = { "serialcgi", l->url, "1", "1", "1", "2",
-	    "3000", "2", SERVER_OPTIONS, NULL };
+	const char *vals[] = { "serialcgi", l->url, PQ_LIVENESS_VALS, "2",
+	    SERVER_OPTIONS, NULL };
 	char why[160];
 
 	/* Keywords after dbname override what the URL says: the bounds

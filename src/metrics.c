@@ -143,10 +143,11 @@ metrics_prometheus(const struct board_stats *st, const char *engine,
 	    (double)st->skipped);
 	metric(&o, "rejected_total", "counter",
 	    "Requests refused by admission with 503.", (double)st->rejected);
-	textbuf_put(&o, "# HELP serialcgi_wait_seconds Time from arrival to the "
-	    "start of work.\n# TYPE serialcgi_wait_seconds histogram\n");
+	textbuf_put(&o, "# HELP serialcgi_wait_seconds Time from arrival to "
+	    "the start of work.\n# TYPE serialcgi_wait_seconds histogram\n");
 	for (i = 0; i < BOARD_BUCKETS - 1; i++)
-		textbuf_put(&o, "serialcgi_wait_seconds_bucket{le=\"%g\"} %llu\n",
+		textbuf_put(&o,
+		    "serialcgi_wait_seconds_bucket{le=\"%g\"} %llu\n",
 		    board_bucket_le[i], (unsigned long long)st->buckets[i]);
 	textbuf_put(&o, "serialcgi_wait_seconds_bucket{le=\"+Inf\"} %llu\n"
 	    "serialcgi_wait_seconds_sum %.9f\n"

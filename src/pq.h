@@ -46,6 +46,15 @@ struct pq_api {
 
 extern struct pq_api pq;
 
+/* libpq's client-side liveness for every session to the engine, the
+ * lock's and the store's alike: keepalive probes after 1 s idle, 1 s
+ * apart, 2 lost = dead, and 3 s for unacknowledged data (lock_pg.c says
+ * why these bounds). Keywords and values, in the same order, for
+ * PQconnectStartParams. */
+#define PQ_LIVENESS_KEYS	"keepalives", "keepalives_idle", \
+	"keepalives_interval", "keepalives_count", "tcp_user_timeout"
+#define PQ_LIVENESS_VALS	"1", "1", "1", "2", "3000"
+
 /*
  * pq_load: dlopen(3) libpq.so.5 (Debian's libpq5) and fill pq. Safe to
  * call more than once. Returns 0, or -1 with the loader's message

@@ -162,8 +162,9 @@ procstat_prometheus(char *buf, size_t len)
 	for (i = 0; i < n; i++)
 		ok[i] = procstat_read(pids[i], btime, &ps[i]) == 0;
 	for (f = 0; f < NFAMILIES; f++) {
-		textbuf_put(&o, "# HELP %s %s\n# TYPE %s %s\n", families[f].name,
-		    families[f].help, families[f].name, families[f].type);
+		textbuf_put(&o, "# HELP %s %s\n# TYPE %s %s\n",
+		    families[f].name, families[f].help, families[f].name,
+		    families[f].type);
 		for (i = 0; i < n; i++)
 			if (ok[i] && (f != START || btime >= 0))
 				textbuf_put(&o, "%s{pid=\"%ld\"} %.15g\n",
