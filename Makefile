@@ -15,21 +15,38 @@
 # RUN_DIR SERVICE_USER WORK_LOG IO_TIMEOUT SLOW_WAIT, e.g.
 #   make run PORT=18080 PROCESSES=4 WORK_SECONDS=0.2
 
+# src/ by concern, each folder using only those before it:
+#   common  clock, numbers, log, text, dlopen, settings, the event loop
+#   turn    the turn: tickets (board), the lock and its backends, work
+#   jobs    stored jobs: runner, janitor, store, callbacks
+#   serve   the responder: main, FastCGI connections, routes, status
+#   client  serialcgi-client (common only)
 PROG	= serialcgi
-SRCS	= src/main.c src/settings.c src/loop.c src/http.c src/runner.c \
-	  src/turn.c src/lock.c src/lock_flock.c src/lock_pg.c src/pq.c \
-	  src/board.c src/record.c src/work.c src/clock.c src/metrics.c \
-	  src/parse.c src/log.c src/dl.c src/jobs.c src/jobrun.c \
-	  src/janitor.c src/store.c src/db.c src/db_sqlite.c src/db_pg.c \
-	  src/deliver.c src/allow.c src/webapi.c src/notify.c src/textbuf.c \
-	  src/status.c src/status_html.c src/procstat.c
+COMMON	= src/common/clock.c src/common/parse.c src/common/log.c \
+	  src/common/textbuf.c src/common/dl.c src/common/settings.c \
+	  src/common/loop.c src/common/pq.c src/common/webapi.c
+TURN	= src/turn/runner.c src/turn/turn.c src/turn/board.c \
+	  src/turn/board_shm.c src/turn/board_stats.c src/turn/lock.c \
+	  src/turn/lock_flock.c src/turn/lock_pg.c src/turn/work.c \
+	  src/turn/worklog.c
+JOBS	= src/jobs/jobs.c src/jobs/jobrun.c src/jobs/janitor.c \
+	  src/jobs/job_json.c src/jobs/store.c src/jobs/db.c \
+	  src/jobs/db_sqlite.c src/jobs/db_pg.c src/jobs/deliver.c \
+	  src/jobs/secret.c src/jobs/allow.c
+SERVE	= src/serve/main.c src/serve/fcgi.c src/serve/conn.c \
+	  src/serve/record.c src/serve/http.c src/serve/reply.c \
+	  src/serve/jobs_http.c src/serve/status.c src/serve/status_html.c \
+	  src/serve/metrics.c src/serve/procstat.c src/serve/notify.c \
+	  src/serve/stop.c
+SRCS	= $(COMMON) $(TURN) $(JOBS) $(SERVE)
 OBJS	= $(SRCS:.c=.o)
 PKGS	= libcjson
 # serialcgi-client: checks any deployment against the acceptance rule.
 CLIENT	= serialcgi-client
-CLIENT_SRCS = src/client.c src/client_fire.c src/client_rule.c \
-	  src/client_report.c src/clock.c src/parse.c
+CLIENT_SRCS = src/client/main.c src/client/fire.c src/client/rule.c \
+	  src/client/report.c src/common/clock.c src/common/parse.c
 CLIENT_OBJS = $(CLIENT_SRCS:.c=.o)
+INCLUDES = -Isrc/common -Isrc/turn -Isrc/jobs -Isrc/serve -Isrc/client
 
 PREFIX	?= /usr/local
 DESTDIR	?=
@@ -49,7 +66,7 @@ CC	?= cc
 CFLAGS	?= -g -O2
 # libpq, libcurl, libcrypto, sqlite3, libsystemd: their headers only;
 # each is dlopen()ed when a setting needs it (src/dl.h says why).
-NEEDED_CFLAGS = -std=c11 -Wall -Wextra -Werror -pthread \
+NEEDED_CFLAGS = -std=c11 -Wall -Wextra -Werror -pthread $(INCLUDES) \
 	$(shell pkg-config --cflags $(PKGS) libpq libcurl libcrypto sqlite3 \
 	libsystemd 2>/dev/null)
 NEEDED_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -pthread -ldl
@@ -89,15 +106,15 @@ $(CLIENT): $(CLIENT_OBJS)
 .c.o:
 	$(CC) $(NEEDED_CFLAGS) $(CFLAGS) $(CPPFLAGS) -c -o $@ $<
 
-$(OBJS) $(CLIENT_OBJS): $(wildcard src/*.h) Makefile
+$(OBJS) $(CLIENT_OBJS): $(wildcard src/*/*.h) Makefile
 
 # The status page stays a plain HTML file; od(1), in coreutils, turns it
 # into bytes of a C array, so no escaping and no file to find at run time.
-src/status_html.c: src/status.html
-	{ echo '/* made from src/status.html by the Makefile */'; \
+src/serve/status_html.c: src/serve/status.html
+	{ echo '/* made from src/serve/status.html by the Makefile */'; \
 	  echo '#include "status.h"'; \
 	  echo 'const char status_html[] = {'; \
-	  od -An -v -tx1 src/status.html | \
+	  od -An -v -tx1 src/serve/status.html | \
 	    sed 's/ \([0-9a-f][0-9a-f]\)/0x\1,/g'; \
 	  echo '0 };'; \
 	  echo 'const size_t status_html_len = sizeof(status_html) - 1;'; \
@@ -210,4 +227,4 @@ uninstall:
 	rm -rf $(DESTDIR)$(SHAREDIR)
 
 clean:
-	rm -f $(PROG) $(OBJS) $(CLIENT) $(CLIENT_OBJS) src/status_html.c
+	rm -f $(PROG) $(OBJS) $(CLIENT) $(CLIENT_OBJS) src/serve/status_html.c

@@ -1,7 +1,7 @@
 /*
  * fuzz_request.c - libFuzzer harness for what serialcgi reads from its
  * socket. Each input is the byte stream a web server sends on one
- * connection. It is checked as the event loop checks it (src/loop.c):
+ * connection. It is checked as the event loop checks it (src/serve/fcgi.c):
  * record_scan() over the bytes received so far, in the pieces the
  * input's first byte chooses, then record_params() and the answer
  * through record_reply() on a socketpair.

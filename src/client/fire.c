@@ -1,5 +1,5 @@
 /*
- * client_fire.c - serialcgi-client's transfers: libcurl's multi
+ * fire.c - serialcgi-client's transfers: libcurl's multi
  * interface on epoll.
  *
  * curl_multi_perform(3) walks every transfer and polls every socket on
@@ -24,7 +24,7 @@
 #include <cjson/cJSON.h>
 #include <curl/curl.h>
 
-#include "client_fire.h"
+#include "fire.h"
 #include "clock.h"
 
 #define BODY_MAX	1024	/* an answer is {"elapsed": x}: far less */
@@ -41,7 +41,7 @@ struct transfer {
 	char errbuf[CURL_ERROR_SIZE];
 };
 
-/* What one call of fire() shares with libcurl's callbacks. */
+/* What one call of fire_run() shares with libcurl's callbacks. */
 struct run {
 	CURLM *m;
 	struct answer **list;
@@ -91,7 +91,7 @@ number_at(const char *s, double *out, const char **end)
 }
 
 int
-server_timing_dur(const char *value, const char *metric, double *ms)
+fire_server_timing(const char *value, const char *metric, double *ms)
 {
 	size_t mlen = strlen(metric), n;
 	const char *p = value, *end;
@@ -146,9 +146,9 @@ on_header(char *data, size_t size, size_t nmemb, void *arg)
 	memcpy(line, data + sizeof(name) - 1, n - (sizeof(name) - 1));
 	line[n - (sizeof(name) - 1)] = '\0';
 	line[strcspn(line, "\r\n")] = '\0';
-	if (server_timing_dur(line, "wait", &ms) == 0)
+	if (fire_server_timing(line, "wait", &ms) == 0)
 		t->a->wait_ms = ms;
-	if (server_timing_dur(line, "work", &ms) == 0)
+	if (fire_server_timing(line, "work", &ms) == 0)
 		t->a->work_ms = ms;
 	return n;
 }
@@ -165,7 +165,7 @@ on_prereq(void *arg, char *ip, char *local_ip, int port, int local_port)
 	(void)local_ip;
 	(void)port;
 	(void)local_port;
-	t->a->sent = mono_now();
+	t->a->sent = clock_now();
 	return CURL_PREREQFUNC_OK;
 }
 
@@ -245,7 +245,7 @@ start_one(struct run *r, struct answer *a)
 	if ((t = transfer_new(a, r->round, r->o)) == NULL)
 		return -1;
 	a->t = t;
-	a->start = mono_now();
+	a->start = clock_now();
 	if (curl_multi_add_handle(r->m, t->easy) != CURLM_OK) {
 		a->t = NULL;
 		transfer_free(t);
@@ -266,7 +266,7 @@ static int
 start_due(struct run *r)
 {
 	while (r->next < r->n && r->active < r->o->parallel &&
-	    mono_now() >= due(r, r->next)) {
+	    clock_now() >= due(r, r->next)) {
 		if (start_one(r, r->list[r->next]) == -1)
 			return -1;
 		r->next++;
@@ -294,7 +294,7 @@ elapsed_of(const struct transfer *t)
 static void
 finish(struct run *r, CURLMsg *msg)
 {
-	double arrival = mono_now();
+	double arrival = clock_now();
 	struct transfer *t;
 	struct answer *a;
 	curl_off_t after = -1;
@@ -367,7 +367,7 @@ on_timer(CURLM *m, long ms, void *arg)
 	struct run *r = arg;
 
 	(void)m;
-	r->timer_at = ms < 0 ? -1.0 : mono_now() + (double)ms / 1e3;
+	r->timer_at = ms < 0 ? -1.0 : clock_now() + (double)ms / 1e3;
 	return 0;
 }
 
@@ -379,12 +379,12 @@ wait_ms(const struct run *r)
 	int ms = WAIT_MAX_MS, t;
 
 	if (r->next < r->n && r->active < r->o->parallel) {
-		t = mono_ms_until(due(r, r->next));
+		t = clock_ms_until(due(r, r->next));
 		if (t < ms)
 			ms = t;
 	}
 	if (r->timer_at >= 0) {
-		t = mono_ms_until(r->timer_at);
+		t = clock_ms_until(r->timer_at);
 		if (t < ms)
 			ms = t;
 	}
@@ -406,7 +406,7 @@ dispatch(struct run *r, const struct epoll_event *evs, int n)
 		    &running) != CURLM_OK)
 			return -1;
 	}
-	if (r->timer_at >= 0 && mono_now() >= r->timer_at) {
+	if (r->timer_at >= 0 && clock_now() >= r->timer_at) {
 		r->timer_at = -1.0;
 		if (curl_multi_socket_action(r->m, CURL_SOCKET_TIMEOUT, 0,
 		    &running) != CURLM_OK)
@@ -451,7 +451,7 @@ multi_options(struct run *r)
 }
 
 int
-fire(struct answer **list, long n, int round, const struct fire_opts *o,
+fire_run(struct answer **list, long n, int round, const struct fire_opts *o,
     fire_done_fn done, void *arg)
 {
 	struct run r = { .list = list, .n = n, .round = round, .o = o,
@@ -465,7 +465,7 @@ fire(struct answer **list, long n, int round, const struct fire_opts *o,
 		errno = EIO;
 		goto out;
 	}
-	r.t0 = mono_now();
+	r.t0 = clock_now();
 	rc = loop(&r);
 out:
 	saved = errno;

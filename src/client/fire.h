@@ -1,5 +1,5 @@
 /*
- * client_fire.h - serialcgi-client's transfers: GET requests through
+ * fire.h - serialcgi-client's transfers: GET requests through
  * libcurl's multi interface, driven by epoll, at most C in flight, each
  * answer handed back the moment it completes.
  */
@@ -56,21 +56,21 @@ void fire_cleanup(void);
  * most every o->spacing_ms. Each answer's fields are reset, filled in,
  * and passed to done(a, arg) when it completes. A transfer that fails
  * on our side (refused, timed out, reset) is an answer with status 0,
- * not an error of fire().
+ * not an error of fire_run().
  * Returns 0 once every request has an outcome, or -1 if the event loop
  * itself failed (errno set; EIO: libcurl refused a call).
  * Follows libcurl's "multi_socket" API: curl_multi_socket_action(3),
  * CURLMOPT_SOCKETFUNCTION(3), CURLMOPT_TIMERFUNCTION(3).
  */
-int fire(struct answer **list, long n, int round, const struct fire_opts *o,
+int fire_run(struct answer **list, long n, int round, const struct fire_opts *o,
     fire_done_fn done, void *arg);
 
 /*
- * server_timing_dur: the dur (ms) of `metric` in a Server-Timing header
+ * fire_server_timing: the dur (ms) of `metric` in a Server-Timing header
  * value (W3C Server Timing: "name;dur=1.2;desc=x, other;dur=3").
  * Returns 0 with *ms set, or -1 if the metric or its dur is absent or
  * not a finite number >= 0.
  */
-int server_timing_dur(const char *value, const char *metric, double *ms);
+int fire_server_timing(const char *value, const char *metric, double *ms);
 
 #endif

@@ -5,7 +5,7 @@
  * Fires N GET requests at a URL with at most C in flight, prints each
  * answer as it completes, sends again what failed (--retry), then sorts
  * the answers by arrival and checks that each "elapsed" exceeds the one
- * before by at least one work less the send spread (client_rule.h).
+ * before by at least one work less the send spread (rule.h).
  *
  * Exit status: 0 the rule holds and every request got its answer;
  * 1 the rule is broken, a request failed, or the client could not run;
@@ -24,9 +24,9 @@
 
 #include <curl/curl.h>
 
-#include "client_fire.h"
-#include "client_report.h"
-#include "client_rule.h"
+#include "fire.h"
+#include "report.h"
+#include "rule.h"
 #include "clock.h"
 #include "parse.h"
 
@@ -245,7 +245,7 @@ to_retry(struct answer **list, long n, struct answer **failed,
 
 	*until = 0;
 	for (k = 0; k < n; k++) {
-		if (!answer_retryable(list[k]))
+		if (!rule_answer_retryable(list[k]))
 			continue;
 		failed[m++] = list[k];
 		after = list[k]->retry_after;
@@ -268,17 +268,17 @@ run_rounds(const struct opts *o, struct answer **list,
 	long m;
 	int round;
 
-	if (fire(list, o->n, 0, &o->fire, on_done, p) == -1)
+	if (fire_run(list, o->n, 0, &o->fire, on_done, p) == -1)
 		return -1;
 	for (round = 1; round <= o->retries; round++) {
 		if ((m = to_retry(list, o->n, failed, &until)) == 0)
 			break;
 		if (report_retry(round, (int)o->retries, failed, m,
-		    until > 0 ? until - mono_now() : 0, o->json) == -1)
+		    until > 0 ? until - clock_now() : 0, o->json) == -1)
 			return -1;
-		if (until > mono_now() && mono_sleep_until(until) == -1)
+		if (until > clock_now() && clock_sleep_until(until) == -1)
 			return -1;
-		if (fire(failed, m, round, &o->fire, on_done, p) == -1)
+		if (fire_run(failed, m, round, &o->fire, on_done, p) == -1)
 			return -1;
 	}
 	return round - 1;

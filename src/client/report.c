@@ -1,4 +1,4 @@
-/* client_report.c - serialcgi-client's output: human lines or JSON. */
+/* report.c - serialcgi-client's output: human lines or JSON. */
 #define _POSIX_C_SOURCE 200809L
 
 #include <errno.h>
@@ -9,7 +9,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "client_report.h"
+#include "report.h"
 
 #define STATUS_MAX	1000	/* HTTP status codes are three digits */
 #define LIST_MAX	10	/* failed requests named one by one */
@@ -19,7 +19,7 @@
 struct tally {
 	long by[STATUS_MAX];	/* by[0]: no answer (transport error) */
 	long no_elapsed;	/* 200 without an elapsed */
-	long failed;		/* anything but answer_ok() */
+	long failed;		/* anything but rule_answer_ok() */
 };
 
 /* Print one line and flush it, so that a pipe sees it now. */
@@ -171,9 +171,9 @@ count(const struct answer *const *answers, long n, struct tally *t)
 	for (k = 0; k < n; k++) {
 		s = answers[k]->status;
 		t->by[s >= 0 && s < STATUS_MAX ? s : 0]++;
-		if (s == 200 && !answer_ok(answers[k]))
+		if (s == 200 && !rule_answer_ok(answers[k]))
 			t->no_elapsed++;
-		if (!answer_ok(answers[k]))
+		if (!rule_answer_ok(answers[k]))
 			t->failed++;
 	}
 }
@@ -289,7 +289,7 @@ failed_text(char *buf, size_t size, const struct answer *const *answers,
 	long k, m = 0;
 
 	for (k = 0; k < n && m < LIST_MAX; k++)
-		if (!answer_ok(answers[k]))
+		if (!rule_answer_ok(answers[k]))
 			list[m++] = answers[k];
 	outcomes(names, sizeof(names), list, m);
 	snprintf(buf, size, "requests failed: %ld of %ld (%s%s)", t->failed,

@@ -1,13 +1,13 @@
 /*
- * client_report.h - what serialcgi-client prints on stdout: a line per
+ * report.h - what serialcgi-client prints on stdout: a line per
  * answer as it completes, a notice per retry round, and a summary with
  * the verdict. Human lines, or one JSON object a line (--json, cJSON).
  */
 #ifndef SERIALCGI_CLIENT_REPORT_H
 #define SERIALCGI_CLIENT_REPORT_H
 
-#include "client_fire.h"
-#include "client_rule.h"
+#include "fire.h"
+#include "rule.h"
 
 struct run_info {
 	const char *url;

@@ -1,5 +1,5 @@
 /*
- * client_rule.c - the seed's acceptance rule over a set of answers.
+ * rule.c - the seed's acceptance rule over a set of answers.
  *
  * Why the send spread of a pair is what it is: let s be the moment a
  * request reached the handler and e its end of work, so elapsed = e -
@@ -27,16 +27,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "client_rule.h"
+#include "rule.h"
 
 int
-answer_ok(const struct answer *a)
+rule_answer_ok(const struct answer *a)
 {
 	return a->status == 200 && !isnan(a->elapsed) && !isnan(a->sent);
 }
 
 int
-answer_retryable(const struct answer *a)
+rule_answer_retryable(const struct answer *a)
 {
 	return a->status == 0 || (a->status >= 500 && a->status <= 599);
 }
@@ -240,7 +240,7 @@ rule_check(const struct answer *const *answers, long n, double work,
 		return -1;
 	}
 	for (j = 0; j < n; j++)
-		if (answer_ok(answers[j]))
+		if (rule_answer_ok(answers[j]))
 			ok[m++] = answers[j];
 	v->checked = m;
 	if (!(work > 0))

@@ -1,11 +1,11 @@
 /*
- * client_rule.h - the seed's acceptance rule over a set of answers, and
+ * rule.h - the seed's acceptance rule over a set of answers, and
  * the figures that explain it: overhead, handoff gaps, efficiency.
  */
 #ifndef SERIALCGI_CLIENT_RULE_H
 #define SERIALCGI_CLIENT_RULE_H
 
-#include "client_fire.h"
+#include "fire.h"
 
 /* One step of the rule: an answer and the one that arrived before it. */
 struct step {
@@ -37,12 +37,12 @@ struct verdict {
 	double efficiency;	/* checked x work / wall, 0..1 */
 };
 
-/* answer_ok: status 200 with an elapsed: an answer the rule can use. */
-int answer_ok(const struct answer *a);
+/* rule_answer_ok: status 200 with an elapsed: an answer the rule can use. */
+int rule_answer_ok(const struct answer *a);
 
-/* answer_retryable: no answer at all (a transport error) or a 5xx:
+/* rule_answer_retryable: no answer at all (a transport error) or a 5xx:
  * worth sending again. */
-int answer_retryable(const struct answer *a);
+int rule_answer_retryable(const struct answer *a);
 
 /*
  * rule_check: sort the n answers with status 200 and an elapsed by
@@ -52,7 +52,7 @@ int answer_retryable(const struct answer *a);
  * than the first: from the first's send to the second's arrival less
  * its elapsed. A pair that came back in the other order than its works
  * ended (a front or the client held the first back) passes if it fits
- * the rule that way round. client_rule.c says why both are sound.
+ * the rule that way round. rule.c says why both are sound.
  * work: seconds, or <= 0 to take the smallest Server-Timing work;dur
  * of the answers, else their smallest elapsed.
  * Fills in *v; its figures are NAN when there is nothing to measure.

@@ -7,7 +7,7 @@
 #include "clock.h"
 
 double
-mono_now(void)
+clock_now(void)
 {
 	struct timespec ts;
 
@@ -17,7 +17,7 @@ mono_now(void)
 }
 
 double
-wall_now(void)
+clock_wall(void)
 {
 	struct timespec ts;
 
@@ -27,13 +27,13 @@ wall_now(void)
 }
 
 double
-wall_at(double m)
+clock_wall_at(double m)
 {
-	return wall_now() - (mono_now() - m);
+	return clock_wall() - (clock_now() - m);
 }
 
 int
-mono_sleep_until(double when)
+clock_sleep_until(double when)
 {
 	struct timespec until;
 	int rc;
@@ -59,9 +59,9 @@ mono_sleep_until(double when)
 }
 
 int
-mono_ms_until(double when)
+clock_ms_until(double when)
 {
-	double ms = (when - mono_now()) * 1e3;
+	double ms = (when - clock_now()) * 1e3;
 
 	if (ms <= 0)
 		return 0;
@@ -71,7 +71,7 @@ mono_ms_until(double when)
 }
 
 double
-round_us(double seconds)
+clock_round_us(double seconds)
 {
 	double us = seconds * 1e6;
 

@@ -8,7 +8,7 @@
 #include "log.h"
 
 void
-logmsg(const char *fmt, ...)
+log_msg(const char *fmt, ...)
 {
 	char line[512];
 	va_list ap;

@@ -3,12 +3,12 @@
 #define SERIALCGI_LOG_H
 
 /*
- * logmsg: write "serialcgi[pid]: <message>\n" to stderr with a single
+ * log_msg: write "serialcgi[pid]: <message>\n" to stderr with a single
  * write(2), so lines from many threads and processes never interleave
  * (pipes and O_APPEND files keep writes up to PIPE_BUF whole).
  * Errors are ignored: there is nowhere left to report them.
  */
-void logmsg(const char *fmt, ...)
+void log_msg(const char *fmt, ...)
     __attribute__((format(printf, 1, 2)));
 
 #endif

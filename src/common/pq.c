@@ -67,7 +67,7 @@ pq_wait(int fd, short ev, int cancel_fd, double deadline)
 
 	do
 		rc = poll(p, cancel_fd >= 0 ? 2 : 1,
-		    deadline > 0 ? mono_ms_until(deadline) : -1);
+		    deadline > 0 ? clock_ms_until(deadline) : -1);
 	while (rc == -1 && errno == EINTR);
 	if (rc <= 0)
 		return rc;
@@ -79,7 +79,7 @@ pq_start(const char *const *keys, const char *const *vals, double timeout,
     int cancel_fd, char *why, size_t len)
 {
 	PostgresPollingStatusType st = PGRES_POLLING_WRITING;
-	double deadline = mono_now() + timeout;
+	double deadline = clock_now() + timeout;
 	PGconn *c;
 	int rc;
 

@@ -53,7 +53,7 @@ connect_pg(struct db *d)
 	if (d->h != NULL)
 		pq.finish(d->h);
 	d->h = NULL;
-	if (mono_now() < retry_at) {
+	if (clock_now() < retry_at) {
 		errno = ENOTCONN;
 		return -1;
 	}
@@ -61,7 +61,7 @@ connect_pg(struct db *d)
 	    sizeof(why))) != NULL)
 		return 0;
 	say(d, "connect", why);
-	retry_at = mono_now() + RETRY_AFTER;
+	retry_at = clock_now() + RETRY_AFTER;
 	errno = ENOTCONN;
 	return -1;
 }

@@ -19,12 +19,14 @@
 #include "allow.h"
 #include "clock.h"
 #include "deliver.h"
+#include "job_json.h"
 #include "jobs.h"
 #include "log.h"
+#include "loop.h"
 #include "parse.h"
+#include "secret.h"
 #include "webapi.h"
 
-#define SECRET_MAX	64	/* bytes of key */
 #define BACKOFF_FIRST	1.0	/* s before the first retry */
 #define BACKOFF_MAX	3600.0	/* s between retries, at most */
 
@@ -40,147 +42,15 @@ struct attempt {
 	struct attempt	*next;
 };
 
-static struct allow allow;
-static const char *secret_path;	/* NULL: callbacks off */
-static char secret[128];		/* "whsec_...", once read */
-static unsigned char key[SECRET_MAX];
-static int key_len;			/* decoded at the first callback */
-static int efd = -1;			/* epoll set of libcurl's sockets */
-static CURLM *multi;
-static double deadline;			/* mono s; 0: none */
-static struct attempt *flying;
-static int nflying;
-
-/* ---- the secret ------------------------------------------------------- */
-
-/* A private file: ours, a regular file, no access for group or others,
- * never through a symlink (it is a key). Returns its fd, or -1. */
-static int
-open_private(const char *path, char *why, size_t len)
-{
-	struct stat st;
-	int fd, n;
-
-	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) == -1) {
-		n = errno;
-		snprintf(why, len, "%s", n == ELOOP ? "is a symlink" :
-		    strerror(n));
-		errno = n;
-		return -1;
-	}
-	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) ||
-	    st.st_uid != geteuid() || (st.st_mode & 077) != 0) {
-		snprintf(why, len, "must be a regular file of ours, mode "
-		    "0600 or 0400");
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
-/* "whsec_" and base64 of 24 to 64 bytes (Standard Webhooks' form), a
- * newline allowed after. Read and checked at start; decoded by
- * libcrypto at the first callback (decode_key), so that an idle
- * responder never loads it. */
-static int
-read_secret(const char *path, char *why, size_t len)
-{
-	const char *b64 = secret + 6;
-	size_t n, k, pad, bytes;
-	ssize_t got;
-	int fd;
-
-	if ((fd = open_private(path, why, len)) == -1)
-		return -1;
-	got = read(fd, secret, sizeof(secret) - 1);
-	close(fd);
-	secret[got > 0 ? got : 0] = '\0';
-	secret[strcspn(secret, "\r\n")] = '\0';
-	n = strlen(b64);
-	k = strspn(b64, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-	    "0123456789+/");
-	pad = strspn(b64 + k, "=");
-	/* Its length decoded: 3 bytes per 4 characters, less the pad. */
-	bytes = n / 4 * 3 - pad;
-	if (strncmp(secret, "whsec_", 6) != 0 || k + pad != n || pad > 2 ||
-	    n % 4 != 0 || bytes < 24 || bytes > SECRET_MAX) {
-		secret[0] = '\0';
-		snprintf(why, len, "want whsec_ and base64 of 24 to %d bytes "
-		    "(Standard Webhooks)", SECRET_MAX);
-		errno = EINVAL;
-		return -1;
-	}
-	return 0;
-}
-
-/*
- * The secret file does not exist yet: make it, 32 random bytes from
- * getrandom(2) in base64 (libcrypto), 0600, written under a name of our
- * own and then link(2)ed into place, so that responders racing to make
- * it agree on one: the loser reads the winner's. Then read it.
- * Returns 0, or -1 with why.
- */
-static int
-make_secret(char *why, size_t len)
-{
-	unsigned char raw[32], b64[48];
-	char tmp[4200], line[64];
-	int fd, n, rc = -1;
-
-	if (getrandom(raw, sizeof(raw), 0) != (ssize_t)sizeof(raw)) {
-		snprintf(why, len, "getrandom: %s", strerror(errno));
-		return -1;
-	}
-	cr.encode_block(b64, raw, sizeof(raw));
-	n = snprintf(line, sizeof(line), "whsec_%s\n", (char *)b64);
-	snprintf(tmp, sizeof(tmp), "%s.%ld", secret_path, (long)getpid());
-	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-	    0600);
-	if (fd == -1 || write(fd, line, (size_t)n) != n || fsync(fd) == -1 ||
-	    (link(tmp, secret_path) == -1 && errno != EEXIST))
-		snprintf(why, len, "%.100s: %s", fd == -1 ? tmp :
-		    secret_path, strerror(errno));
-	else
-		rc = 0;
-	if (fd != -1) {
-		close(fd);
-		unlink(tmp);
-	}
-	return rc == 0 ? read_secret(secret_path, why, len) : -1;
-}
-
-/* The secret in memory: read from its file, made first if missing.
- * Returns 0, or -1 with why. */
-static int
-load_secret(char *why, size_t len)
-{
-	if (secret[0] != '\0')
-		return 0;
-	if (read_secret(secret_path, why, len) == 0)
-		return 0;
-	return errno == ENOENT ? make_secret(why, len) : -1;
-}
-
-/* The key's bytes, once. Returns 0 or -1. */
-static int
-decode_key(void)
-{
-	const char *b64 = secret + 6;
-	unsigned char raw[sizeof(secret)];
-	int k, pad = 0, n = (int)strlen(b64);
-
-	if (key_len > 0)
-		return 0;
-	if ((k = cr.decode_block(raw, (const unsigned char *)b64, n)) < 0)
-		return -1;
-	while (pad < 2 && b64[n - 1 - pad] == '=')
-		pad++;
-	if ((k -= pad) < 24 || k > SECRET_MAX)
-		return -1;
-	memcpy(key, raw, (size_t)k);
-	key_len = k;
-	return 0;
-}
+static struct {
+	struct allow	 allow;
+	struct loop_fd	 ev;		/* an epoll set of libcurl's
+					 * sockets, in the loop's as one */
+	struct loop_timer timer;	/* libcurl's */
+	CURLM		*multi;
+	struct attempt	*flying;
+	int		 nflying;
+} dv = { .ev = { .fd = -1 } };
 
 /* ---- libcurl's sockets in our epoll set ------------------------------- */
 
@@ -191,22 +61,40 @@ on_socket(CURL *e, curl_socket_t s, int what, void *u, void *sp)
 
 	(void)e, (void)u, (void)sp;
 	if (what == CURL_POLL_REMOVE) {
-		(void)epoll_ctl(efd, EPOLL_CTL_DEL, s, NULL);
+		(void)epoll_ctl(dv.ev.fd, EPOLL_CTL_DEL, s, NULL);
 		return 0;
 	}
 	ev.events = (what & CURL_POLL_IN ? EPOLLIN : 0) |
 	    (what & CURL_POLL_OUT ? EPOLLOUT : 0);
 	ev.data.fd = s;
-	if (epoll_ctl(efd, EPOLL_CTL_MOD, s, &ev) == -1 && errno == ENOENT)
-		(void)epoll_ctl(efd, EPOLL_CTL_ADD, s, &ev);
+	if (epoll_ctl(dv.ev.fd, EPOLL_CTL_MOD, s, &ev) == -1 &&
+	    errno == ENOENT)
+		(void)epoll_ctl(dv.ev.fd, EPOLL_CTL_ADD, s, &ev);
 	return 0;
+}
+
+static void finished(void);
+
+/* libcurl's timer is due. */
+static void
+on_deadline(struct loop_timer *t, double now)
+{
+	int running;
+
+	(void)t, (void)now;
+	if (dv.multi == NULL)
+		return;
+	(void)cu.multi_socket_action(dv.multi, CURL_SOCKET_TIMEOUT, 0,
+	    &running);
+	finished();
 }
 
 static int
 on_timer(CURLM *m, long ms, void *u)
 {
 	(void)m, (void)u;
-	deadline = ms < 0 ? 0 : mono_now() + (double)ms / 1e3;
+	loop_timer_set(&dv.timer, ms < 0 ? 0 : clock_now() + (double)ms / 1e3,
+	    on_deadline, NULL);
 	return 0;
 }
 
@@ -218,7 +106,7 @@ on_open(void *arg, curlsocktype purpose, struct curl_sockaddr *a)
 	struct attempt *at = arg;
 	const void *ip = NULL;
 
-	if (purpose == CURLSOCKTYPE_IPCXN && allow_addr(&allow, &a->addr))
+	if (purpose == CURLSOCKTYPE_IPCXN && allow_addr(&dv.allow, &a->addr))
 		return socket(a->family, a->socktype | SOCK_CLOEXEC,
 		    a->protocol);
 	if (a->family == AF_INET)
@@ -240,7 +128,7 @@ on_prereq(void *arg, char *ip, char *local, int port, int lport)
 	struct attempt *at = arg;
 
 	(void)local, (void)port, (void)lport;
-	if (allow_text(&allow, ip) == 1)
+	if (allow_text(&dv.allow, ip) == 1)
 		return CURL_PREREQFUNC_OK;
 	snprintf(at->addr, sizeof(at->addr), "%s", ip);
 	at->refused = 1;
@@ -254,29 +142,53 @@ discard(char *p, size_t size, size_t n, void *u)
 	return size * n;
 }
 
-/* ---- one attempt ------------------------------------------------------ */
-
-/* base64(HMAC-SHA256(key, "id.timestamp.body")). */
-static int
-sign(const char *id, long ts, const char *body, char *out, size_t len)
+/* The epoll set of libcurl's sockets turned readable: let libcurl
+ * work on the sockets that are ready. */
+static void
+on_ready(struct loop_fd *e, uint32_t events)
 {
-	unsigned char mac[EVP_MAX_MD_SIZE], *msg;
-	unsigned int mlen = 0;
-	int n;
+	struct epoll_event ev[16];
+	int n, i, flags, running;
 
-	n = snprintf(NULL, 0, "%s.%ld.%s", id, ts, body);
-	if ((msg = malloc((size_t)n + 1)) == NULL)
+	(void)e, (void)events;
+	if ((n = epoll_wait(dv.ev.fd, ev, 16, 0)) <= 0 || dv.multi == NULL)
+		return;
+	for (i = 0; i < n; i++) {
+		flags = (ev[i].events & EPOLLIN ? CURL_CSELECT_IN : 0) |
+		    (ev[i].events & EPOLLOUT ? CURL_CSELECT_OUT : 0) |
+		    (ev[i].events & (EPOLLERR | EPOLLHUP) ?
+		    CURL_CSELECT_ERR : 0);
+		(void)cu.multi_socket_action(dv.multi, ev[i].data.fd, flags,
+		    &running);
+	}
+	finished();
+}
+
+/* libcurl's multi handle and the epoll set of its sockets, in the
+ * loop's, made at the first callback: an idle responder has neither.
+ * Returns 0 or -1. */
+static int
+start_multi(void)
+{
+	int fd;
+
+	if (dv.multi != NULL)
+		return 0;
+	if ((fd = epoll_create1(EPOLL_CLOEXEC)) == -1)
 		return -1;
-	snprintf((char *)msg, (size_t)n + 1, "%s.%ld.%s", id, ts, body);
-	if (cr.hmac(cr.sha256(), key, key_len, msg, (size_t)n, mac, &mlen) ==
-	    NULL || len < 4 * ((mlen + 2) / 3) + 1) {
-		free(msg);
+	if (loop_fd_add(&dv.ev, fd, EPOLLIN, on_ready, NULL) == -1 ||
+	    (dv.multi = cu.multi_init()) == NULL) {
+		loop_fd_del(&dv.ev);
+		close(fd);
+		dv.ev.fd = -1;
 		return -1;
 	}
-	free(msg);
-	cr.encode_block((unsigned char *)out, mac, (int)mlen);
+	(void)cu.multi_setopt(dv.multi, CURLMOPT_SOCKETFUNCTION, on_socket);
+	(void)cu.multi_setopt(dv.multi, CURLMOPT_TIMERFUNCTION, on_timer);
 	return 0;
 }
+
+/* ---- one attempt ------------------------------------------------------ */
 
 /* The event, as Standard Webhooks shapes it: {"type": "job.<status>",
  * "timestamp": RFC 3339, "data": the job, without its own delivery
@@ -284,11 +196,11 @@ sign(const char *id, long ts, const char *body, char *out, size_t len)
 static char *
 payload(const struct job *j)
 {
-	cJSON *o = cJSON_CreateObject(), *data = jobs_json(j);
+	cJSON *o = cJSON_CreateObject(), *data = job_json(j);
 	char type[32], now[40], *text = NULL;
 
-	snprintf(type, sizeof(type), "job.%s", job_status_name(j->status));
-	jobs_time(wall_now(), now, sizeof(now));
+	snprintf(type, sizeof(type), "job.%s", store_status_name(j->status));
+	job_json_time(clock_wall(), now, sizeof(now));
 	cJSON_DeleteItemFromObject(data, "callback");
 	if (o != NULL && data != NULL &&
 	    cJSON_AddStringToObject(o, "type", type) &&
@@ -306,13 +218,13 @@ static int
 headers(struct attempt *at)
 {
 	char line[256], sig[128];
-	long ts = (long)wall_now();
+	long ts = (long)clock_wall();
 	const char *lines[] = { "Content-Type: application/json",
 	    "User-Agent: serialcgi/" SERIALCGI_VERSION, "Expect:", NULL };
 	struct curl_slist *h = NULL, *n;
 	int i;
 
-	if (sign(at->job.id, ts, at->body, sig, sizeof(sig)) == -1)
+	if (secret_sign(at->job.id, ts, at->body, sig, sizeof(sig)) == -1)
 		return -1;
 	for (i = 0; lines[i] != NULL; i++)
 		if ((n = cu.slist_append(h, lines[i])) != NULL)
@@ -354,14 +266,14 @@ drop(struct attempt *at)
 {
 	struct attempt **p;
 
-	for (p = &flying; *p != NULL; p = &(*p)->next)
+	for (p = &dv.flying; *p != NULL; p = &(*p)->next)
 		if (*p == at) {
 			*p = at->next;
-			nflying--;
+			dv.nflying--;
 			break;
 		}
 	if (at->e != NULL) {
-		(void)cu.multi_remove_handle(multi, at->e);
+		(void)cu.multi_remove_handle(dv.multi, at->e);
 		cu.easy_cleanup(at->e);
 	}
 	cu.slist_free_all(at->hdrs);
@@ -382,10 +294,10 @@ no_start(const struct job *j, const char *why)
 	rec.cb_attempts++;
 	rec.cb_last_status = 0;
 	again(&rec, NULL, why);
-	logmsg("job=%s callback attempt %d not sent: %s", j->id,
+	log_msg("job=%s callback attempt %d not sent: %s", j->id,
 	    rec.cb_attempts, why);
 	if (store_cb_result(&rec) == -1)
-		logmsg("job=%s callback: job store: %s", j->id,
+		log_msg("job=%s callback: job store: %s", j->id,
 		    store_error());
 }
 
@@ -397,23 +309,20 @@ deliver_start(const struct job *j)
 
 	snprintf(why, sizeof(why), "the secret does not decode");
 	if (webapi_load(why, sizeof(why)) == -1 ||
-	    load_secret(why, sizeof(why)) == -1 || decode_key() == -1 ||
-	    (multi == NULL && (multi = cu.multi_init()) == NULL)) {
+	    secret_load(why, sizeof(why)) == -1 || start_multi() == -1) {
 		no_start(j, why);
 		errno = ENOSYS;
 		return -1;
 	}
-	(void)cu.multi_setopt(multi, CURLMOPT_SOCKETFUNCTION, on_socket);
-	(void)cu.multi_setopt(multi, CURLMOPT_TIMERFUNCTION, on_timer);
 	if ((at = calloc(1, sizeof(*at))) == NULL)
 		return -1;
 	at->job = *j;
-	at->next = flying;
-	flying = at;
-	nflying++;
+	at->next = dv.flying;
+	dv.flying = at;
+	dv.nflying++;
 	if ((at->body = payload(j)) == NULL || headers(at) == -1 ||
 	    (at->e = cu.easy_init()) == NULL || setup(at) == -1 ||
-	    cu.multi_add_handle(multi, at->e) != CURLM_OK) {
+	    cu.multi_add_handle(dv.multi, at->e) != CURLM_OK) {
 		drop(at);
 		no_start(j, "out of memory");
 		errno = ENOMEM;
@@ -471,7 +380,7 @@ again(struct job *j, CURL *e, const char *why)
 	if (asked > wait)
 		wait = asked;
 	snprintf(j->cb_state, sizeof(j->cb_state), "pending");
-	j->cb_next_at = wall_now() + wait;
+	j->cb_next_at = clock_wall() + wait;
 }
 
 /* The host of a URL, without brackets, into buf; "" if none. */
@@ -499,7 +408,7 @@ redirected(struct attempt *at, char *why, size_t len)
 
 	(void)cu.easy_getinfo(at->e, CURLINFO_REDIRECT_URL, &to);
 	host_of(to != NULL ? to : "", host, sizeof(host));
-	if (host[0] && allow_text(&allow, host) == 0)
+	if (host[0] && allow_text(&dv.allow, host) == 0)
 		snprintf(why, len, "address not allowed: %s (a redirect, "
 		    "never followed)", host);
 	else
@@ -557,15 +466,15 @@ finished(void)
 	CURLMsg *m;
 	int left;
 
-	while ((m = cu.multi_info_read(multi, &left)) != NULL) {
+	while ((m = cu.multi_info_read(dv.multi, &left)) != NULL) {
 		if (m->msg != CURLMSG_DONE)
 			continue;
 		(void)cu.easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, &at);
 		judge(at, m->data.result);
 		if (store_cb_result(&at->job) == -1)
-			logmsg("job=%s callback: job store: %s", at->job.id,
+			log_msg("job=%s callback: job store: %s", at->job.id,
 			    store_error());
-		logmsg("job=%s callback attempt %d: %s%s%s", at->job.id,
+		log_msg("job=%s callback attempt %d: %s%s%s", at->job.id,
 		    at->job.cb_attempts, at->job.cb_state,
 		    at->job.cb_last_error[0] ? ": " : "",
 		    at->job.cb_last_error);
@@ -574,53 +483,10 @@ finished(void)
 	}
 }
 
-void
-deliver_on_ready(void)
-{
-	struct epoll_event ev[16];
-	int n, i, flags, running;
-
-	if ((n = epoll_wait(efd, ev, 16, 0)) <= 0 || multi == NULL)
-		return;
-	for (i = 0; i < n; i++) {
-		flags = (ev[i].events & EPOLLIN ? CURL_CSELECT_IN : 0) |
-		    (ev[i].events & EPOLLOUT ? CURL_CSELECT_OUT : 0) |
-		    (ev[i].events & (EPOLLERR | EPOLLHUP) ?
-		    CURL_CSELECT_ERR : 0);
-		(void)cu.multi_socket_action(multi, ev[i].data.fd, flags,
-		    &running);
-	}
-	finished();
-}
-
-void
-deliver_on_timer(void)
-{
-	int running;
-
-	if (multi == NULL || deadline == 0 || mono_now() < deadline)
-		return;
-	deadline = 0;
-	(void)cu.multi_socket_action(multi, CURL_SOCKET_TIMEOUT, 0, &running);
-	finished();
-}
-
-double
-deliver_deadline(void)
-{
-	return deadline;
-}
-
-int
-deliver_fd(void)
-{
-	return efd;
-}
-
 int
 deliver_busy(void)
 {
-	return nflying;
+	return dv.nflying;
 }
 
 int
@@ -628,7 +494,7 @@ deliver_has(const char *id)
 {
 	struct attempt *at;
 
-	for (at = flying; at != NULL; at = at->next)
+	for (at = dv.flying; at != NULL; at = at->next)
 		if (strcmp(at->job.id, id) == 0)
 			return 1;
 	return 0;
@@ -637,9 +503,9 @@ deliver_has(const char *id)
 void
 deliver_stop(void)
 {
-	while (flying != NULL)
-		drop(flying);
-	deadline = 0;
+	while (dv.flying != NULL)
+		drop(dv.flying);
+	loop_timer_set(&dv.timer, 0, NULL, NULL);
 }
 
 /* ---- set-up and the submit-time check --------------------------------- */
@@ -653,14 +519,14 @@ deliver_check_url(const char *url, char *why, size_t len)
 	CURLUcode rc;
 	int ok = -1;
 
-	if (secret_path == NULL) {
+	if (!secret_on()) {
 		snprintf(why, len, "callback_url: callbacks are off here (no "
 		    "CALLBACK_SECRET_FILE)");
 		errno = EINVAL;
 		return -1;
 	}
 	if (webapi_load(err, sizeof(err)) == -1 ||
-	    load_secret(err, sizeof(err)) == -1 || (u = cu.url()) == NULL) {
+	    secret_load(err, sizeof(err)) == -1 || (u = cu.url()) == NULL) {
 		snprintf(why, len, "callback_url: cannot be taken now: %s",
 		    err);
 		errno = EAGAIN;		/* ours, not the request's */
@@ -677,7 +543,7 @@ deliver_check_url(const char *url, char *why, size_t len)
 	else if (cu.url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK)
 		snprintf(why, len, "callback_url: no host");
 	else if (host_of(url, literal, sizeof(literal)),
-	    allow_text(&allow, literal) == 0)
+	    allow_text(&dv.allow, literal) == 0)
 		snprintf(why, len, "callback_url: address not allowed: %s",
 		    literal);
 	else
@@ -695,21 +561,13 @@ deliver_init(const struct config *cfg, char *why, size_t len)
 {
 	char reason[200];
 
-	if (allow_parse(cfg->callback_allow, &allow, reason,
+	if (allow_parse(cfg->callback_allow, &dv.allow, reason,
 	    sizeof(reason)) == -1) {
 		snprintf(why, len, "CALLBACK_ALLOW: %s", reason);
 		return -1;
 	}
-	if ((efd = epoll_create1(EPOLL_CLOEXEC)) == -1) {
-		snprintf(why, len, "epoll_create1: %s", strerror(errno));
-		return -1;
-	}
-	if ((secret_path = cfg->callback_secret) == NULL)
-		return 0;
-	/* A secret that is there must be right now; a missing one is made
-	 * at the first callback (make_secret). */
-	if (read_secret(secret_path, reason, sizeof(reason)) == -1 &&
-	    errno != ENOENT) {
+	if (secret_init(cfg->callback_secret, reason, sizeof(reason)) ==
+	    -1) {
 		snprintf(why, len, "callback secret %s: %s",
 		    cfg->callback_secret, reason);
 		return -1;

@@ -8,8 +8,9 @@
  * 2xx is done, 410 stops, a redirect is never followed. Only http and
  * https, and only to addresses the allowlist admits (allow.h), judged
  * on the address about to be connected to, before any connection.
- * libcurl's multi interface runs in the event loop: its sockets live
- * in an epoll set of their own, which the loop watches as one fd.
+ * libcurl's multi interface runs in the event loop (loop.h): its
+ * sockets live in an epoll set of their own, which the loop watches as
+ * one fd, made at the first callback; its timer is a loop timer.
  */
 #ifndef SERIALCGI_DELIVER_H
 #define SERIALCGI_DELIVER_H
@@ -25,9 +26,9 @@
  * holding "whsec_" and base64, Standard Webhooks' form; made, 0600, at
  * the first callback if it does not exist) and the allowlist
  * (cfg->callback_allow). Without a secret file, callbacks are off and a
- * callback_url is refused. Returns 0, or -1 with why (at most len
- * bytes): a secret file that is a symlink, readable by others, or
- * malformed; a bad allowlist.
+ * callback_url is refused (secret.h). Returns 0, or -1 with why (at
+ * most len bytes): a secret file that is a symlink, readable by
+ * others, or malformed; a bad allowlist.
  */
 int deliver_init(const struct config *cfg, char *why, size_t len);
 
@@ -50,19 +51,6 @@ int deliver_has(const char *id);
 
 /* deliver_busy: how many callbacks are being sent. */
 int deliver_busy(void);
-
-/* deliver_fd: the epoll fd of libcurl's sockets, for the loop to watch
- * for EPOLLIN (made by deliver_init). */
-int deliver_fd(void);
-
-/* deliver_on_ready: deliver_fd turned readable: let libcurl work. */
-void deliver_on_ready(void);
-
-/* deliver_deadline: when libcurl wants its timer (mono s), or 0. */
-double deliver_deadline(void);
-
-/* deliver_on_timer: the deadline has passed. */
-void deliver_on_timer(void);
 
 /* deliver_stop: drop what is in flight; its claim is taken up again by
  * another responder once this one is gone. */

@@ -16,15 +16,19 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include <errno.h>
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "board.h"
+#include "board_stats.h"
 #include "clock.h"
 #include "deliver.h"
+#include "janitor.h"
+#include "jobrun.h"
 #include "jobs.h"
 #include "log.h"
+#include "loop.h"
+#include "turn.h"
 
 #define BATCH		256	/* jobs looked at per kind and round */
 #define ORPHANS		64	/* orphan tickets per round */
@@ -33,18 +37,23 @@
 #define STALE_DELIVERY	120.0	/* s: another node's delivery is lost */
 #define SCAN_EVERY	10.0	/* s between looks at every job, at most */
 
-static int stopped, active, started, active_error;
-static _Atomic int kicked;
-static uint64_t seen;		/* board_jobs() at the last round */
-static double next_purge, quiet_until;
-/* The queued and running jobs are looked at when something may have
- * happened to them (a responder died or came, a job could not be
- * parked, the store failed), and every SCAN_EVERY anyway: a scan
- * decodes every row, and a round every quarter second in every
- * responder must stay cheap. */
-static int rescan = 1, scan_found;
-static uint64_t live_sig;
-static double next_scan;
+static struct {
+	struct loop_timer tick;		/* the next round */
+	int		 stopped;
+	int		 started;	/* a round was made */
+	int		 active;	/* the last round found a job about */
+	int		 active_error;	/* the last round failed */
+	uint64_t	 seen;		/* board_jobs() at the last round */
+	double		 next_purge, quiet_until;	/* mono s */
+	/* The queued and running jobs are looked at when something may
+	 * have happened to them (a responder died or came, a job could
+	 * not be parked, the store failed), and every SCAN_EVERY anyway:
+	 * a scan decodes every row, and a round every quarter second in
+	 * every responder must stay cheap. */
+	int		 rescan, scan_found;
+	uint64_t	 live_sig;
+	double		 next_scan;	/* mono s */
+} jan = { .rescan = 1 };
 
 /* What a round gathers: jobs of this node, as rows first, so the store
  * is not written while a query is still open. */
@@ -97,9 +106,9 @@ interrupt(const struct job *j, int owner_died)
 	    "its start was stored, but its end is not known: work() may "
 	    "have run, fully or in part; it is not run again";
 
-	switch (store_interrupt(j, wall_now(), why)) {
+	switch (store_interrupt(j, clock_wall(), why)) {
 	case 1:
-		logmsg("job=%s failed: interrupted (%s pid %ld)", j->id,
+		log_msg("job=%s failed: interrupted (%s pid %ld)", j->id,
 		    owner_died ? "died: responder" : "end unknown: responder",
 		    j->owner_pid);
 		jobs_kick();	/* its callback is due */
@@ -130,7 +139,7 @@ static double
 arrival(const struct job *j, double now)
 {
 	double t0 = same_board(j) ? j->arrived_mono :
-	    now - (wall_now() - j->created);
+	    now - (clock_wall() - j->created);
 
 	return t0 > 0 && t0 <= now ? t0 : now;
 }
@@ -154,10 +163,10 @@ renew(const struct job *j)
 	t.t0 = arrival(j, t.t0);
 	if (jobrun_park(as_mine(j, t.ticket), t.ticket, t.t0) == -1) {
 		board_finish(t.ticket, BOARD_FAILED);	/* next round */
-		jobs_rescan();
+		janitor_rescan();
 		return;
 	}
-	logmsg("job=%s adopted with ticket %llu (was %llu, pid %ld)",
+	log_msg("job=%s adopted with ticket %llu (was %llu, pid %ld)",
 	    j->id, (unsigned long long)t.ticket,
 	    (unsigned long long)j->ticket, j->owner_pid);
 }
@@ -186,10 +195,10 @@ adopt(const struct job *j)
 	if (jobrun_park(as_mine(j, j->ticket), j->ticket,
 	    j->arrived_mono) == -1) {
 		board_finish(j->ticket, BOARD_FAILED);	/* renewed later */
-		jobs_rescan();
+		janitor_rescan();
 		return;
 	}
-	logmsg("job=%s adopted in its place (ticket %llu) from dead "
+	log_msg("job=%s adopted in its place (ticket %llu) from dead "
 	    "responder pid %ld", j->id, (unsigned long long)j->ticket,
 	    j->owner_pid);
 }
@@ -210,9 +219,9 @@ abandon(void)
 		    -1)
 			return -1;
 		if (rc == 1)
-			rescan = 1;	/* a job to adopt: look at them all */
+			jan.rescan = 1;	/* a job to adopt: look at them all */
 		else if (board_abandon(t[i]))
-			logmsg("janitor: ticket %llu abandoned: its responder "
+			log_msg("janitor: ticket %llu abandoned: its responder "
 			    "died before its job was stored",
 			    (unsigned long long)t[i]);
 	}
@@ -235,7 +244,7 @@ running(struct batch *b)
 		    interrupt(&b->j[i], dead) == -1)
 			return -1;
 	}
-	active |= b->n > 0;
+	jan.active |= b->n > 0;
 	return 0;
 }
 
@@ -253,7 +262,7 @@ queued(struct batch *b)
 		else if (!is_mine(&b->j[i]) && !owner_alive(&b->j[i]))
 			adopt(&b->j[i]);
 	}
-	active |= b->n > 0;
+	jan.active |= b->n > 0;
 	return 0;
 }
 
@@ -266,7 +275,7 @@ deliverer_alive(const struct job *j)
 	long pid;
 
 	if (strcmp(j->cb_node, jobs.node) != 0)
-		return wall_now() - j->cb_next_at < STALE_DELIVERY;
+		return clock_wall() - j->cb_next_at < STALE_DELIVERY;
 	if (j->cb_gen != board_gen())
 		return 0;
 	board_self(&slot, &pid);
@@ -290,12 +299,12 @@ callbacks(struct batch *b)
 		struct job *j = &b->j[i];
 		int delivering = strcmp(j->cb_state, "delivering") == 0;
 
-		active = 1;
+		jan.active = 1;
 		if (delivering ? deliverer_alive(j) :
-		    j->cb_next_at > wall_now())
+		    j->cb_next_at > clock_wall())
 			continue;
 		if (store_cb_claim(j, jobs.node, board_gen(), slot, pid,
-		    wall_now()) != 1)
+		    clock_wall()) != 1)
 			continue;
 		snprintf(j->cb_node, sizeof(j->cb_node), "%s", jobs.node);
 		j->cb_gen = board_gen();
@@ -307,14 +316,14 @@ callbacks(struct batch *b)
 }
 
 /* Which responders live, as one number: it moves when one dies or
- * a new one comes (board_pids lists them in the board's order). */
+ * a new one comes (board_stats_pids lists them in the board's order). */
 static uint64_t
 live_signature(void)
 {
 	long pids[BOARD_PROCS], n, i;
 	uint64_t sig;
 
-	n = board_pids(pids, BOARD_PROCS);
+	n = board_stats_pids(pids, BOARD_PROCS);
 	for (sig = (uint64_t)n, i = 0; i < n; i++)
 		sig = sig * 1000003u ^ (uint64_t)pids[i];
 	return sig;
@@ -327,25 +336,25 @@ scan(struct batch *b, double now)
 {
 	uint64_t sig = live_signature();
 
-	if (!rescan && sig == live_sig && now < next_scan) {
-		active |= scan_found;
+	if (!jan.rescan && sig == jan.live_sig && now < jan.next_scan) {
+		jan.active |= jan.scan_found;
 		return 0;
 	}
 	if (running(b) == -1 || queued(b) == -1) {
-		rescan = 1;
+		jan.rescan = 1;
 		return -1;
 	}
-	scan_found = active;
-	live_sig = sig;
-	rescan = 0;
-	next_scan = now + SCAN_EVERY;
+	jan.scan_found = jan.active;
+	jan.live_sig = sig;
+	jan.rescan = 0;
+	jan.next_scan = now + SCAN_EVERY;
 	return 0;
 }
 
 void
-jobs_rescan(void)
+janitor_rescan(void)
 {
-	rescan = 1;
+	jan.rescan = 1;
 }
 
 /* One round. */
@@ -355,65 +364,69 @@ round_once(double now)
 	static struct job rows[BATCH];
 	struct batch b = { rows, 0 };
 
-	active = active_error = 0;
+	jan.active = jan.active_error = 0;
 	/* A store that fails keeps the janitor looking, and nothing is
 	 * judged from a read that did not happen. */
 	if (jobrun_retry() > 0 || scan(&b, now) == -1 || abandon() == -1 ||
 	    callbacks(&b) == -1) {
-		active = active_error = 1;
-		if (now >= quiet_until) {	/* once in 10 s */
-			logmsg("janitor: job store: %s", store_error());
-			quiet_until = now + 10;
+		jan.active = jan.active_error = 1;
+		if (now >= jan.quiet_until) {	/* once in 10 s */
+			log_msg("janitor: job store: %s", store_error());
+			jan.quiet_until = now + 10;
 		}
 		return;
 	}
-	if (now >= next_purge) {
-		next_purge = now + PURGE_EVERY;
-		if (store_purge(wall_now() - jobs.retention) == -1)
-			logmsg("janitor: job store: %s", store_error());
+	if (now >= jan.next_purge) {
+		jan.next_purge = now + PURGE_EVERY;
+		if (store_purge(clock_wall() - jobs.retention) == -1)
+			log_msg("janitor: job store: %s", store_error());
 	}
 }
 
-void
-jobs_tick(double now)
+/* One round, if a job may be about; the next in JANITOR_TICK. */
+static void
+tick(struct loop_timer *t, double now)
 {
 	uint64_t orphan, bump;
-	int first;
+	int first, kicked;
 
-	if (!jobs.on || stopped)
+	if (jan.stopped)
 		return;
+	loop_timer_set(t, now + JANITOR_TICK, tick, NULL);
 	bump = board_jobs();
+	kicked = jobs_kicked();
 	/* One responder makes the first round (jobs an earlier start left);
 	 * the others wait for a job to be about. */
-	first = !started && board_first_round();
-	if (!first && !active && !atomic_load(&kicked) && bump == seen &&
+	first = !jan.started && board_first_round();
+	if (!first && !jan.active && !kicked && bump == jan.seen &&
 	    now - jobs.last_use > IDLE_AFTER && !deliver_busy() &&
 	    board_orphans(&orphan, 1) == 0) {
-		started = 1;
+		jan.started = 1;
 		store_close();	/* no job about: let the store go */
 		return;
 	}
-	started = 1;
-	atomic_store(&kicked, 0);
-	seen = bump;
+	jan.started = 1;
+	jan.seen = bump;
 	if (first && store_blank()) {	/* a new store: nothing was left */
 		board_first_done();
 		return;
 	}
 	round_once(now);
-	if (first && !active_error)
+	if (first && !jan.active_error)
 		board_first_done();
 }
 
 void
-jobs_kick(void)
+janitor_start(void)
 {
-	atomic_store(&kicked, 1);
+	if (jobs.on)
+		loop_timer_set(&jan.tick, clock_now(), tick, NULL);
 }
 
 void
-jobs_stop(void)
+janitor_stop(void)
 {
-	stopped = 1;
+	jan.stopped = 1;
+	loop_timer_set(&jan.tick, 0, NULL, NULL);
 	deliver_stop();
 }

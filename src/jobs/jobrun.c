@@ -15,6 +15,7 @@
 
 #include "board.h"
 #include "clock.h"
+#include "jobrun.h"
 #include "jobs.h"
 #include "log.h"
 #include "runner.h"
@@ -76,12 +77,12 @@ js_begin(struct source *s)
 	struct job_source *js = (struct job_source *)s;
 	int rc;
 
-	if ((rc = store_start(&js->job, wall_at(s->turn.t1))) == 1)
+	if ((rc = store_start(&js->job, clock_wall_at(s->turn.t1))) == 1)
 		return 0;
 	if (rc == 0)
-		logmsg("job=%s skipped at its turn: canceled", js->job.id);
+		log_msg("job=%s skipped at its turn: canceled", js->job.id);
 	else	/* it stays queued; the janitor parks it again */
-		logmsg("job=%s not started: job store: %s", js->job.id,
+		log_msg("job=%s not started: job store: %s", js->job.id,
 		    store_error());
 	return -1;
 }
@@ -112,11 +113,11 @@ end(struct job_source *js, enum job_status st, const char *code,
 	const struct turn *t = &js->src.turn;
 
 	j->status = st;
-	j->finished = wall_now();
+	j->finished = clock_wall();
 	if (st == JOB_SUCCEEDED) {
-		j->elapsed = round_us(t->t2 - t->t0);
-		j->wait = round_us(t->t1 - t->t0);
-		j->work = round_us(t->t2 - t->t1);
+		j->elapsed = clock_round_us(t->t2 - t->t0);
+		j->wait = clock_round_us(t->t1 - t->t0);
+		j->work = clock_round_us(t->t2 - t->t1);
 		j->fence = t->token;
 	}
 	snprintf(j->error_code, sizeof(j->error_code), "%s", code);
@@ -125,16 +126,16 @@ end(struct job_source *js, enum job_status st, const char *code,
 	case 1:
 		if (j->cb_url[0])
 			jobs_kick();	/* its callback is due */
-		logmsg("job=%s %s%s%s", j->id, job_status_name(st),
+		log_msg("job=%s %s%s%s", j->id, store_status_name(st),
 		    *code ? ": " : "", code);
 		break;
 	case 0:
-		logmsg("job=%s ended %s, but the store no longer has it as "
-		    "ours", j->id, job_status_name(st));
+		log_msg("job=%s ended %s, but the store no longer has it as "
+		    "ours", j->id, store_status_name(st));
 		break;
 	default:
-		logmsg("job=%s ended %s, but the store failed: %s (tried "
-		    "again)", j->id, job_status_name(st), store_error());
+		log_msg("job=%s ended %s, but the store failed: %s (tried "
+		    "again)", j->id, store_status_name(st), store_error());
 		keep_unsaved(j);
 	}
 }
@@ -260,8 +261,8 @@ jobrun_retry(void)
 			left++;
 			continue;
 		}
-		logmsg("job=%s %s, stored at last", u->job.id,
-		    rc == 1 ? job_status_name(u->job.status) :
+		log_msg("job=%s %s, stored at last", u->job.id,
+		    rc == 1 ? store_status_name(u->job.status) :
 		    "ended, but the store no longer has it as ours,");
 		free(u);
 	}

@@ -191,7 +191,7 @@ decode(const char *const *v, struct job *j)
 	memset(j, 0, sizeof(*j));
 	j->seq = whole(v[0]);
 	copy(j->id, sizeof(j->id), v[1]);
-	(void)job_status_parse(v[2] != NULL ? v[2] : "", &st);
+	(void)store_status_parse(v[2] != NULL ? v[2] : "", &st);
 	j->status = st;
 	copy(j->node, sizeof(j->node), v[3]);
 	j->gen = (uint64_t)strtoull(v[4] != NULL ? v[4] : "0", NULL, 10);
@@ -257,14 +257,14 @@ count_row(void *arg, int n, const char *const *v)
 }
 
 const char *
-job_status_name(enum job_status s)
+store_status_name(enum job_status s)
 {
 	return (unsigned)s < sizeof(status_names) / sizeof(status_names[0]) ?
 	    status_names[s] : "failed";
 }
 
 int
-job_status_parse(const char *name, enum job_status *s)
+store_status_parse(const char *name, enum job_status *s)
 {
 	size_t i;
 
@@ -388,7 +388,7 @@ store_count(enum job_status s)
 	struct args a = { .n = 0 };
 	long n = 0;
 
-	arg_s(&a, job_status_name(s));
+	arg_s(&a, store_status_name(s));
 	if (run("SELECT count(*) FROM " TABLE " WHERE status = $1", &a,
 	    count_row, &n, NULL) == -1)
 		return -1;
@@ -490,7 +490,7 @@ store_end(const struct job *j)
 	long n = 0;
 
 	arg_owner(&a, j);
-	arg_s(&a, job_status_name(j->status));
+	arg_s(&a, store_status_name(j->status));
 	arg_d(&a, j->finished);
 	arg_d(&a, j->status == JOB_SUCCEEDED ? j->elapsed : 0);
 	arg_d(&a, j->status == JOB_SUCCEEDED ? j->wait : 0);
@@ -518,7 +518,7 @@ store_list(const enum job_status *s, long long before, long limit,
 	struct each e = { fn, arg, 0, { 0 } };
 	struct args a = { .n = 0 };
 
-	arg_s(&a, s != NULL ? job_status_name(*s) : NULL);
+	arg_s(&a, s != NULL ? store_status_name(*s) : NULL);
 	arg_ll(&a, before > 0 ? before : (1LL << 62));
 	arg_ll(&a, limit);
 	if (run("SELECT " COLS " FROM " TABLE " WHERE (CAST($1 AS TEXT) IS "
@@ -535,7 +535,7 @@ store_scan(const char *node, enum job_status s, store_job_fn fn, void *arg)
 	struct args a = { .n = 0 };
 
 	arg_s(&a, node);
-	arg_s(&a, job_status_name(s));
+	arg_s(&a, store_status_name(s));
 	return run("SELECT " COLS " FROM " TABLE " WHERE node = $1 AND "
 	    "status = $2 ORDER BY seq", &a, each_row, &e, NULL);
 }

@@ -73,10 +73,10 @@ const char *store_backend(void);
 /* store_error: the last failure, one line, for the log. */
 const char *store_error(void);
 
-/* job_status_name: "queued" ... "canceled". job_status_parse: the
+/* store_status_name: "queued" ... "canceled". store_status_parse: the
  * reverse; returns 0, or -1 for an unknown name. */
-const char *job_status_name(enum job_status s);
-int job_status_parse(const char *name, enum job_status *s);
+const char *store_status_name(enum job_status s);
+int store_status_parse(const char *name, enum job_status *s);
 
 /*
  * store_tx_begin, store_tx_end: one write transaction (commit 1: COMMIT,

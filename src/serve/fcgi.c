@@ -1,15 +1,13 @@
-/* loop.c - the responder's event loop. */
+/* fcgi.c - the responder's FastCGI connections: see fcgi.h. */
 #define _GNU_SOURCE	/* accept4, EPOLLRDHUP, EPOLLEXCLUSIVE */
 
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
-#include <sys/signalfd.h>
 #include <sys/socket.h>
 
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,43 +16,44 @@
 #include <fastcgi.h>
 
 #include "clock.h"
-#include "deliver.h"
-#include "jobs.h"
+#include "conn.h"
+#include "fcgi.h"
+#include "http.h"
 #include "log.h"
 #include "loop.h"
-#include "notify.h"
 #include "runner.h"
 
-#define EVENTS		64
 #define ACCEPTS		16	/* connections taken per wake-up */
 #define SMALL		1024	/* first buffer of a request in pieces */
 
-static int epfd = -1, sigfd = -1, donefd = -1;
-static char tag_listener, tag_signal, tag_done, tag_deliver; /* epoll data */
-static double next_tick;	/* mono s of the janitor's next round */
-static unsigned char scratch[RECORD_MAX];	/* one read, if whole */
-
-/* Connections still reading, oldest (earliest deadline) first. */
-static struct conn *reading_head, *reading_tail;
-
-/* Connections the runner handed back; filled on its thread. */
-static pthread_mutex_t done_mu = PTHREAD_MUTEX_INITIALIZER;
-static struct conn *done_list;
-
-static int listener_armed;
-static double accept_pause;	/* mono s; accept(2) failed for lack of
-				 * resources: try again from then */
+static struct {
+	const struct config *cfg;
+	struct loop_fd	 listener;	/* fd 0 */
+	struct loop_timer resume;	/* accept(2) failed for lack of
+					 * resources: try again then */
+	struct loop_timer expire;	/* the oldest reader's deadline */
+	/* Connections still reading, oldest (earliest deadline) first. */
+	struct conn	*reading_head, *reading_tail;
+	/* Connections the runner handed back; filled on its thread,
+	 * closed by the loop's after the batch (reap). */
+	pthread_mutex_t	 done_mu;
+	struct conn	*done_list;
+	struct loop_fd	 done;		/* an eventfd(2) */
+	struct loop_timer reap;
+	int		 stopping;
+	unsigned char	 scratch[RECORD_MAX];	/* one read, if whole */
+} fc = { .done_mu = PTHREAD_MUTEX_INITIALIZER };
 
 static void
 reading_add(struct conn *c)
 {
 	c->next = NULL;
-	c->prev = reading_tail;
-	if (reading_tail != NULL)
-		reading_tail->next = c;
+	c->prev = fc.reading_tail;
+	if (fc.reading_tail != NULL)
+		fc.reading_tail->next = c;
 	else
-		reading_head = c;
-	reading_tail = c;
+		fc.reading_head = c;
+	fc.reading_tail = c;
 }
 
 static void
@@ -63,34 +62,25 @@ reading_del(struct conn *c)
 	if (c->prev != NULL)
 		c->prev->next = c->next;
 	else
-		reading_head = c->next;
+		fc.reading_head = c->next;
 	if (c->next != NULL)
 		c->next->prev = c->prev;
 	else
-		reading_tail = c->prev;
+		fc.reading_tail = c->prev;
 	c->prev = c->next = NULL;
-}
-
-static int
-watch(int fd, uint32_t events, void *ptr, int op)
-{
-	struct epoll_event ev;
-
-	ev.events = events;
-	ev.data.ptr = ptr;
-	return epoll_ctl(epfd, op, fd, &ev);
 }
 
 static void
 conn_close(struct conn *c)
 {
-	if (c->armed)
-		(void)epoll_ctl(epfd, EPOLL_CTL_DEL, c->fd, NULL);
+	loop_fd_del(&c->ev);
 	close(c->fd);
 	free(c->buf);
 	free(c->body);
 	free(c);
 }
+
+static void on_accept(struct loop_fd *, uint32_t);
 
 /* Every responder waits on the one listener. EPOLLEXCLUSIVE wakes one
  * idle loop per connection, the first registered (epoll_ctl(2)). A
@@ -101,33 +91,29 @@ conn_close(struct conn *c)
 static void
 listener_arm(int to_back)
 {
-	if (listener_armed && !to_back)
+	if (fc.listener.armed && !to_back)
 		return;
-	if (listener_armed)
-		(void)epoll_ctl(epfd, EPOLL_CTL_DEL, FCGI_LISTENSOCK_FILENO,
-		    NULL);
-	listener_armed = watch(FCGI_LISTENSOCK_FILENO, EPOLLIN |
-	    EPOLLEXCLUSIVE, &tag_listener, EPOLL_CTL_ADD) == 0;
-	if (listener_armed)
-		accept_pause = 0;
+	loop_fd_del(&fc.listener);
+	if (loop_fd_add(&fc.listener, FCGI_LISTENSOCK_FILENO, EPOLLIN |
+	    EPOLLEXCLUSIVE, on_accept, NULL) == 0)
+		loop_timer_set(&fc.resume, 0, NULL, NULL);
 	else
-		logmsg("epoll_ctl listener: %s", strerror(errno));
+		log_msg("epoll_ctl listener: %s", strerror(errno));
 }
 
 static void
-listener_disarm(void)
+on_resume(struct loop_timer *t, double now)
 {
-	if (listener_armed)
-		(void)epoll_ctl(epfd, EPOLL_CTL_DEL, FCGI_LISTENSOCK_FILENO,
-		    NULL);
-	listener_armed = 0;
+	(void)t, (void)now;
+	if (!fc.stopping)
+		listener_arm(0);
 }
 
 /* A connection still reading: refuse it, say why, close it. */
 static void
 bad_request(struct conn *c, const char *why)
 {
-	logmsg("bad FastCGI request (%s): connection closed", why);
+	log_msg("bad FastCGI request (%s): connection closed", why);
 	reading_del(c);
 	conn_close(c);
 }
@@ -135,11 +121,11 @@ bad_request(struct conn *c, const char *why)
 /* The request is whole in buf: read its params, route it, and either
  * close it or watch it, parked, for a client that leaves. */
 static void
-whole(struct conn *c, unsigned char *buf, int stopping)
+whole(struct conn *c, unsigned char *buf)
 {
 	int routed;
 
-	if (http_params(c, buf) == -1) {
+	if (conn_params(c, buf) == -1) {
 		bad_request(c, errno == ENOMEM ? "out of memory" :
 		    "bad name-value length");
 		return;
@@ -148,19 +134,19 @@ whole(struct conn *c, unsigned char *buf, int stopping)
 	free(c->buf);
 	c->buf = NULL;
 	c->len = c->cap = 0;
-	routed = http_route(c, stopping);
+	routed = http_route(c, fc.stopping);
 	/* A process that goes from idle to busy moves to the back of the
 	 * listener's queue: see listener_arm(). */
-	if (routed == ROUTE_PARKED_IDLE || routed == ROUTE_ANSWERED_BUSY)
+	if (routed == HTTP_PARKED_IDLE || routed == HTTP_ANSWERED_BUSY)
 		listener_arm(1);
-	if (routed == ROUTE_ANSWERED || routed == ROUTE_ANSWERED_BUSY) {
+	if (routed == HTTP_ANSWERED || routed == HTTP_ANSWERED_BUSY) {
 		conn_close(c);
 		return;
 	}
 	c->parked = 1;
 	/* Parked: nothing more to read; only a hang-up matters now. */
-	if (watch(c->fd, EPOLLRDHUP, c, EPOLL_CTL_MOD) == -1)
-		logmsg("req=%s epoll_ctl: %s", c->id, strerror(errno));
+	if (loop_fd_mod(&c->ev, EPOLLRDHUP) == -1)
+		log_msg("req=%s epoll_ctl: %s", c->id, strerror(errno));
 }
 
 /* Keep a request that came in pieces, for the next read. */
@@ -200,7 +186,7 @@ grow(struct conn *c)
  * that comes in one piece (nginx writes it at once) is checked in
  * scratch and never copied. */
 static void
-on_readable(struct conn *c, int stopping)
+on_readable(struct conn *c)
 {
 	const char *why = "connection closed mid-request";
 	unsigned char *b;
@@ -209,8 +195,8 @@ on_readable(struct conn *c, int stopping)
 
 	for (;;) {
 		if (c->buf == NULL) {
-			b = scratch;
-			n = read(c->fd, scratch, sizeof(scratch));
+			b = fc.scratch;
+			n = read(c->fd, fc.scratch, sizeof(fc.scratch));
 		} else if (grow(c) == -1) {
 			bad_request(c, errno == EMSGSIZE ?
 			    "request too large" : "out of memory");
@@ -236,23 +222,71 @@ on_readable(struct conn *c, int stopping)
 			return;
 		}
 		if (rc == 1) {
-			whole(c, b, stopping);
+			whole(c, b);
 			return;
 		}
-		if (b == scratch && save(c, scratch, (size_t)n) == -1) {
+		if (b == fc.scratch && save(c, fc.scratch, (size_t)n) == -1) {
 			bad_request(c, "out of memory");
 			return;
 		}
 	}
 }
 
+/* A parked request's connection closed: its client left. */
 static void
-on_accept(const struct config *cfg)
+on_hangup(struct conn *c)
+{
+	loop_fd_del(&c->ev);
+	if (!runner_leave(&c->src))
+		return;		/* working: the runner finishes it */
+	log_msg("req=%s skipped: client gone after %.3f s waiting", c->id,
+	    clock_now() - c->src.turn.t0);
+	conn_close(c);
+}
+
+static void
+on_conn(struct loop_fd *e, uint32_t events)
+{
+	struct conn *c = e->arg;
+
+	if (!c->parked)
+		on_readable(c);
+	else if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+		on_hangup(c);
+}
+
+/* Requests not whole by their deadline (a slow or stuck sender) are
+ * closed; the timer moves to the next deadline. */
+static void
+on_expire(struct loop_timer *t, double now)
+{
+	while (fc.reading_head != NULL && fc.reading_head->deadline <= now)
+		bad_request(fc.reading_head, "request incomplete in time");
+	if (fc.reading_head != NULL)
+		loop_timer_set(t, fc.reading_head->deadline, on_expire, NULL);
+}
+
+/* The runner is done with c: the loop closes it. Any thread. */
+static void
+hand_back(struct conn *c)
+{
+	uint64_t one = 1;
+
+	pthread_mutex_lock(&fc.done_mu);
+	c->next = fc.done_list;
+	fc.done_list = c;
+	pthread_mutex_unlock(&fc.done_mu);
+	(void)!write(fc.done.fd, &one, sizeof(one));
+}
+
+static void
+on_accept(struct loop_fd *e, uint32_t events)
 {
 	struct conn *c;
 	int fd, i;
 
-	for (i = 0; i < ACCEPTS; i++) {
+	(void)e, (void)events;
+	for (i = 0; i < ACCEPTS && !fc.stopping; i++) {
 		fd = accept4(FCGI_LISTENSOCK_FILENO, NULL, NULL,
 		    SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd == -1) {
@@ -262,118 +296,70 @@ on_accept(const struct config *cfg)
 			/* EMFILE, ENFILE, ENOBUFS, ENOMEM: wait a little
 			 * rather than spin on a listener that stays
 			 * readable. */
-			logmsg("accept: %s; pausing 50 ms", strerror(errno));
-			listener_disarm();
-			accept_pause = mono_now() + 0.05;
+			log_msg("accept: %s; pausing 50 ms", strerror(errno));
+			loop_fd_del(&fc.listener);
+			loop_timer_set(&fc.resume, clock_now() + 0.05,
+			    on_resume, NULL);
 			return;
 		}
 		if ((c = calloc(1, sizeof(*c))) == NULL) {
-			logmsg("accept: out of memory");
+			log_msg("accept: out of memory");
 			close(fd);
 			return;
 		}
 		c->fd = fd;
-		c->deadline = mono_now() + cfg->io_timeout;
+		c->done = hand_back;
+		c->deadline = clock_now() + fc.cfg->io_timeout;
 		reading_add(c);
-		c->armed = watch(fd, EPOLLIN | EPOLLRDHUP, c,
-		    EPOLL_CTL_ADD) == 0;
+		if (fc.expire.when == 0)
+			loop_timer_set(&fc.expire, c->deadline, on_expire,
+			    NULL);
+		(void)loop_fd_add(&c->ev, fd, EPOLLIN | EPOLLRDHUP, on_conn,
+		    c);
 		/* nginx has written the request by now, most often. */
-		on_readable(c, 0);
+		on_readable(c);
 	}
 }
 
-/* A parked request's connection closed: its client left. */
+/* Close what the runner handed back: after the batch, never within
+ * one, so no event still in hand can point at a freed conn. */
 static void
-on_hangup(struct conn *c)
-{
-	(void)epoll_ctl(epfd, EPOLL_CTL_DEL, c->fd, NULL);
-	c->armed = 0;
-	if (!runner_leave(&c->src))
-		return;		/* working: the runner finishes it */
-	logmsg("req=%s skipped: client gone after %.3f s waiting", c->id,
-	    mono_now() - c->src.turn.t0);
-	conn_close(c);
-}
-
-void
-loop_done(struct conn *c)
-{
-	uint64_t one = 1;
-
-	pthread_mutex_lock(&done_mu);
-	c->next = done_list;
-	done_list = c;
-	pthread_mutex_unlock(&done_mu);
-	(void)!write(donefd, &one, sizeof(one));
-}
-
-/* Close what the runner handed back. Called after a batch of events,
- * never within one: no event still in hand can point at a freed conn. */
-static void
-reap_done(void)
+on_reap(struct loop_timer *t, double now)
 {
 	struct conn *c, *next;
 	uint64_t n;
 
-	if (read(donefd, &n, sizeof(n)) != sizeof(n))
+	(void)t, (void)now;
+	if (read(fc.done.fd, &n, sizeof(n)) != sizeof(n))
 		return;
-	pthread_mutex_lock(&done_mu);
-	c = done_list;
-	done_list = NULL;
-	pthread_mutex_unlock(&done_mu);
+	pthread_mutex_lock(&fc.done_mu);
+	c = fc.done_list;
+	fc.done_list = NULL;
+	pthread_mutex_unlock(&fc.done_mu);
 	for (; c != NULL; c = next) {
 		next = c->next;
 		conn_close(c);
 	}
 }
 
-/* The earlier of two deadlines (mono s; 0 is none). */
-static double
-sooner(double a, double b)
-{
-	return a == 0 || (b != 0 && b < a) ? b : a;
-}
-
-/* Requests not whole by their deadline (a slow or stuck sender) are
- * closed; a paused listener is armed again; the janitor's round and
- * libcurl's timer run. Returns the epoll_wait(2) timeout in ms until
- * the next of these, or -1 for none. */
-static int
-expire(int stopped)
-{
-	double now = mono_now(), next = 0;
-
-	while (reading_head != NULL && reading_head->deadline <= now)
-		bad_request(reading_head, "request incomplete in time");
-	if (accept_pause > 0 && accept_pause <= now)
-		listener_arm(0);	/* clears accept_pause */
-	if (!stopped && now >= next_tick) {
-		jobs_tick(now);
-		next_tick = now + JOBS_TICK;
-	}
-	deliver_on_timer();
-	if (reading_head != NULL)
-		next = reading_head->deadline;
-	next = sooner(next, accept_pause);
-	next = sooner(next, deliver_deadline());
-	if (!stopped)
-		next = sooner(next, next_tick);
-	return next > 0 ? mono_ms_until(next) : -1;
-}
-
-/* A stop: take no more, answer the parked, let the work finish. */
 static void
-drain(int sig)
+on_done(struct loop_fd *e, uint32_t events)
+{
+	(void)e, (void)events;
+	loop_timer_set(&fc.reap, clock_now(), on_reap, NULL);
+}
+
+void
+fcgi_drain(void)
 {
 	struct source *s, *next;
 	int working;
 
-	logmsg("stopping (signal %d): finishing work in progress", sig);
-	listener_disarm();
-	accept_pause = 0;
-	while (reading_head != NULL)
-		bad_request(reading_head, "responder is stopping");
-	jobs_stop();
+	fc.stopping = 1;
+	loop_fd_del(&fc.listener);
+	loop_timer_set(&fc.resume, 0, NULL, NULL);
+	while (fc.reading_head != NULL)
+		bad_request(fc.reading_head, "responder is stopping");
 	for (s = runner_drain(&working); s != NULL; s = next) {
 		next = s->next;
 		s->ops->answer(s, TURN_STOPPING);
@@ -381,99 +367,23 @@ drain(int sig)
 	}
 }
 
-/* The signal read from the signalfd, or 0 if there was none. */
-static int
-stop_signal(void)
-{
-	struct signalfd_siginfo si;
-
-	if (read(sigfd, &si, sizeof(si)) != sizeof(si))
-		return 0;
-	notify_stopping((pid_t)si.ssi_pid);
-	return (int)si.ssi_signo;
-}
-
-static void
-dispatch(struct epoll_event *ev, const struct config *cfg, int *stopped,
-    int *reap)
-{
-	struct conn *c = ev->data.ptr;
-	int sig;
-
-	if (ev->data.ptr == &tag_listener) {
-		if (!*stopped)
-			on_accept(cfg);
-	} else if (ev->data.ptr == &tag_signal) {
-		/* drain() after the batch: it frees connections that
-		 * later events of this batch may still point at. */
-		if ((sig = stop_signal()) != 0 && *stopped == 0)
-			*stopped = -sig;
-	} else if (ev->data.ptr == &tag_done)
-		*reap = 1;	/* after the batch: see reap_done() */
-	else if (ev->data.ptr == &tag_deliver)
-		deliver_on_ready();
-	else if (!c->parked)
-		on_readable(c, *stopped);
-	else if (ev->events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
-		on_hangup(c);
-}
-
 int
-loop_run(const struct config *cfg)
+fcgi_start(const struct config *cfg)
 {
-	struct epoll_event ev[EVENTS];
-	int n, i, stopped = 0, timeout, reap;
+	int fl, fd;
 
-	listener_arm(0);
-	if (deliver_fd() != -1 &&
-	    watch(deliver_fd(), EPOLLIN, &tag_deliver, EPOLL_CTL_ADD) == -1)
-		return -1;
-	for (;;) {
-		timeout = notify_tick(expire(stopped));
-		/* Stopping: look again soon whether the work has ended (a
-		 * job's end wakes nothing here). */
-		if (stopped && (timeout < 0 || timeout > 20))
-			timeout = 20;
-		n = epoll_wait(epfd, ev, EVENTS, timeout);
-		if (n == -1 && errno != EINTR)
-			return -1;
-		for (reap = 0, i = 0; i < n; i++)
-			dispatch(&ev[i], cfg, &stopped, &reap);
-		if (stopped < 0)	/* a stop signal in this batch */
-			drain(stopped = -stopped);
-		if (reap)
-			reap_done();
-		if (stopped && !runner_working())
-			return stopped;
-	}
-}
-
-int
-loop_init(void)
-{
-	sigset_t stops;
-	int fl;
-
-	sigemptyset(&stops);
-	sigaddset(&stops, SIGTERM);
-	sigaddset(&stops, SIGINT);
-	sigaddset(&stops, SIGHUP);
-	sigaddset(&stops, SIGQUIT);
-	/* Blocked here, before any thread starts, so every thread
-	 * inherits the mask and the signals wait for the signalfd. */
-	if (sigprocmask(SIG_BLOCK, &stops, NULL) == -1 ||
-	    (epfd = epoll_create1(EPOLL_CLOEXEC)) == -1 ||
-	    (sigfd = signalfd(-1, &stops, SFD_NONBLOCK | SFD_CLOEXEC)) ==
-	    -1 ||
-	    (donefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) == -1)
-		return -1;
+	fc.cfg = cfg;
 	/* The listener is shared by every responder: each takes what it
 	 * can and none blocks in accept(2) when another was quicker. */
 	if ((fl = fcntl(FCGI_LISTENSOCK_FILENO, F_GETFL)) == -1 ||
 	    fcntl(FCGI_LISTENSOCK_FILENO, F_SETFL, fl | O_NONBLOCK) == -1)
 		return -1;
-	if (watch(sigfd, EPOLLIN, &tag_signal, EPOLL_CTL_ADD) == -1 ||
-	    watch(donefd, EPOLLIN, &tag_done, EPOLL_CTL_ADD) == -1)
+	if ((fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) == -1)
 		return -1;
-	return 0;
+	if (loop_fd_add(&fc.done, fd, EPOLLIN, on_done, NULL) == -1) {
+		close(fd);
+		return -1;
+	}
+	listener_arm(0);
+	return fc.listener.armed ? 0 : -1;
 }

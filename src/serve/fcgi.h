@@ -1,35 +1,30 @@
 /*
- * loop.h - the responder's event loop (epoll(7)): accepts FastCGI
- * connections on fd 0, reads each request until it is whole, routes it,
- * watches parked ones for a client that leaves, times out slow senders,
- * and stops on a signal (signalfd(2)). One per process.
+ * fcgi.h - the responder's FastCGI connections, in the event loop
+ * (loop.h): accepts on fd 0 (the listener spawn-fcgi or systemd
+ * passes), reads each request until it is whole, has it routed
+ * (http.h), watches a parked one for a client that leaves, closes
+ * what the turn runner hands back, and times out slow senders.
  */
-#ifndef SERIALCGI_LOOP_H
-#define SERIALCGI_LOOP_H
+#ifndef SERIALCGI_FCGI_H
+#define SERIALCGI_FCGI_H
 
-#include "http.h"
 #include "settings.h"
 
 /*
- * loop_init: the epoll set, the signalfd for the stop signals (TERM,
- * INT, HUP, QUIT, blocked in every thread from here on) and the eventfd
- * the runner hands connections back through. Returns 0, or -1 with
- * errno set.
+ * fcgi_start: make fd 0 non-blocking and watch it, with the eventfd
+ * the runner hands connections back through. Call after loop_init().
+ * Returns 0, or -1 with errno set (fcntl(2), eventfd(2), epoll_ctl(2)).
  */
-int loop_init(void);
+int fcgi_start(const struct config *cfg);
 
 /*
- * loop_run: serve until a stop signal, then drain: parked requests get
- * 503 with Retry-After, the work in progress finishes and is answered.
- * Returns the signal number that stopped it, or -1 with errno set if
- * epoll_wait(2) failed.
+ * fcgi_drain: stop for good: accept no more, close the requests still
+ * reading, and answer every parked one 503 (TURN_STOPPING, through the
+ * runner's queue: runner_drain), whether an HTTP request or a stored
+ * job's turn. The work in progress goes on; runner_working() tells
+ * when it is over. Call from a timer, never from a file event: it frees
+ * connections that later events of a batch may point at (loop.h).
  */
-int loop_run(const struct config *cfg);
-
-/*
- * loop_done: the runner is done with c (answered or not): the loop
- * closes and frees it. Safe from the runner's thread.
- */
-void loop_done(struct conn *c);
+void fcgi_drain(void);
 
 #endif

@@ -5,7 +5,7 @@
  *
  * main.c: settings, checks, then the event loop and the turn runner.
  *
- *   loop thread (loop.c)          runner thread (runner.c)
+ *   loop thread (fcgi.c)          runner thread (runner.c)
  *   accept, read, check records   wait for the earliest ticket
  *   stamp arrival, take a ticket  acquire the lock (lock.h)
  *   park --------- queue -------> work(), release
@@ -28,16 +28,21 @@
 
 #include "board.h"
 #include "deliver.h"
+#include "fcgi.h"
 #include "http.h"
+#include "janitor.h"
 #include "jobs.h"
 #include "lock.h"
+#include "lock_flock.h"
+#include "lock_pg.h"
 #include "log.h"
 #include "loop.h"
 #include "notify.h"
 #include "pq.h"
 #include "runner.h"
 #include "settings.h"
-#include "work.h"
+#include "stop.h"
+#include "worklog.h"
 
 static struct config cfg = {
 	.work_seconds = 3.0,
@@ -132,7 +137,7 @@ tune(void)
 	/* The default 50 us timer slack would late every wake-up at a
 	 * deadline, and so every handoff (prctl(2) PR_SET_TIMERSLACK). */
 	if (prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0) == -1)
-		logmsg("prctl PR_SET_TIMERSLACK: %s", strerror(errno));
+		log_msg("prctl PR_SET_TIMERSLACK: %s", strerror(errno));
 }
 
 int
@@ -164,7 +169,7 @@ main(int argc, char *argv[])
 		err(2, "work log %s", cfg.worklog_path);
 	tune();
 	http_init(&cfg, cfg.lock_url != NULL ? be->name : NULL);
-	if (loop_init() == -1)
+	if (loop_init() == -1 || stop_init() == -1 || fcgi_start(&cfg) == -1)
 		err(1, "event loop (epoll, signalfd, eventfd)");
 	if (board_open(cfg.board_path) == -1)
 		err(1, "board file %s", cfg.board_path);
@@ -173,15 +178,16 @@ main(int argc, char *argv[])
 		err(1, "lock file %s", cfg.lock_path);
 	if (jobs_init(&cfg, why, sizeof(why)) == -1)
 		errx(2, "%s", why);
+	janitor_start();
 	if (runner_start(&cfg, &lk) == -1)
 		err(1, "pthread_create (turn runner)");
-	logmsg("ready: event loop and turn runner, work %.3f s, lock %s %s%s",
+	log_msg("ready: event loop and turn runner, work %.3f s, lock %s %s%s",
 	    cfg.work_seconds, lk.be->name, cfg.lock_path, cfg.lock_url ?
 	    " and the engine's advisory lock" : "");
 	notify_ready();
-	if ((sig = loop_run(&cfg)) == -1)
+	if ((sig = loop_run()) == -1)
 		err(1, "epoll_wait");
-	logmsg("stopped");
+	log_msg("stopped");
 	/* The runner may still wait in the lock, or on the board: exit(3)
 	 * ends it, and the kernel drops the lock, the board's OFD lock and
 	 * the descriptors. Unmapping the board first could fault it. */

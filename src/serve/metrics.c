@@ -7,6 +7,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "board_stats.h"
 #include "textbuf.h"
 #include "clock.h"
 #include "metrics.h"
@@ -22,7 +23,7 @@ holder(const struct board_stats *st, double now)
 		return NULL;
 	if (cJSON_AddNumberToObject(h, "pid", (double)st->holder_pid) ==
 	    NULL || cJSON_AddNumberToObject(h, "working_seconds",
-	    round_us(now - st->holder_since)) == NULL) {
+	    clock_round_us(now - st->holder_since)) == NULL) {
 		cJSON_Delete(h);
 		return NULL;
 	}
@@ -148,7 +149,7 @@ metrics_prometheus(const struct board_stats *st, const char *engine,
 	for (i = 0; i < BOARD_BUCKETS - 1; i++)
 		textbuf_put(&o,
 		    "serialcgi_wait_seconds_bucket{le=\"%g\"} %llu\n",
-		    board_bucket_le[i], (unsigned long long)st->buckets[i]);
+		    board_stats_le[i], (unsigned long long)st->buckets[i]);
 	textbuf_put(&o, "serialcgi_wait_seconds_bucket{le=\"+Inf\"} %llu\n"
 	    "serialcgi_wait_seconds_sum %.9f\n"
 	    "serialcgi_wait_seconds_count %llu\n",

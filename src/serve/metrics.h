@@ -6,13 +6,13 @@
 
 #include <cjson/cJSON.h>
 
-#include "board.h"
+#include "board_stats.h"
 
 /*
  * metrics_status: the scoreboard as a JSON object, built with cJSON;
  * engine is the lock engine's backend name ("postgresql"), or NULL for
  * flock alone, whose answer keeps the shape it had before engines
- * existed (no "lock" object); now is mono_now() in seconds. Returns a
+ * existed (no "lock" object); now is clock_now() in seconds. Returns a
  * string to free with cJSON_free(), or NULL with errno ENOMEM.
  */
 char *metrics_status(const struct board_stats *st, const char *engine,

@@ -9,17 +9,21 @@
 #include <systemd/sd-daemon.h>
 
 #include "board.h"
+#include "board_stats.h"
 #include "clock.h"
 #include "dl.h"
 #include "log.h"
+#include "loop.h"
 #include "notify.h"
 
 #define LIBSYSTEMD	"libsystemd.so.0"
 #define PERIOD		1.0	/* s between STATUS= checks */
 
-static __typeof__(sd_notify) *send_state;	/* NULL: off */
-static double next_check;			/* mono s */
-static char last[256];				/* the last STATUS= sent */
+static struct {
+	__typeof__(sd_notify) *send;	/* NULL: off */
+	struct loop_timer tick;		/* the next STATUS= check */
+	char		 last[256];	/* the last STATUS= sent */
+} nt;
 
 /* The scoreboard in one line, with /status's names, into buf. */
 static int
@@ -45,63 +49,58 @@ send_or_stop(const char *msg)
 {
 	int rc;
 
-	if ((rc = send_state(0, msg)) < 0) {
-		logmsg("sd_notify %s: %s; not notifying systemd any more",
+	if ((rc = nt.send(0, msg)) < 0) {
+		log_msg("sd_notify %s: %s; not notifying systemd any more",
 		    getenv("NOTIFY_SOCKET"), strerror(-rc));
-		send_state = NULL;
+		nt.send = NULL;
 	}
+}
+
+/* Once a second: a STATUS= line, if it changed. */
+static void
+tick(struct loop_timer *t, double now)
+{
+	char line[sizeof(nt.last)];
+
+	if (nt.send == NULL)
+		return;
+	if (status_line(line, sizeof(line)) == 0 &&
+	    strcmp(line, nt.last) != 0) {
+		memcpy(nt.last, line, sizeof(nt.last));
+		send_or_stop(line);
+	}
+	loop_timer_set(t, now + PERIOD, tick, NULL);
 }
 
 void
 notify_ready(void)
 {
 	static const struct dl_sym syms[] = {
-		{ "sd_notify", (void **)(void *)&send_state },
+		{ "sd_notify", (void **)(void *)&nt.send },
 	};
-	char msg[sizeof(last) + 16], why[160];
+	char msg[sizeof(nt.last) + 16], why[160];
 
 	if (getenv("NOTIFY_SOCKET") == NULL)
 		return;
 	if (dl_load(LIBSYSTEMD, syms, 1, why, sizeof(why)) == NULL) {
-		logmsg("NOTIFY_SOCKET is set, but %s; readiness not sent",
+		log_msg("NOTIFY_SOCKET is set, but %s; readiness not sent",
 		    why);
-		send_state = NULL;
+		nt.send = NULL;
 		return;
 	}
-	if (status_line(last, sizeof(last)) == -1)
-		last[0] = '\0';
-	snprintf(msg, sizeof(msg), "READY=1\n%s", last);
+	if (status_line(nt.last, sizeof(nt.last)) == -1)
+		nt.last[0] = '\0';
+	snprintf(msg, sizeof(msg), "READY=1\n%s", nt.last);
 	send_or_stop(msg);
-	next_check = mono_now() + PERIOD;
-}
-
-int
-notify_tick(int timeout_ms)
-{
-	char line[sizeof(last)];
-	double now;
-	int ms;
-
-	if (send_state == NULL)
-		return timeout_ms;
-	if ((now = mono_now()) >= next_check) {
-		next_check = now + PERIOD;
-		if (status_line(line, sizeof(line)) == 0 &&
-		    strcmp(line, last) != 0) {
-			memcpy(last, line, sizeof(last));
-			send_or_stop(line);
-		}
-	}
-	ms = mono_ms_until(next_check);
-	return timeout_ms < 0 || ms < timeout_ms ? ms : timeout_ms;
+	loop_timer_set(&nt.tick, clock_now() + PERIOD, tick, NULL);
 }
 
 void
 notify_stopping(pid_t sender)
 {
-	if (send_state == NULL || sender != getppid())
+	if (nt.send == NULL || sender != getppid())
 		return;
 	send_or_stop("STOPPING=1\n"
 	    "STATUS=stopping: finishing the work in progress");
-	send_state = NULL;	/* no STATUS= line may undo it */
+	nt.send = NULL;	/* no STATUS= line may undo it */
 }

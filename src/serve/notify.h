@@ -17,20 +17,14 @@
 
 /*
  * notify_ready: if NOTIFY_SOCKET is set, load libsystemd.so.0 and send
- * READY=1 with the first STATUS= line. Call once, from the loop's
- * thread, when the responder serves. Failures are logged once and
- * turn notification off; the responder serves anyway (systemd then
- * fails the start at TimeoutStartSec=, with our log line before it).
+ * READY=1 with the first STATUS= line; from then on, a timer of the
+ * event loop (loop.h) sends a STATUS= line once a second if it differs
+ * from the last this process sent. Call once, from the loop's thread,
+ * when the responder serves. Failures are logged once and turn
+ * notification off; the responder serves anyway (systemd then fails
+ * the start at TimeoutStartSec=, with our log line before it).
  */
 void notify_ready(void);
-
-/*
- * notify_tick: at most once a second, send a STATUS= line if it
- * differs from the last this process sent. Takes the loop's next
- * epoll_wait(2) timeout in ms (-1: none) and returns it, shortened to
- * the next check when notification is on.
- */
-int notify_tick(int timeout_ms);
 
 /*
  * notify_stopping: a stop signal came from `sender` (signalfd(2)'s

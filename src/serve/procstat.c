@@ -12,6 +12,7 @@
 
 #include "textbuf.h"
 #include "board.h"
+#include "board_stats.h"
 #include "procstat.h"
 
 /* Read a small proc(5) file whole, NUL-terminated. Returns its length,
@@ -157,7 +158,7 @@ procstat_prometheus(char *buf, size_t len)
 	double btime = boot_time();
 	int f;
 
-	if ((n = board_pids(pids, BOARD_PROCS)) == -1)
+	if ((n = board_stats_pids(pids, BOARD_PROCS)) == -1)
 		return -1;
 	for (i = 0; i < n; i++)
 		ok[i] = procstat_read(pids[i], btime, &ps[i]) == 0;

@@ -30,10 +30,10 @@ int procstat_read(long pid, double btime, struct procstat *ps);
  * procstat_prometheus: process_cpu_seconds_total,
  * process_resident_memory_bytes, process_virtual_memory_bytes,
  * process_open_fds and process_start_time_seconds, one sample per live
- * responder labelled {pid="N"} (board_pids), in the text format 0.0.4.
+ * responder labelled {pid="N"} (board_stats_pids), in the text format 0.0.4.
  * A responder that cannot be read (it just died) has no sample. Writes
  * at most len bytes to buf. Returns the length, or -1 with errno
- * EOVERFLOW if buf is too small, or board_pids' errno.
+ * EOVERFLOW if buf is too small, or board_stats_pids' errno.
  */
 int procstat_prometheus(char *buf, size_t len);
 

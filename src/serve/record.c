@@ -250,7 +250,7 @@ record_reply(int fd, unsigned id, const char *head, size_t hlen,
 }
 
 int
-peer_gone(int fd)
+record_peer_gone(int fd)
 {
 	struct pollfd p = { .fd = fd, .events = POLLRDHUP };
 

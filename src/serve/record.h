@@ -70,10 +70,10 @@ int record_reply(int fd, unsigned id, const char *head, size_t hlen,
     const char *body, size_t blen);
 
 /*
- * peer_gone: has the web server closed its end of fd? nginx does so as
+ * record_peer_gone: has the web server closed its end of fd? nginx does so as
  * soon as its client goes (fastcgi_ignore_client_abort off). poll(2)
  * POLLRDHUP with no wait. Returns 1 or 0.
  */
-int peer_gone(int fd);
+int record_peer_gone(int fd);
 
 #endif

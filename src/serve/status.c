@@ -10,6 +10,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "board_stats.h"
 #include "clock.h"
 #include "metrics.h"
 #include "parse.h"
@@ -72,9 +73,9 @@ holder(const struct board_waiter *h, double now)
 	if (cJSON_AddNumberToObject(o, "pid", (double)h->pid) &&
 	    cJSON_AddStringToObject(o, "id", h->id) &&
 	    cJSON_AddNumberToObject(o, "working_seconds",
-	    round_us(now - h->since)) &&
+	    clock_round_us(now - h->since)) &&
 	    (h->arrived == 0 || cJSON_AddNumberToObject(o, "waited_seconds",
-	    round_us(h->since - h->arrived))))
+	    clock_round_us(h->since - h->arrived))))
 		return o;
 	cJSON_Delete(o);
 	return NULL;
@@ -101,7 +102,7 @@ queue(const struct board_waiter *w, long n, double now)
 		    !cJSON_AddNumberToObject(o, "pid", (double)w[i].pid) ||
 		    !cJSON_AddStringToObject(o, "id", w[i].id) ||
 		    !cJSON_AddNumberToObject(o, "waited_seconds",
-		    round_us(now - w[i].arrived)) ||
+		    clock_round_us(now - w[i].arrived)) ||
 		    (w[i].job && !cJSON_AddTrueToObject(o, "job")) ||
 		    (w[i].orphan && !cJSON_AddTrueToObject(o, "orphan"))) {
 			cJSON_Delete(a);
@@ -125,14 +126,14 @@ histogram(const struct board_stats *st)
 	for (i = 0; ok && i < BOARD_BUCKETS; i++) {
 		ok = add_to(a, (o = cJSON_CreateObject())) &&
 		    (i < BOARD_BUCKETS - 1 ? cJSON_AddNumberToObject(o, "le",
-		    board_bucket_le[i]) != NULL :
+		    board_stats_le[i]) != NULL :
 		    cJSON_AddStringToObject(o, "le", "+Inf") != NULL) &&
 		    cJSON_AddNumberToObject(o, "count",
 		    (double)st->buckets[i]) != NULL;
 	}
 	if (ok && cJSON_AddNumberToObject(h, "count",
 	    (double)st->wait_count) && cJSON_AddNumberToObject(h, "sum",
-	    round_us(st->wait_sum)))
+	    clock_round_us(st->wait_sum)))
 		return h;
 	cJSON_Delete(h);
 	return NULL;
@@ -209,7 +210,7 @@ status_full(const struct board_stats *st, const char *engine, double now)
 		max = (size_t)st->waiters + 8;
 	if ((w = calloc(max, sizeof(*w))) == NULL)
 		return NULL;
-	if ((n = board_queue(&head, w, max)) == -1)
+	if ((n = board_stats_queue(&head, w, max)) == -1)
 		goto out;
 	if ((o = metrics_status_json(st, engine, now)) == NULL)
 		goto out;

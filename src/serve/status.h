@@ -9,7 +9,7 @@
 
 #include <stddef.h>
 
-#include "board.h"
+#include "board_stats.h"
 
 #define STATUS_QUEUE_MAX 256	/* waiters ?full lists, the earliest */
 
@@ -43,9 +43,9 @@ void status_init(const char *board_path);
  * histogram's buckets (cumulative, as in /metrics); "host", the load
  * average (sysinfo(2)) and the free space for the service user
  * (statvfs(3) f_bavail). st is a board_stats() snapshot, now is
- * mono_now() in seconds; the queue is a snapshot of its own
- * (board_queue). Returns a string to free with cJSON_free(), or NULL
- * with errno set (ENOMEM, or board_queue's).
+ * clock_now() in seconds; the queue is a snapshot of its own
+ * (board_stats_queue). Returns a string to free with cJSON_free(), or NULL
+ * with errno set (ENOMEM, or board_stats_queue's).
  */
 char *status_full(const struct board_stats *st, const char *engine,
     double now);

@@ -1,5 +1,6 @@
 /* board.h - the scoreboard all responders share: arrival tickets for
- * fair order, the holder and waiters, counters and a wait histogram. */
+ * fair order, the lock holder and the waiters. Its figures are in
+ * board_stats.h; its file and primitives in board_shm.h. */
 #ifndef SERIALCGI_BOARD_H
 #define SERIALCGI_BOARD_H
 
@@ -8,45 +9,11 @@
 
 #define BOARD_PROCS	64	/* responder processes */
 #define BOARD_RING	8192	/* requests admitted at once, at most */
-#define BOARD_BUCKETS	13	/* wait histogram, see board_bucket_le */
+#define BOARD_BUCKETS	13	/* wait histogram, see board_stats_le */
 #define BOARD_ID_LEN	64	/* bytes of a request id kept per ticket,
 				 * as nginx's map lets through */
 
 enum board_outcome { BOARD_SERVED, BOARD_SKIPPED, BOARD_FAILED };
-
-struct board_stats {
-	long		 waiters;	/* queued, alive */
-	long		 holder_pid;	/* -1 if nobody holds the lock */
-	double		 holder_since;	/* mono s the work began */
-	long		 processes;	/* responder processes alive */
-	uint64_t	 served, skipped, rejected;
-	uint64_t	 buckets[BOARD_BUCKETS];	/* cumulative */
-	uint64_t	 wait_count;
-	double		 wait_sum;	/* seconds */
-	int		 engine;	/* lock engine: 1 reachable, 0 not,
-					 * -1 none, or not tried yet */
-	uint64_t	 fence;		/* the highest fencing token granted
-					 * here, 0 with flock alone */
-	uint64_t	 lock_lost, engine_errors;
-};
-
-/* One request in the queue, or the one the lock holder works for. */
-struct board_waiter {
-	uint64_t	 ticket;
-	long		 pid;		/* its responder */
-	double		 arrived;	/* mono s; 0 if no longer known */
-	double		 since;		/* the holder's start of work,
-					 * mono s; 0 for a waiter */
-	char		 id[BOARD_ID_LEN + 1];	/* request id, or "" */
-	int		 job;		/* a stored job's ticket */
-	int		 orphan;	/* a job whose process died, waiting
-					 * to be adopted; pid is the dead
-					 * one's */
-};
-
-/* Upper bounds of the wait histogram's buckets, in seconds; the last
- * is +Inf. */
-extern const double board_bucket_le[BOARD_BUCKETS];
 
 /*
  * board_open: map the scoreboard file (created 0600 and initialized if
@@ -62,7 +29,7 @@ void board_close(void);
 
 /*
  * board_enter: take the next arrival ticket for request id (a string,
- * kept up to BOARD_ID_LEN bytes for board_queue; NULL for none).
+ * kept up to BOARD_ID_LEN bytes for board_stats_queue; NULL for none).
  * *arrived gets the arrival time (mono s), read under the same lock as
  * the ticket, so that ticket order is arrival order even when threads
  * are preempted in a burst. *ahead gets how many requests were queued
@@ -160,45 +127,5 @@ uint64_t board_jobs(void);
 /* board_position: how many turns come before ticket (waiting ones, and
  * the work in progress), or -1 if it no longer waits. */
 long board_position(uint64_t ticket);
-
-/* board_observe_wait: add one wait, in seconds, to the histogram. */
-void board_observe_wait(double seconds);
-
-/* board_rejected: count one request refused by admission (503). */
-void board_rejected(void);
-
-/* board_engine: the lock engine was reachable (1) or not (0) just now;
- * an unreachable one counts an engine error too. */
-void board_engine(int reachable);
-
-/* board_fence: a grant came with this fencing token. */
-void board_fence(uint64_t token);
-
-/* board_lock_lost: count one work whose engine lock was lost. */
-void board_lock_lost(void);
-
-/* board_stats: a consistent snapshot. Entries of dead processes are
- * cleared first, so the numbers are true even after a kill -9.
- * Returns 0, or -1 with errno set. */
-int board_stats(struct board_stats *st);
-
-/*
- * board_queue: one snapshot of the queue: the waiters board_stats
- * counts (live ones, and orphaned jobs), in ticket order (at most max
- * of them, the earliest) into out, and, if holder is not NULL, the
- * request the lock holder works for (holder->pid is -1 when nobody
- * holds it). Entries of dead processes are cleared first, as in
- * board_stats. Returns how many waiters were listed, or -1 with errno
- * EINVAL before board_open.
- */
-long board_queue(struct board_waiter *holder, struct board_waiter *out,
-    size_t max);
-
-/*
- * board_pids: the pids of the live responders, at most max of them,
- * into out. Returns how many, or -1 with errno EINVAL before
- * board_open.
- */
-long board_pids(long *out, size_t max);
 
 #endif

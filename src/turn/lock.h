@@ -37,13 +37,8 @@ struct lock {
 	char		 error[200];	/* the engine's last complaint */
 };
 
-/* flock(2) on a shared file: lock_flock.c. */
-extern const struct lock_backend lock_flock;
-
-/* A cohort lock: flock(2) within the host, then a PostgreSQL session
- * advisory lock across hosts, taken by the host's head only, with a
- * fencing token: lock_pg.c. */
-extern const struct lock_backend lock_pg;
+/* The backends: flock(2) alone (lock_flock.h), and a cohort lock
+ * across hosts through PostgreSQL (lock_pg.h). */
 
 /*
  * lock_open: set l up for backend be: `where` is the lock file's path;

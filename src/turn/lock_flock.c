@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "lock.h"
+#include "lock_flock.h"
 
 static int
 flock_open(struct lock *l)

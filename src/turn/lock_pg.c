@@ -25,6 +25,8 @@
 
 #include "clock.h"
 #include "lock.h"
+#include "lock_flock.h"
+#include "lock_pg.h"
 #include "pq.h"
 
 #define CONNECT_TIMEOUT	1.0	/* s: fail closed within a second */
@@ -162,7 +164,7 @@ ask(struct lock *l, const char *sql, int cancel_fd, double deadline,
 		    rep->cancelled ? -1 : cancel_fd, deadline);
 		if (rc == 2) {
 			send_cancel(l, rep);
-			deadline = mono_now() + CANCEL_DRAIN;
+			deadline = clock_now() + CANCEL_DRAIN;
 			continue;
 		}
 		if (rc == 0) {
@@ -189,7 +191,7 @@ setup(struct lock *l)
 	struct reply rep;
 
 	(void)ask(l, "CREATE SEQUENCE IF NOT EXISTS " FENCE_SEQUENCE, -1,
-	    mono_now() + SETUP_TIMEOUT, &rep);
+	    clock_now() + SETUP_TIMEOUT, &rep);
 }
 
 /* Start a session, without blocking past CONNECT_TIMEOUT
@@ -221,7 +223,7 @@ static int
 connect_engine(struct lock *l, int cancel_fd)
 {
 	struct engine *e = l->engine;
-	double now = mono_now();
+	double now = clock_now();
 
 	if (e->conn != NULL && pq.status(e->conn) == CONNECTION_OK)
 		return 0;
@@ -235,7 +237,7 @@ connect_engine(struct lock *l, int cancel_fd)
 			e->backoff = e->backoff == 0 ? BACKOFF_FIRST :
 			    e->backoff * 2 > BACKOFF_MAX ? BACKOFF_MAX :
 			    e->backoff * 2;
-			e->retry_at = mono_now() + e->backoff;
+			e->retry_at = clock_now() + e->backoff;
 		}
 		return -1;
 	}
@@ -259,7 +261,7 @@ engine_unlock(struct lock *l)
 		errno = ENOLCK;
 		return -1;
 	}
-	if (ask(l, l->engine->unlock_sql, -1, mono_now() + UNLOCK_TIMEOUT,
+	if (ask(l, l->engine->unlock_sql, -1, clock_now() + UNLOCK_TIMEOUT,
 	    &rep) == -1 || !rep.ok[0] || strcmp(rep.val[0], "t") != 0) {
 		if (l->engine->conn != NULL && rep.ok[0])
 			complain(l, "pg_advisory_unlock", "returned false");

@@ -12,10 +12,12 @@
 #include <unistd.h>
 
 #include "board.h"
+#include "board_stats.h"
 #include "clock.h"
 #include "log.h"
 #include "runner.h"
 #include "work.h"
+#include "worklog.h"
 
 #define STACK_SIZE	(64 * 1024)	/* bytes; the default is 8 MiB */
 
@@ -251,7 +253,7 @@ log_slow(const struct source *s)
 
 	/* php-fpm's request_slowlog_timeout, for the queue. */
 	if (cfg->slow_wait > 0 && wait > cfg->slow_wait)
-		logmsg("req=%s slow: waited %.3f s, %ld ahead at arrival",
+		log_msg("req=%s slow: waited %.3f s, %ld ahead at arrival",
 		    s->id, wait, s->turn.ahead);
 }
 
@@ -278,14 +280,14 @@ watched_work(struct source *s)
 	struct turn *t = &s->turn;
 	int rc;
 
-	while ((rc = work(t->t1, cfg->work_seconds, lock_watch_fd(lk))) ==
+	while ((rc = work_sleep(t->t1, cfg->work_seconds, lock_watch_fd(lk))) ==
 	    1)
 		if (!lock_still_held(lk)) {
 			errno = ENOLCK;
 			return -1;
 		}
 	if (rc == -1)
-		logmsg("req=%s clock: %s", s->id, strerror(errno));
+		log_msg("req=%s clock: %s", s->id, strerror(errno));
 	return 0;
 }
 
@@ -294,7 +296,7 @@ log_lost(const struct source *s, const char *when)
 {
 	const struct turn *t = &s->turn;
 
-	logmsg("req=%s lock lost %s (fence %llu): %s; answering 503", s->id,
+	log_msg("req=%s lock lost %s (fence %llu): %s; answering 503", s->id,
 	    when, (unsigned long long)t->token, lk->error);
 }
 
@@ -311,10 +313,10 @@ run_work(struct source *s)
 	log_slow(s);
 	if (worklog_write(cfg->worklog_fd, "start", t->t1, s->id, t->t0,
 	    t->token) == -1)
-		logmsg("req=%s work log: %s", s->id, strerror(errno));
+		log_msg("req=%s work log: %s", s->id, strerror(errno));
 	if (watched_work(s) == -1)
 		how = TURN_LOST;
-	t->t2 = mono_now();
+	t->t2 = clock_now();
 	/* Let go first: the next waiter is already queued in the lock.
 	 * Never hold the lock while answering. */
 	if (turn_release(t, lk) == -1)
@@ -329,7 +331,7 @@ run_work(struct source *s)
 		sched_yield();
 	if (worklog_write(cfg->worklog_fd, "end", t->t2, s->id, t->t0,
 	    t->token) == -1)
-		logmsg("req=%s work log: %s", s->id, strerror(errno));
+		log_msg("req=%s work log: %s", s->id, strerror(errno));
 	if (how == TURN_LOST) {
 		snprintf(when, sizeof(when), "after %.3f s of work",
 		    t->t2 - t->t1);
@@ -385,7 +387,7 @@ failed(struct turn *t)
 	struct source *s;
 	int e = t->error;
 
-	logmsg("lock %s %s: %s", lk->be->name, lk->error[0] ? lk->error :
+	log_msg("lock %s %s: %s", lk->be->name, lk->error[0] ? lk->error :
 	    lk->where, strerror(e));
 	if ((s = take(t)) == NULL)
 		return;
@@ -453,15 +455,15 @@ one_turn(struct turn *t)
 			finish(s, TURN_LOST);
 			return;
 		}
-		logmsg("req=%s lock file %s was unlinked or replaced while "
+		log_msg("req=%s lock file %s was unlinked or replaced while "
 		    "running; stopping this responder", s->id, lk->where);
 		finish(s, TURN_REPLACED);
 		kill(getpid(), SIGTERM);	/* multiwatch starts anew */
 		return;
 	}
 	if (s->ops->gone(s)) {
-		logmsg("req=%s skipped: client gone at its turn after %.3f s",
-		    s->id, mono_now() - s->turn.t0);
+		log_msg("req=%s skipped: client gone at its turn after %.3f s",
+		    s->id, clock_now() - s->turn.t0);
 		finish(s, TURN_SKIPPED);
 		return;
 	}
@@ -480,11 +482,11 @@ run(void *arg)
 	(void)arg;
 	/* Open the engine's session now, so /status knows at once. */
 	if (lock_connect(lk) == -1) {
-		logmsg("lock %s: %s (failing closed until it answers)",
+		log_msg("lock %s: %s (failing closed until it answers)",
 		    lk->be->name, lk->error);
-		board_engine(0);
+		board_stats_engine(0);
 	} else if (lk->engine != NULL)
-		board_engine(1);
+		board_stats_engine(1);
 	while (next_ticket(&t) != 0) {
 		one_turn(&t);
 		pthread_mutex_lock(&q.mu);

@@ -4,6 +4,7 @@
 #include <errno.h>
 
 #include "board.h"
+#include "board_stats.h"
 #include "clock.h"
 #include "turn.h"
 
@@ -26,15 +27,15 @@ turn_wait(struct turn *t, struct lock *l, int cancel_fd,
 	if (lock_acquire(l, cancel_fd) == -1) {
 		t->error = errno;
 		if (errno == ENOTCONN || errno == EIO)
-			board_engine(0);
+			board_stats_engine(0);
 		errno = t->error;
 		return -1;
 	}
-	t->t1 = mono_now();
+	t->t1 = clock_now();
 	t->held = 1;
 	if ((t->token = l->token) != 0) {
-		board_engine(1);
-		board_fence(t->token);
+		board_stats_engine(1);
+		board_stats_fence(t->token);
 	}
 	return 0;
 }
@@ -55,10 +56,10 @@ void
 turn_begin(struct turn *t)
 {
 	if (t->t1 == 0)
-		t->t1 = mono_now();
+		t->t1 = clock_now();
 	t->begun = 1;
 	board_holding(t->ticket, t->t1);
-	board_observe_wait(t->t1 - t->t0);
+	board_stats_wait(t->t1 - t->t0);
 }
 
 int
@@ -71,7 +72,7 @@ turn_release(struct turn *t, struct lock *l)
 	rc = lock_release(l);
 	t->held = 0;
 	if (rc == -1)
-		board_lock_lost();
+		board_stats_lock_lost();
 	return rc;
 }
 

@@ -1,0 +1,145 @@
+/* job_json.c - a job as the API and its callbacks show it. */
+#define _POSIX_C_SOURCE 200809L
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "board.h"
+#include "clock.h"
+#include "job_json.h"
+#include "jobs.h"
+
+void
+job_json_time(double wall, char *buf, size_t len)
+{
+	time_t s = (time_t)wall;
+	struct tm tm;
+	size_t n;
+
+	gmtime_r(&s, &tm);
+	n = strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(buf + n, len - n, ".%03dZ",
+	    (int)((wall - (double)s) * 1000) % 1000);
+}
+
+static int
+add_time(cJSON *o, const char *name, double wall)
+{
+	char buf[40];
+
+	if (wall == 0)
+		return cJSON_AddNullToObject(o, name) != NULL;
+	job_json_time(wall, buf, sizeof(buf));
+	return cJSON_AddStringToObject(o, name, buf) != NULL;
+}
+
+static cJSON *
+result_json(const struct job *j)
+{
+	cJSON *r = cJSON_CreateObject();
+
+	if (r == NULL || !cJSON_AddNumberToObject(r, "elapsed", j->elapsed) ||
+	    !cJSON_AddNumberToObject(r, "wait", j->wait) ||
+	    !cJSON_AddNumberToObject(r, "work", j->work) ||
+	    (j->fence != 0 && !cJSON_AddNumberToObject(r, "fence_token",
+	    (double)j->fence))) {
+		cJSON_Delete(r);
+		return NULL;
+	}
+	return r;
+}
+
+static cJSON *
+error_json(const struct job *j)
+{
+	cJSON *e = cJSON_CreateObject();
+
+	if (e == NULL || !cJSON_AddStringToObject(e, "code", j->error_code) ||
+	    !cJSON_AddStringToObject(e, "message", j->error_message)) {
+		cJSON_Delete(e);
+		return NULL;
+	}
+	return e;
+}
+
+/* The callback's delivery state. */
+static cJSON *
+callback_json(const struct job *j)
+{
+	cJSON *c = cJSON_CreateObject();
+	const char *state = j->cb_state[0] ? j->cb_state : "waiting";
+
+	if (c == NULL || !cJSON_AddStringToObject(c, "url", j->cb_url) ||
+	    !cJSON_AddStringToObject(c, "state", state) ||
+	    !cJSON_AddNumberToObject(c, "attempts", j->cb_attempts) ||
+	    !(j->cb_last_status ? cJSON_AddNumberToObject(c, "last_status",
+	    j->cb_last_status) : cJSON_AddNullToObject(c, "last_status")) ||
+	    !(j->cb_last_error[0] ? cJSON_AddStringToObject(c, "last_error",
+	    j->cb_last_error) : cJSON_AddNullToObject(c, "last_error")) ||
+	    !add_time(c, "next_attempt_at", strcmp(state, "pending") == 0 ?
+	    j->cb_next_at : 0)) {
+		cJSON_Delete(c);
+		return NULL;
+	}
+	return c;
+}
+
+/* Where a queued job stands: turns before it, if this host knows; 0
+ * once its turn has come (the store says queued until its start is
+ * stored). */
+static long
+position(const struct job *j)
+{
+	long pos;
+
+	if (j->status != JOB_QUEUED || strcmp(j->node, jobs.node) != 0 ||
+	    j->gen != board_gen())
+		return -1;
+	return (pos = board_position(j->ticket)) >= 0 ? pos : 0;
+}
+
+static double
+progress(const struct job *j, double now)
+{
+	double p = (now - j->started) / jobs.work_seconds;
+
+	p = p < 0 ? 0 : p > 0.99 ? 0.99 : p;
+	return (double)(long)(p * 1000) / 1000;
+}
+
+cJSON *
+job_json(const struct job *j)
+{
+	cJSON *o = cJSON_CreateObject(), *part = NULL;
+	double now = clock_wall();
+	long pos;
+	int ok;
+
+	if (o == NULL)
+		return NULL;
+	ok = cJSON_AddStringToObject(o, "id", j->id) &&
+	    cJSON_AddStringToObject(o, "status", store_status_name(j->status)) &&
+	    add_time(o, "created_at", j->created) &&
+	    add_time(o, "started_at", j->started) &&
+	    add_time(o, "finished_at", j->finished);
+	if (ok && j->status == JOB_QUEUED && (pos = position(j)) >= 0)
+		ok = cJSON_AddNumberToObject(o, "position", pos) != NULL;
+	if (ok && j->status == JOB_RUNNING)
+		ok = cJSON_AddNumberToObject(o, "progress",
+		    progress(j, now)) != NULL;
+	if (ok && j->status == JOB_SUCCEEDED)
+		ok = (part = result_json(j)) != NULL &&
+		    cJSON_AddItemToObject(o, "result", part);
+	if (ok && j->status == JOB_FAILED)
+		ok = (part = error_json(j)) != NULL &&
+		    cJSON_AddItemToObject(o, "error", part);
+	if (ok && j->cb_url[0])
+		ok = (part = callback_json(j)) != NULL &&
+		    cJSON_AddItemToObject(o, "callback", part);
+	if (!ok) {
+		cJSON_Delete(o);
+		return NULL;
+	}
+	return o;
+}

@@ -1,0 +1,65 @@
+/*
+ * conn.h - one FastCGI connection as the responder holds it: the
+ * request it carries (nginx sends one per connection), read from its
+ * FCGI_PARAMS with the names of CGI/1.1 (RFC 3875 4.1) as nginx's
+ * fastcgi_params sends them, and its body.
+ */
+#ifndef SERIALCGI_CONN_H
+#define SERIALCGI_CONN_H
+
+#include <stddef.h>
+
+#include "loop.h"
+#include "record.h"
+#include "source.h"
+
+#define CONN_KEY_MAX	128	/* bytes of an Idempotency-Key */
+#define CONN_BODY_MAX	4096	/* bytes of a request body kept */
+
+struct conn {
+	struct source	 src;		/* first: a parked request is a
+					 * source for the turn runner */
+	struct loop_fd	 ev;		/* its socket in the event loop */
+	int		 fd;
+	int		 parked;	/* whole and handed to the runner */
+	struct record_reader rr;
+	unsigned char	*buf;		/* the request so far, if it came
+					 * in pieces; else NULL */
+	size_t		 len, cap;
+	double		 deadline;	/* mono s: whole by then, or closed */
+	struct conn	*prev, *next;	/* reading list, or done list */
+	/* Called once the runner is done with it (any thread): hands the
+	 * connection back to whoever closes it (fcgi.c). */
+	void		(*done)(struct conn *);
+	/* What the request asked, from its FCGI_PARAMS. */
+	char		 method[16];
+	char		 path[72];
+	int		 path_cut;	/* longer than path holds */
+	int		 doc_uri;	/* DOCUMENT_URI came: it wins */
+	char		 id[65];
+	int		 rejected;	/* nginx's limit_conn said no */
+	long		 queue;		/* nginx's bound, for the 503 */
+	char		 query[256];	/* QUERY_STRING, cut */
+	char		 ctype[80];	/* CONTENT_TYPE, cut */
+	char		 key[CONN_KEY_MAX + 3];	/* Idempotency-Key, maybe
+						 * in quotes */
+	size_t		 key_len;	/* its whole length */
+	int		 local;		/* SERIALCGI_LOCAL: nginx says the
+					 * client is this host */
+	char		*body;		/* FCGI_STDIN, NUL-ended, or NULL */
+	size_t		 body_len;	/* its whole length */
+};
+
+/*
+ * conn_params: read what the routes need from the FCGI_PARAMS of the
+ * whole request in buf (record_params: buf is changed), and keep its
+ * body, up to CONN_BODY_MAX bytes. Returns 0, or -1 with errno EPROTO
+ * or ENOMEM.
+ */
+int conn_params(struct conn *c, unsigned char *buf);
+
+/* conn_is: is c's method one of the words of list ("GET HEAD")?
+ * Returns 1 or 0. */
+int conn_is(const struct conn *c, const char *list);
+
+#endif

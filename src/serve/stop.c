@@ -1,0 +1,81 @@
+/* stop.c - a stop signal, through signalfd(2): see stop.h. */
+#define _GNU_SOURCE	/* signalfd */
+
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+
+#include <signal.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "fcgi.h"
+#include "janitor.h"
+#include "log.h"
+#include "loop.h"
+#include "notify.h"
+#include "runner.h"
+#include "stop.h"
+
+#define LOOK_AGAIN	0.02	/* s: is the work over yet? (a job's end
+				 * wakes nothing in the loop) */
+
+static struct {
+	struct loop_fd	 ev;		/* the signalfd */
+	struct loop_timer drain;	/* after the batch, then polling */
+	int		 sig;		/* the stop's, or 0 */
+	int		 drained;	/* fcgi_drain() was called */
+} st;
+
+/* Until the work in progress is over; then loop_run returns sig. */
+static void
+on_drain(struct loop_timer *t, double now)
+{
+	if (!st.drained) {
+		log_msg("stopping (signal %d): finishing work in progress",
+		    st.sig);
+		fcgi_drain();
+		janitor_stop();
+		st.drained = 1;
+	}
+	if (!runner_working()) {
+		loop_stop(st.sig);
+		return;
+	}
+	loop_timer_set(t, now + LOOK_AGAIN, on_drain, NULL);
+}
+
+static void
+on_signal(struct loop_fd *e, uint32_t events)
+{
+	struct signalfd_siginfo si;
+
+	(void)events;
+	if (read(e->fd, &si, sizeof(si)) != sizeof(si) || st.sig != 0)
+		return;
+	notify_stopping((pid_t)si.ssi_pid);
+	st.sig = (int)si.ssi_signo;
+	/* The drain after the batch: it frees connections that later
+	 * events of this batch may still point at (loop.h). */
+	loop_timer_set(&st.drain, clock_now(), on_drain, NULL);
+}
+
+int
+stop_init(void)
+{
+	sigset_t stops;
+	int fd;
+
+	sigemptyset(&stops);
+	sigaddset(&stops, SIGTERM);
+	sigaddset(&stops, SIGINT);
+	sigaddset(&stops, SIGHUP);
+	sigaddset(&stops, SIGQUIT);
+	if (sigprocmask(SIG_BLOCK, &stops, NULL) == -1 ||
+	    (fd = signalfd(-1, &stops, SFD_NONBLOCK | SFD_CLOEXEC)) == -1)
+		return -1;
+	if (loop_fd_add(&st.ev, fd, EPOLLIN, on_signal, NULL) == -1) {
+		close(fd);
+		return -1;
+	}
+	return 0;
+}
