@@ -46,7 +46,13 @@ CLIENT	= serialcgi-client
 CLIENT_SRCS = src/client/main.c src/client/fire.c src/client/rule.c \
 	  src/client/report.c src/common/clock.c src/common/parse.c
 CLIENT_OBJS = $(CLIENT_SRCS:.c=.o)
-INCLUDES = -Isrc/common -Isrc/turn -Isrc/jobs -Isrc/serve -Isrc/client
+# Each folder sees its own headers and those of the folders below it,
+# never above: the compiler keeps the layers apart.
+src/common/%.o: INCLUDES = -Isrc/common
+src/turn/%.o: INCLUDES = -Isrc/common -Isrc/turn
+src/jobs/%.o: INCLUDES = -Isrc/common -Isrc/turn -Isrc/jobs
+src/serve/%.o: INCLUDES = -Isrc/common -Isrc/turn -Isrc/jobs -Isrc/serve
+src/client/%.o: INCLUDES = -Isrc/common -Isrc/client
 
 PREFIX	?= /usr/local
 DESTDIR	?=

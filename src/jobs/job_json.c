@@ -119,7 +119,8 @@ job_json(const struct job *j)
 	if (o == NULL)
 		return NULL;
 	ok = cJSON_AddStringToObject(o, "id", j->id) &&
-	    cJSON_AddStringToObject(o, "status", store_status_name(j->status)) &&
+	    cJSON_AddStringToObject(o, "status",
+	    store_status_name(j->status)) &&
 	    add_time(o, "created_at", j->created) &&
 	    add_time(o, "started_at", j->started) &&
 	    add_time(o, "finished_at", j->finished);

@@ -30,21 +30,23 @@ struct job_source {
  * the runner releases. And ends the store could not take yet (a lock
  * held too long, an engine away): the janitor tries them again, so a
  * job whose responder lives never stays running. */
-static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
-static struct job_source *mine;
-
 struct unsaved {
 	struct job	 job;
 	struct unsaved	*next;
 };
-static struct unsaved *unsaved;
+
+static struct {
+	pthread_mutex_t	 mu;
+	struct job_source *mine;	/* parked or working */
+	struct unsaved	*unsaved;	/* ends to store again */
+} jr = { .mu = PTHREAD_MUTEX_INITIALIZER };
 
 static struct job_source *
 find(const char *id)
 {
 	struct job_source *js;
 
-	for (js = mine; js != NULL; js = js->next)
+	for (js = jr.mine; js != NULL; js = js->next)
 		if (strcmp(js->job.id, id) == 0)
 			return js;
 	return NULL;
@@ -53,14 +55,14 @@ find(const char *id)
 static void
 forget(struct job_source *js)
 {
-	pthread_mutex_lock(&mu);
+	pthread_mutex_lock(&jr.mu);
 	if (js->prev != NULL)
 		js->prev->next = js->next;
 	else
-		mine = js->next;
+		jr.mine = js->next;
 	if (js->next != NULL)
 		js->next->prev = js->prev;
-	pthread_mutex_unlock(&mu);
+	pthread_mutex_unlock(&jr.mu);
 	free(js);
 }
 
@@ -97,10 +99,10 @@ keep_unsaved(const struct job *j)
 	if ((u = malloc(sizeof(*u))) == NULL)
 		return;		/* the janitor then calls it interrupted */
 	u->job = *j;
-	pthread_mutex_lock(&mu);
-	u->next = unsaved;
-	unsaved = u;
-	pthread_mutex_unlock(&mu);
+	pthread_mutex_lock(&jr.mu);
+	u->next = jr.unsaved;
+	jr.unsaved = u;
+	pthread_mutex_unlock(&jr.mu);
 	jobs_kick();
 }
 
@@ -200,12 +202,12 @@ jobrun_park(const struct job *j, uint64_t ticket, double t0)
 	js->src.durable = 1;
 	js->src.turn.ticket = ticket;
 	js->src.turn.t0 = t0;
-	pthread_mutex_lock(&mu);
-	js->next = mine;
-	if (mine != NULL)
-		mine->prev = js;
-	mine = js;
-	pthread_mutex_unlock(&mu);
+	pthread_mutex_lock(&jr.mu);
+	js->next = jr.mine;
+	if (jr.mine != NULL)
+		jr.mine->prev = js;
+	jr.mine = js;
+	pthread_mutex_unlock(&jr.mu);
 	board_jobs_bump();	/* the other janitors look from now on */
 	return runner_park(&js->src);
 }
@@ -216,10 +218,10 @@ jobrun_leave(const char *id)
 	struct job_source *js;
 	int out = 0;
 
-	pthread_mutex_lock(&mu);
+	pthread_mutex_lock(&jr.mu);
 	if ((js = find(id)) != NULL)
 		out = runner_leave(&js->src);
-	pthread_mutex_unlock(&mu);
+	pthread_mutex_unlock(&jr.mu);
 	if (out)
 		forget(js);
 	return out;
@@ -231,11 +233,11 @@ jobrun_has(const char *id)
 	struct unsaved *u;
 	int has;
 
-	pthread_mutex_lock(&mu);
+	pthread_mutex_lock(&jr.mu);
 	has = find(id) != NULL;
-	for (u = unsaved; !has && u != NULL; u = u->next)
+	for (u = jr.unsaved; !has && u != NULL; u = u->next)
 		has = strcmp(u->job.id, id) == 0;
-	pthread_mutex_unlock(&mu);
+	pthread_mutex_unlock(&jr.mu);
 	return has;
 }
 
@@ -245,19 +247,19 @@ jobrun_retry(void)
 	struct unsaved *todo, *u, *next;
 	int left = 0, rc;
 
-	/* Taken off the list, so the store is never called with mu held
-	 * (the store's mutex comes first, everywhere). */
-	pthread_mutex_lock(&mu);
-	todo = unsaved;
-	unsaved = NULL;
-	pthread_mutex_unlock(&mu);
+	/* Taken off the list, so the store is never called with jr.mu
+	 * held (the store's mutex comes first, everywhere). */
+	pthread_mutex_lock(&jr.mu);
+	todo = jr.unsaved;
+	jr.unsaved = NULL;
+	pthread_mutex_unlock(&jr.mu);
 	for (u = todo; u != NULL; u = next) {
 		next = u->next;
 		if ((rc = store_end(&u->job)) == -1) {
-			pthread_mutex_lock(&mu);
-			u->next = unsaved;
-			unsaved = u;
-			pthread_mutex_unlock(&mu);
+			pthread_mutex_lock(&jr.mu);
+			u->next = jr.unsaved;
+			jr.unsaved = u;
+			pthread_mutex_unlock(&jr.mu);
 			left++;
 			continue;
 		}

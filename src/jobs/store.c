@@ -15,11 +15,13 @@
 #include "parse.h"
 #include "store.h"
 
-static struct db db;		/* closed: db.be is NULL */
-static pthread_mutex_t mu;
-static const char *cfg_path, *cfg_url;
-static int schema_done;
-static char err[sizeof(db.error)];
+static struct {
+	struct db	 db;		/* closed: db.be is NULL */
+	pthread_mutex_t	 mu;		/* recursive: see store.h */
+	const char	*path, *url;	/* SQLite's file, or the engine */
+	int		 schema_done;
+	char		 err[sizeof(((struct db *)0)->error)];
+} sto;
 
 static const char *const status_names[] = {
 	"queued", "running", "succeeded", "failed", "canceled"
@@ -107,41 +109,41 @@ arg_d(struct args *a, double x)		/* 0 is NULL */
 static void
 lock(void)
 {
-	pthread_mutex_lock(&mu);
+	pthread_mutex_lock(&sto.mu);
 }
 
 static void
 unlock(void)
 {
-	pthread_mutex_unlock(&mu);
+	pthread_mutex_unlock(&sto.mu);
 }
 
 /* Open the store if it is closed; the tables are made by the first
  * open of each process (CREATE ... IF NOT EXISTS). With the mutex held.
- * Returns 0, or -1 with errno set and db.error. */
+ * Returns 0, or -1 with errno set and the db's error. */
 static int
 ensure(void)
 {
 	char schema[sizeof(SCHEMA) + 64];
 	int rc, e;
 
-	if (db.be != NULL)
+	if (sto.db.be != NULL)
 		return 0;
-	rc = cfg_url != NULL ? db_open_pg(&db, cfg_url) :
-	    db_open_sqlite(&db, cfg_path);
-	if (rc == 0 && !schema_done) {
-		snprintf(schema, sizeof(schema), SCHEMA, db.be->serial);
-		rc = db_schema(&db, schema);
+	rc = sto.url != NULL ? db_open_pg(&sto.db, sto.url) :
+	    db_open_sqlite(&sto.db, sto.path);
+	if (rc == 0 && !sto.schema_done) {
+		snprintf(schema, sizeof(schema), SCHEMA, sto.db.be->serial);
+		rc = db_schema(&sto.db, schema);
 	}
-	if (rc == -1 && db.be != NULL) {
+	if (rc == -1 && sto.db.be != NULL) {
 		e = errno;
-		snprintf(err, sizeof(err), "%s", db.error);
-		db_close(&db);
-		snprintf(db.error, sizeof(db.error), "%s", err);
+		snprintf(sto.err, sizeof(sto.err), "%s", sto.db.error);
+		db_close(&sto.db);
+		snprintf(sto.db.error, sizeof(sto.db.error), "%s", sto.err);
 		errno = e;
 		return -1;
 	}
-	schema_done |= rc == 0;
+	sto.schema_done |= rc == 0;
 	return rc;
 }
 
@@ -153,7 +155,7 @@ run(const char *sql, const struct args *a, db_row_fn fn, void *arg,
 	int rc;
 
 	lock();
-	rc = ensure() == -1 ? -1 : db_exec(&db, sql, a != NULL ? a->n : 0,
+	rc = ensure() == -1 ? -1 : db_exec(&sto.db, sql, a != NULL ? a->n : 0,
 	    a != NULL ? a->v : NULL, fn, arg, changes);
 	unlock();
 	return rc;
@@ -283,10 +285,10 @@ store_init(const char *path, const char *url)
 
 	pthread_mutexattr_init(&ma);
 	pthread_mutexattr_settype(&ma, PTHREAD_MUTEX_RECURSIVE);
-	pthread_mutex_init(&mu, &ma);
+	pthread_mutex_init(&sto.mu, &ma);
 	pthread_mutexattr_destroy(&ma);
-	cfg_path = path;
-	cfg_url = url;
+	sto.path = path;
+	sto.url = url;
 }
 
 int
@@ -295,11 +297,11 @@ store_blank(void)
 	char wal[4096];
 	struct stat st;
 
-	if (cfg_url != NULL || cfg_path == NULL ||
-	    stat(cfg_path, &st) == -1 || st.st_size != 0)
+	if (sto.url != NULL || sto.path == NULL ||
+	    stat(sto.path, &st) == -1 || st.st_size != 0)
 		return 0;
 	/* A write-ahead log holds what the file does not show yet. */
-	snprintf(wal, sizeof(wal), "%s-wal", cfg_path);
+	snprintf(wal, sizeof(wal), "%s-wal", sto.path);
 	return stat(wal, &st) == -1 || st.st_size == 0;
 }
 
@@ -307,8 +309,8 @@ void
 store_close(void)
 {
 	lock();
-	if (db.be != NULL) {
-		db_close(&db);
+	if (sto.db.be != NULL) {
+		db_close(&sto.db);
 		/* Give the connection's pages back to the kernel, not only
 		 * to malloc (malloc_trim(3)). */
 		(void)malloc_trim(0);
@@ -319,20 +321,20 @@ store_close(void)
 const char *
 store_backend(void)
 {
-	return cfg_url != NULL ? "postgresql" : "sqlite";
+	return sto.url != NULL ? "postgresql" : "sqlite";
 }
 
 const char *
 store_error(void)
 {
-	return db.error;
+	return sto.db.error;
 }
 
 int
 store_tx_begin(void)
 {
 	lock();
-	if (ensure() == 0 && db_begin(&db) == 0)
+	if (ensure() == 0 && db_begin(&sto.db) == 0)
 		return 0;
 	unlock();
 	return -1;
@@ -341,10 +343,10 @@ store_tx_begin(void)
 int
 store_tx_end(int commit)
 {
-	int rc = commit ? db_commit(&db) : db_rollback(&db);
+	int rc = commit ? db_commit(&sto.db) : db_rollback(&sto.db);
 
 	if (rc == -1 && commit)
-		(void)db_rollback(&db);
+		(void)db_rollback(&sto.db);
 	unlock();
 	return rc;
 }
@@ -415,7 +417,7 @@ store_insert(const struct job *j, const char *key, const char *body)
 	    "owner_slot, owner_pid, arrived_mono, created_at, idem_key, "
 	    "idem_body, cb_url) VALUES ($1, 'queued', $2, $3, $4, $5, $6, "
 	    "$7, $8, $9, $10, $11)", &a, NULL, NULL, NULL) == -1) {
-		if (db.conflict)
+		if (sto.db.conflict)
 			errno = EEXIST;
 		return -1;
 	}
@@ -445,7 +447,7 @@ store_cancel(const char *id, double now, struct job *j)
 	arg_s(&a, id);
 	arg_d(&a, now);
 	lock();
-	if (ensure() == 0 && db_exec(&db, "UPDATE " TABLE " SET status = "
+	if (ensure() == 0 && db_exec(&sto.db, "UPDATE " TABLE " SET status = "
 	    "'canceled', "
 	    "finished_at = $2, cb_state = CASE WHEN cb_url IS NULL THEN NULL "
 	    "ELSE 'pending' END, cb_next_at = $2 WHERE id = $1 AND "

@@ -13,7 +13,6 @@
 
 #include "board.h"
 #include "board_shm.h"
-#include "board_stats.h"
 #include "clock.h"
 
 int
@@ -314,7 +313,8 @@ board_orphans(uint64_t *out, size_t max)
 	board_shm_lock();
 	board_shm_advance();
 	for (u = b->head; u < b->next && n < max; u++)
-		if (board_shm_live_state(&b->ring[u % BOARD_RING], seen) == E_ORPHAN)
+		if (board_shm_live_state(&b->ring[u % BOARD_RING], seen) ==
+		    E_ORPHAN)
 			out[n++] = u;
 	board_shm_unlock();
 	return n;
@@ -381,7 +381,8 @@ board_position(uint64_t ticket)
 		ahead = atomic_load(&b->holder[0].active) ||
 		    atomic_load(&b->holder[1].active);
 		for (u = b->head; u < ticket; u++) {
-			st = board_shm_live_state(&b->ring[u % BOARD_RING], seen);
+			st = board_shm_live_state(&b->ring[u % BOARD_RING],
+			    seen);
 			ahead += st == E_WAITING || st == E_NEXT ||
 			    st == E_ORPHAN;
 		}

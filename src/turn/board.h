@@ -7,11 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define BOARD_PROCS	64	/* responder processes */
-#define BOARD_RING	8192	/* requests admitted at once, at most */
-#define BOARD_BUCKETS	13	/* wait histogram, see board_stats_le */
-#define BOARD_ID_LEN	64	/* bytes of a request id kept per ticket,
-				 * as nginx's map lets through */
+#include "board_shm.h"	/* BOARD_PROCS, BOARD_RING, ... */
+
 
 enum board_outcome { BOARD_SERVED, BOARD_SKIPPED, BOARD_FAILED };
 

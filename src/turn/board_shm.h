@@ -2,7 +2,8 @@
  * board_shm.h - the scoreboard file's layout and the primitives on it,
  * for board.c (tickets) and board_stats.c (figures) alone: the mapping,
  * the robust process-shared mutex, and liveness through OFD locks.
- * Everyone else uses board.h and board_stats.h.
+ * Everyone else uses board.h and board_stats.h; the sizes below are
+ * theirs too.
  */
 #ifndef SERIALCGI_BOARD_SHM_H
 #define SERIALCGI_BOARD_SHM_H
@@ -10,7 +11,11 @@
 #include <pthread.h>
 #include <stdint.h>
 
-#include "board.h"
+#define BOARD_PROCS	64	/* responder processes */
+#define BOARD_RING	8192	/* requests admitted at once, at most */
+#define BOARD_BUCKETS	13	/* wait histogram, see board_stats_le */
+#define BOARD_ID_LEN	64	/* bytes of a request id kept per ticket,
+				 * as nginx's map lets through */
 
 /* A queue entry goes WAITING -> NEXT -> DONE (its work began: the
  * holder moves out of the ring, so the ring's head never waits on a

@@ -74,8 +74,8 @@ live_holder(signed char *seen)
 		h = &b->holder[i];
 		if (!atomic_load(&h->active))
 			continue;
-		if (!board_shm_owner_alive(atomic_load(&h->proc), atomic_load(&h->pid),
-		    seen)) {
+		if (!board_shm_owner_alive(atomic_load(&h->proc),
+		    atomic_load(&h->pid), seen)) {
 			atomic_store(&h->active, 0);
 			continue;
 		}
@@ -231,7 +231,8 @@ board_stats_pids(long *out, size_t max)
 		return -1;
 	}
 	for (i = 0; i < BOARD_PROCS && n < max; i++)
-		if ((pid = atomic_load(&b->pid[i])) > 0 && board_shm_alive(i, seen))
+		if ((pid = atomic_load(&b->pid[i])) > 0 &&
+		    board_shm_alive(i, seen))
 			out[n++] = pid;
 	return (long)n;
 }

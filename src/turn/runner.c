@@ -35,11 +35,10 @@ static struct {
 	int		 cancel_fd;	/* eventfd: call that wait off */
 	_Atomic int	 rewait;	/* an earlier ticket was queued (an
 					 * adopted job): wait for it instead */
-} q = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL, NULL,
-	NULL, 0, 0, 0, -1, 0 };
-
-static const struct config *cfg;
-static struct lock *lk;
+	const struct config *cfg;
+	struct lock	*lk;		/* the runner's alone */
+} q = { .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER,
+	.cancel_fd = -1 };
 
 static void
 unlink_source(struct source *s)
@@ -99,7 +98,7 @@ runner_park(struct source *s)
 		 * is a deadline (work.h), so it runs from this moment even
 		 * though the runner wakes some microseconds later. */
 		if (!q.busy && !q.stopping)
-			(void)turn_try(&s->turn, lk);
+			(void)turn_try(&s->turn, q.lk);
 		pthread_cond_signal(&q.cv);
 	}
 	pthread_mutex_unlock(&q.mu);
@@ -129,7 +128,7 @@ runner_leave(struct source *s)
 		unlink_source(s);
 		/* Wakes the runner if it waits for this very ticket; lets
 		 * go of the lock if runner_park() took it. */
-		turn_end(&s->turn, lk, TURN_SKIPPED);
+		turn_end(&s->turn, q.lk, TURN_SKIPPED);
 		mine = 1;
 	} else
 		s->gone = 1;
@@ -149,7 +148,7 @@ runner_drain(int *working)
 		/* A stored job's ticket stays queued: once this process is
 		 * gone, another adopts it in its place (board_adopt). */
 		if (!s->durable || s->turn.held)
-			turn_end(&s->turn, lk, TURN_STOPPING);
+			turn_end(&s->turn, q.lk, TURN_STOPPING);
 		s->next = list;
 		list = s;
 	}
@@ -242,7 +241,7 @@ hand_back(struct source *s, enum turn_outcome how)
 static void
 finish(struct source *s, enum turn_outcome how)
 {
-	turn_end(&s->turn, lk, how);
+	turn_end(&s->turn, q.lk, how);
 	hand_back(s, how);
 }
 
@@ -252,7 +251,7 @@ log_slow(const struct source *s)
 	double wait = s->turn.t1 - s->turn.t0;
 
 	/* php-fpm's request_slowlog_timeout, for the queue. */
-	if (cfg->slow_wait > 0 && wait > cfg->slow_wait)
+	if (q.cfg->slow_wait > 0 && wait > q.cfg->slow_wait)
 		log_msg("req=%s slow: waited %.3f s, %ld ahead at arrival",
 		    s->id, wait, s->turn.ahead);
 }
@@ -267,7 +266,7 @@ begin_next(void)
 
 	pthread_mutex_lock(&q.mu);
 	if (!q.stopping && q.head != NULL && !q.head->turn.held)
-		took = turn_try(&q.head->turn, lk) == 0;
+		took = turn_try(&q.head->turn, q.lk) == 0;
 	pthread_mutex_unlock(&q.mu);
 	return took;
 }
@@ -280,9 +279,9 @@ watched_work(struct source *s)
 	struct turn *t = &s->turn;
 	int rc;
 
-	while ((rc = work_sleep(t->t1, cfg->work_seconds, lock_watch_fd(lk))) ==
-	    1)
-		if (!lock_still_held(lk)) {
+	while ((rc = work_sleep(t->t1, q.cfg->work_seconds,
+	    lock_watch_fd(q.lk))) == 1)
+		if (!lock_still_held(q.lk)) {
 			errno = ENOLCK;
 			return -1;
 		}
@@ -297,7 +296,7 @@ log_lost(const struct source *s, const char *when)
 	const struct turn *t = &s->turn;
 
 	log_msg("req=%s lock lost %s (fence %llu): %s; answering 503", s->id,
-	    when, (unsigned long long)t->token, lk->error);
+	    when, (unsigned long long)t->token, q.lk->error);
 }
 
 /* Holding the lock: run the work, then let go before answering. */
@@ -311,7 +310,7 @@ run_work(struct source *s)
 	if (!t->begun)		/* else begun by turn_try() */
 		turn_begin(t);
 	log_slow(s);
-	if (worklog_write(cfg->worklog_fd, "start", t->t1, s->id, t->t0,
+	if (worklog_write(q.cfg->worklog_fd, "start", t->t1, s->id, t->t0,
 	    t->token) == -1)
 		log_msg("req=%s work log: %s", s->id, strerror(errno));
 	if (watched_work(s) == -1)
@@ -319,9 +318,9 @@ run_work(struct source *s)
 	t->t2 = clock_now();
 	/* Let go first: the next waiter is already queued in the lock.
 	 * Never hold the lock while answering. */
-	if (turn_release(t, lk) == -1)
+	if (turn_release(t, q.lk) == -1)
 		how = TURN_LOST;
-	turn_end(t, lk, how);
+	turn_end(t, q.lk, how);
 	/* The next turn is ours, and begun; else its runner, in another
 	 * process, is runnable now, most likely on this CPU (the scheduler
 	 * packs wake-ups): let it go first. Yielding to our own next turn
@@ -329,7 +328,7 @@ run_work(struct source *s)
 	 * a job's fsync), for a whole slice. */
 	if (!begin_next())
 		sched_yield();
-	if (worklog_write(cfg->worklog_fd, "end", t->t2, s->id, t->t0,
+	if (worklog_write(q.cfg->worklog_fd, "end", t->t2, s->id, t->t0,
 	    t->token) == -1)
 		log_msg("req=%s work log: %s", s->id, strerror(errno));
 	if (how == TURN_LOST) {
@@ -387,8 +386,8 @@ failed(struct turn *t)
 	struct source *s;
 	int e = t->error;
 
-	log_msg("lock %s %s: %s", lk->be->name, lk->error[0] ? lk->error :
-	    lk->where, strerror(e));
+	log_msg("lock %s %s: %s", q.lk->be->name, q.lk->error[0] ? q.lk->error :
+	    q.lk->where, strerror(e));
 	if ((s = take(t)) == NULL)
 		return;
 	s->turn.held = 0;
@@ -409,7 +408,7 @@ wait_turn(struct turn *t)
 		if (mark_waiting(t) == -1)
 			return -1;
 		t->error = 0;
-		ok = turn_wait(t, lk, q.cancel_fd, &q.rewait) == 0;
+		ok = turn_wait(t, q.lk, q.cancel_fd, &q.rewait) == 0;
 		e = errno;
 		pthread_mutex_lock(&q.mu);
 		q.waiting = 0;
@@ -446,17 +445,17 @@ one_turn(struct turn *t)
 		 * taken for it beforehand was let go by whoever removed it
 		 * (runner_leave, runner_drain). */
 		if (waited)
-			(void)lock_release(lk);
+			(void)lock_release(q.lk);
 		return;
 	}
-	if (!lock_still_held(lk)) {
+	if (!lock_still_held(q.lk)) {
 		if (errno == ENOLCK) {
 			log_lost(s, "before its work");
 			finish(s, TURN_LOST);
 			return;
 		}
 		log_msg("req=%s lock file %s was unlinked or replaced while "
-		    "running; stopping this responder", s->id, lk->where);
+		    "running; stopping this responder", s->id, q.lk->where);
 		finish(s, TURN_REPLACED);
 		kill(getpid(), SIGTERM);	/* multiwatch starts anew */
 		return;
@@ -481,11 +480,11 @@ run(void *arg)
 
 	(void)arg;
 	/* Open the engine's session now, so /status knows at once. */
-	if (lock_connect(lk) == -1) {
+	if (lock_connect(q.lk) == -1) {
 		log_msg("lock %s: %s (failing closed until it answers)",
-		    lk->be->name, lk->error);
+		    q.lk->be->name, q.lk->error);
 		board_stats_engine(0);
-	} else if (lk->engine != NULL)
+	} else if (q.lk->engine != NULL)
 		board_stats_engine(1);
 	while (next_ticket(&t) != 0) {
 		one_turn(&t);
@@ -504,8 +503,8 @@ runner_start(const struct config *c, struct lock *l)
 	sigset_t all, old;
 	int rc;
 
-	cfg = c;
-	lk = l;
+	q.cfg = c;
+	q.lk = l;
 	if ((q.cancel_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) == -1)
 		return -1;
 	if ((rc = pthread_attr_init(&attr)) != 0)
