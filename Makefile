@@ -37,7 +37,7 @@ SERVE	= src/serve/main.c src/serve/fcgi.c src/serve/conn.c \
 	  src/serve/record.c src/serve/http.c src/serve/reply.c \
 	  src/serve/jobs_http.c src/serve/status.c src/serve/status_html.c \
 	  src/serve/metrics.c src/serve/procstat.c src/serve/notify.c \
-	  src/serve/stop.c
+	  src/serve/signals.c
 SRCS	= $(COMMON) $(TURN) $(JOBS) $(SERVE)
 OBJS	= $(SRCS:.c=.o)
 PKGS	= libcjson

@@ -213,15 +213,16 @@ uvicorn_down() {
 	assert_output "$failed"
 }
 
-@test "--retry gives up after K rounds; no answer is a failure, exit 1" {
+@test "--retry gives up after K rounds; no server at all: it could not run, exit 2" {
 	port=$(free_port)	# nobody listens there
 	run "$CLIENT" -n 3 --retry 2 "http://127.0.0.1:$port/test"
-	assert_failure 1
+	assert_failure 2
 	assert_line 'retry 1 of 2: 3 failed (#1 no answer, #2 no answer, #3 no answer); sending them again'
 	assert_line 'retry 2 of 2: 3 failed (#1 no answer, #2 no answer, #3 no answer); sending them again'
 	assert_line 'answers: 3 without answer'
 	assert_line 'requests failed: 3 of 3 (#1 no answer, #2 no answer, #3 no answer)'
 	assert_line 'rule not checked: no answer with status 200 and an elapsed'
+	assert_line --regexp "^serialcgi-client: no answer from http://127\\.0\\.0\\.1:$port/test: Failed to connect to 127\\.0\\.0\\.1 port $port"
 	run grep -cE '^#[0-9]+ +---  elapsed +-  +client .*  \(retry 2\)  Failed to connect to 127\.0\.0\.1 port '"$port" <<<"$output"
 	assert_output 3
 }
@@ -246,10 +247,10 @@ usage() {
 	usage -t 1s "$u" 'serialcgi-client: -t: "1s" is not a number of seconds from 0 to 86400'
 	usage -i 'a b' "$u" 'serialcgi-client: -i: "a b" is not 1 to 32 of A-Z a-z 0-9 . _ -'
 	usage --retry -1 "$u" 'serialcgi-client: --retry: "-1" is not a whole number from 0 to 100'
-	usage --retry 'serialcgi-client: --retry: needs a value'
-	usage "$u" -n 'serialcgi-client: -n: needs a value'
-	usage -x "$u" 'serialcgi-client: -x: unknown option (--help lists them)'
-	usage --fast "$u" 'serialcgi-client: --fast: unknown option (--help lists them)'
+	usage --retry 'serialcgi-client: option --retry requires an argument'
+	usage "$u" -n 'serialcgi-client: option -n requires an argument'
+	usage -x "$u" 'serialcgi-client: unknown option -x (see --help)'
+	usage --fast "$u" 'serialcgi-client: unknown option --fast (see --help)'
 	usage 'serialcgi-client: no URL (--help for usage)'
 	usage "$u" "$u" 'serialcgi-client: one URL only; got "'"$u"'" too'
 	usage ftp://127.0.0.1/test 'serialcgi-client: URL "ftp://127.0.0.1/test": not an http:// or https:// URL'
@@ -257,6 +258,9 @@ usage() {
 	run "$CLIENT" --help
 	assert_success
 	assert_line --index 0 --regexp '^usage: serialcgi-client \[-n N\] \[-c C\]'
+	run "$CLIENT" --version
+	assert_success
+	assert_output --regexp '^serialcgi-client [0-9]+\.[0-9]+\.[0-9]+$'
 }
 
 # uvicorn's workers share one listening socket, and a worker that wakes

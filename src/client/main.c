@@ -29,6 +29,7 @@
 #include "rule.h"
 #include "clock.h"
 #include "parse.h"
+#include "version.h"
 
 #define PROG		"serialcgi-client"
 #define N_MAX		100000
@@ -64,9 +65,10 @@ static const char usage_text[] =
     " up to K rounds\n"
     "      --json           one JSON object a line instead of text\n"
     "  -h, --help           this text\n"
+    "  -V, --version        the version\n"
     "\n"
     "Exit status: 0 the rule holds, 1 it is broken or requests failed,"
-    " 2 bad usage.\n";
+    "\n2 it could not run (bad usage, no answer from the server).\n";
 
 static const struct option longopts[] = {
 	{ "requests", required_argument, NULL, 'n' },
@@ -78,6 +80,7 @@ static const struct option longopts[] = {
 	{ "retry", required_argument, NULL, 'r' },
 	{ "json", no_argument, NULL, 'j' },
 	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 }
 };
 
@@ -175,20 +178,21 @@ parse_args(int argc, char **argv, struct opts *o)
 
 	*o = (struct opts){ .n = 4, .fire.prefix = "c" };
 	opterr = 0;	/* our messages, not getopt's */
-	while ((c = getopt_long(argc, argv, ":n:c:w:s:t:i:h", longopts,
+	while ((c = getopt_long(argc, argv, ":n:c:w:s:t:i:hV", longopts,
 	    &li)) != -1) {
-		if (c == 'h') {
-			fputs(usage_text, stdout);
+		if (c == 'h' || c == 'V') {
+			fputs(c == 'h' ? usage_text : PROG " "
+			    SERIALCGI_VERSION "\n", stdout);
 			exit(0);
 		}
 		if (c == '?' && optopt != 0)
-			errx(2, "-%c: unknown option (--help lists them)",
-			    optopt);
+			errx(2, "unknown option -%c (see --help)", optopt);
 		if (c == '?')
-			errx(2, "%s: unknown option (--help lists them)",
+			errx(2, "unknown option %s (see --help)",
 			    argv[optind - 1]);
+		/* getopt(3)'s own words for it. */
 		if (c == ':')
-			errx(2, "%s: needs a value",
+			errx(2, "option %s requires an argument",
 			    strncmp(argv[optind - 1], "--", 2) == 0 ?
 			    argv[optind - 1] :
 			    opt_name(optopt, -1, name, sizeof(name)));
@@ -284,6 +288,18 @@ run_rounds(const struct opts *o, struct answer **list,
 	return round - 1;
 }
 
+/* Did no request get an HTTP answer at all (no server there)? */
+static int
+no_answer(struct answer *const *list, long n)
+{
+	long k;
+
+	for (k = 0; k < n; k++)
+		if (list[k]->status != 0)
+			return 0;
+	return 1;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -293,13 +309,13 @@ main(int argc, char **argv)
 	struct run_info ri;
 	struct verdict v;
 	long k;
-	int rounds, rc = 1;
+	int rounds, rc = 2;
 
 	parse_args(argc, argv, &o);
 	raise_nofile();
 	p.json = o.json;
 	if (fire_init() == -1)
-		errx(1, "curl_global_init: failed");
+		errx(2, "curl_global_init: failed");
 	answers = calloc((size_t)o.n, sizeof(*answers));
 	list = calloc((size_t)o.n, sizeof(*list));
 	failed = calloc((size_t)o.n, sizeof(*failed));
@@ -333,6 +349,10 @@ main(int argc, char **argv)
 		goto out;
 	}
 	rc = v.checked == o.n && v.broken == 0 ? 0 : 1;
+	if (no_answer(list, o.n)) {
+		warnx("no answer from %s: %s", o.fire.url, list[0]->error);
+		rc = 2;
+	}
 out:
 	free(failed);
 	free(list);

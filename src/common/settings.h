@@ -1,6 +1,10 @@
 /*
- * settings.h - the responder's settings: one table gives the options,
- * the environment variables and --help, with one parser per kind.
+ * settings.h - every setting of serialcgi, written once: its variable,
+ * option, default, range and help. The responder reads them from the
+ * environment and its options; --help is generated from the table, and
+ * --settings prints it for spawn/stack, spawn/responders and the
+ * documents to take their defaults and checks from (a test holds the
+ * man page and the README to it).
  */
 #ifndef SERIALCGI_SETTINGS_H
 #define SERIALCGI_SETTINGS_H
@@ -8,10 +12,10 @@
 #include <stddef.h>
 #include <stdio.h>
 
-#define SERIALCGI_VERSION	"0.4.0"
-#define SERIALCGI_LOCK_KEY	0x53434749L	/* "SCGI" */
+#include "version.h"
 
 struct config {
+	/* The responder's. */
 	double		 work_seconds;	/* length of one work(), seconds */
 	const char	*lock_path;	/* the shared flock(2) file */
 	const char	*worklog_path;	/* opt-in work log, or NULL */
@@ -28,27 +32,40 @@ struct config {
 	long		 job_queue;	/* queued jobs, at most */
 	const char	*callback_allow;	/* allow.h's list */
 	const char	*callback_secret;	/* path, or NULL: none */
+	/* The stack's (spawn/stack, nginx), checked here too, so that
+	 * every setting is judged in one place. */
+	long		 queue;		/* requests nginx admits to /test */
+	long		 processes;	/* responders multiwatch keeps */
+	long		 port;		/* nginx's port on 127.0.0.1 */
 };
 
 enum settings_verdict {
 	SETTINGS_RUN,		/* serve */
 	SETTINGS_CHECK,		/* --check: settings are good, exit 0 */
-	SETTINGS_HELP,		/* --help was printed to stdout */
-	SETTINGS_VERSION,	/* --version was printed to stdout */
+	SETTINGS_DONE,		/* --help, --version or --settings was
+				 * printed to stdout: exit 0 */
 	SETTINGS_BAD = -1	/* why says which setting and why */
 };
 
 /*
- * settings_load: fill cfg from the environment, then from the options
- * (getopt_long(3)), which win. A bad value is refused whole, as
- * `WORK_SECONDS: "abc" is not a number of seconds in (0, 3600]` or
- * `--lock-file: "" is not a path`, written to why (at most len bytes).
- * Returns an enum settings_verdict.
+ * settings_load: fill cfg with the defaults, then from the environment,
+ * then from the options (getopt_long(3)), which win. A bad value is
+ * refused whole, as `WORK_SECONDS: "abc" is not a number of seconds in
+ * (0, 3600]` or `--lock-file: "" is not a path`; an option without its
+ * argument as `option --lock-file requires an argument`; written to
+ * why (at most len bytes). Returns an enum settings_verdict.
  */
 int settings_load(int argc, char *argv[], struct config *cfg, char *why,
     size_t len);
 
 /* settings_usage: --help, generated from the table, to f. */
 void settings_usage(FILE *f);
+
+/*
+ * settings_list: --settings: one line per setting, fields separated by
+ * a tab: variable, option ("--name" or "-"), default ("" for none or
+ * off), range, help on one line; for scripts and documents to read.
+ */
+void settings_list(FILE *f);
 
 #endif

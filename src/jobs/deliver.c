@@ -294,10 +294,10 @@ no_start(const struct job *j, const char *why)
 	rec.cb_attempts++;
 	rec.cb_last_status = 0;
 	again(&rec, NULL, why);
-	log_msg("job=%s callback attempt %d not sent: %s", j->id,
+	log_warn("job=%s callback attempt %d not sent: %s", j->id,
 	    rec.cb_attempts, why);
 	if (store_cb_result(&rec) == -1)
-		log_msg("job=%s callback: job store: %s", j->id,
+		log_err("job=%s callback: job store: %s", j->id,
 		    store_error());
 }
 
@@ -472,7 +472,7 @@ finished(void)
 		(void)cu.easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, &at);
 		judge(at, m->data.result);
 		if (store_cb_result(&at->job) == -1)
-			log_msg("job=%s callback: job store: %s", at->job.id,
+			log_err("job=%s callback: job store: %s", at->job.id,
 			    store_error());
 		log_msg("job=%s callback attempt %d: %s%s%s", at->job.id,
 		    at->job.cb_attempts, at->job.cb_state,

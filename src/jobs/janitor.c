@@ -108,7 +108,7 @@ interrupt(const struct job *j, int owner_died)
 
 	switch (store_interrupt(j, clock_wall(), why)) {
 	case 1:
-		log_msg("job=%s failed: interrupted (%s pid %ld)", j->id,
+		log_warn("job=%s failed: interrupted (%s pid %ld)", j->id,
 		    owner_died ? "died: responder" : "end unknown: responder",
 		    j->owner_pid);
 		jobs_kick();	/* its callback is due */
@@ -221,8 +221,8 @@ abandon(void)
 		if (rc == 1)
 			jan.rescan = 1;	/* a job to adopt: look at them all */
 		else if (board_abandon(t[i]))
-			log_msg("janitor: ticket %llu abandoned: its responder "
-			    "died before its job was stored",
+			log_warn("janitor: ticket %llu abandoned: its "
+			    "responder died before its job was stored",
 			    (unsigned long long)t[i]);
 	}
 	return 0;
@@ -371,7 +371,7 @@ round_once(double now)
 	    callbacks(&b) == -1) {
 		jan.active = jan.active_error = 1;
 		if (now >= jan.quiet_until) {	/* once in 10 s */
-			log_msg("janitor: job store: %s", store_error());
+			log_err("janitor: job store: %s", store_error());
 			jan.quiet_until = now + 10;
 		}
 		return;
@@ -379,7 +379,7 @@ round_once(double now)
 	if (now >= jan.next_purge) {
 		jan.next_purge = now + PURGE_EVERY;
 		if (store_purge(clock_wall() - jobs.retention) == -1)
-			log_msg("janitor: job store: %s", store_error());
+			log_err("janitor: job store: %s", store_error());
 	}
 }
 

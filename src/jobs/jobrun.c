@@ -84,7 +84,7 @@ js_begin(struct source *s)
 	if (rc == 0)
 		log_msg("job=%s skipped at its turn: canceled", js->job.id);
 	else	/* it stays queued; the janitor parks it again */
-		log_msg("job=%s not started: job store: %s", js->job.id,
+		log_err("job=%s not started: job store: %s", js->job.id,
 		    store_error());
 	return -1;
 }
@@ -132,11 +132,11 @@ end(struct job_source *js, enum job_status st, const char *code,
 		    *code ? ": " : "", code);
 		break;
 	case 0:
-		log_msg("job=%s ended %s, but the store no longer has it as "
+		log_warn("job=%s ended %s, but the store no longer has it as "
 		    "ours", j->id, store_status_name(st));
 		break;
 	default:
-		log_msg("job=%s ended %s, but the store failed: %s (tried "
+		log_err("job=%s ended %s, but the store failed: %s (tried "
 		    "again)", j->id, store_status_name(st), store_error());
 		keep_unsaved(j);
 	}

@@ -98,7 +98,7 @@ listener_arm(int to_back)
 	    EPOLLEXCLUSIVE, on_accept, NULL) == 0)
 		loop_timer_set(&fc.resume, 0, NULL, NULL);
 	else
-		log_msg("epoll_ctl listener: %s", strerror(errno));
+		log_err("epoll_ctl listener: %s", strerror(errno));
 }
 
 static void
@@ -113,7 +113,7 @@ on_resume(struct loop_timer *t, double now)
 static void
 bad_request(struct conn *c, const char *why)
 {
-	log_msg("bad FastCGI request (%s): connection closed", why);
+	log_warn("bad FastCGI request (%s): connection closed", why);
 	reading_del(c);
 	conn_close(c);
 }
@@ -146,7 +146,7 @@ whole(struct conn *c, unsigned char *buf)
 	c->parked = 1;
 	/* Parked: nothing more to read; only a hang-up matters now. */
 	if (loop_fd_mod(&c->ev, EPOLLRDHUP) == -1)
-		log_msg("req=%s epoll_ctl: %s", c->id, strerror(errno));
+		log_err("req=%s epoll_ctl: %s", c->id, strerror(errno));
 }
 
 /* Keep a request that came in pieces, for the next read. */
@@ -296,14 +296,14 @@ on_accept(struct loop_fd *e, uint32_t events)
 			/* EMFILE, ENFILE, ENOBUFS, ENOMEM: wait a little
 			 * rather than spin on a listener that stays
 			 * readable. */
-			log_msg("accept: %s; pausing 50 ms", strerror(errno));
+			log_warn("accept: %s; pausing 50 ms", strerror(errno));
 			loop_fd_del(&fc.listener);
 			loop_timer_set(&fc.resume, clock_now() + 0.05,
 			    on_resume, NULL);
 			return;
 		}
 		if ((c = calloc(1, sizeof(*c))) == NULL) {
-			log_msg("accept: out of memory");
+			log_err("accept: out of memory");
 			close(fd);
 			return;
 		}

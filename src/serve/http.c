@@ -141,7 +141,7 @@ source_answer(struct source *s, enum turn_outcome how)
 	switch (how) {
 	case TURN_SERVED:
 		if (reply_elapsed(c, t) == -1)
-			log_msg("req=%s worked, but the answer was lost: %s",
+			log_err("req=%s worked, but the answer was lost: %s",
 			    c->id, strerror(errno));
 		else
 			log_msg("req=%s 200 wait=%.3fms work=%.3fms", c->id,
@@ -156,7 +156,7 @@ source_answer(struct source *s, enum turn_outcome how)
 		reply_unavailable(c, "lock lost");
 		break;
 	case TURN_UNAVAILABLE:
-		log_msg("req=%s 503: lock engine unreachable", c->id);
+		log_warn("req=%s 503: lock engine unreachable", c->id);
 		reply_unavailable(c, "lock engine unreachable");
 		break;
 	case TURN_STOPPING:

@@ -66,7 +66,7 @@ unavailable(struct conn *c, const char *why)
 	char msg[256];
 
 	snprintf(msg, sizeof(msg), "job store unavailable: %s", why);
-	log_msg("req=%s 503 %s", c->id, msg);
+	log_err("req=%s 503 %s", c->id, msg);
 	return reply_error(c, 503, reply_retry_after(), msg);
 }
 
@@ -289,7 +289,7 @@ submit(struct conn *c, int stopping)
 		 * it again with a new one. */
 		board_finish(t.ticket, BOARD_FAILED);
 		janitor_rescan();
-		log_msg("job=%s queued, but not parked here: out of memory "
+		log_err("job=%s queued, but not parked here: out of memory "
 		    "(the janitor takes it up)", j.id);
 	}
 	took_work = rc == 1;

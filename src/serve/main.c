@@ -41,25 +41,10 @@
 #include "pq.h"
 #include "runner.h"
 #include "settings.h"
-#include "stop.h"
+#include "signals.h"
 #include "worklog.h"
 
-static struct config cfg = {
-	.work_seconds = 3.0,
-	.lock_path = "serialcgi.lock",
-	.worklog_path = NULL,
-	.worklog_fd = -1,
-	.io_timeout = 10.0,
-	.board_path = "serialcgi.board",
-	.slow_wait = 0,
-	.lock_url = NULL,
-	.lock_key = SERIALCGI_LOCK_KEY,
-	.jobs_db = "serialcgi-jobs.db",
-	.job_retention = 86400,
-	.job_queue = 1000,
-	.callback_allow = "public",
-	.callback_secret = NULL,
-};
+static struct config cfg;
 
 /* fd 0 must be a listening socket (SO_ACCEPTCONN, socket(7)). */
 static int
@@ -94,6 +79,18 @@ check_environment(void)
 		errx(2, "lock file %s: %s", cfg.lock_path, why);
 	if (lock_check(cfg.board_path, why, sizeof(why)) == -1)
 		errx(2, "board file %s: %s", cfg.board_path, why);
+}
+
+/* Settings that are good alone but not together, exit status 2. */
+static void
+check_together(void)
+{
+	/* The scoreboard holds every ticket: /test's waiters, nginx's
+	 * bound, and the queued jobs, each with one. */
+	if (cfg.queue + cfg.job_queue > BOARD_RING)
+		errx(2, "QUEUE (%ld) plus JOB_QUEUE (%ld) is more than the "
+		    "scoreboard's %d tickets", cfg.queue, cfg.job_queue,
+		    BOARD_RING);
 }
 
 /*
@@ -137,7 +134,7 @@ tune(void)
 	/* The default 50 us timer slack would late every wake-up at a
 	 * deadline, and so every handoff (prctl(2) PR_SET_TIMERSLACK). */
 	if (prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0) == -1)
-		log_msg("prctl PR_SET_TIMERSLACK: %s", strerror(errno));
+		log_warn("prctl PR_SET_TIMERSLACK: %s", strerror(errno));
 }
 
 int
@@ -148,16 +145,17 @@ main(int argc, char *argv[])
 	char why[256];
 	int sig, verdict;
 
+	log_init();
 	switch ((verdict = settings_load(argc, argv, &cfg, why,
 	    sizeof(why)))) {
 	case SETTINGS_BAD:
 		errx(2, "%s", why);
-	case SETTINGS_RUN:
-	case SETTINGS_CHECK:
-		break;
+	case SETTINGS_DONE:
+		return 0;	/* --help, --version, --settings */
 	default:
-		return 0;	/* --help, --version */
+		break;
 	}
+	check_together();
 	be = choose_backend();
 	if (deliver_init(&cfg, why, sizeof(why)) == -1)
 		errx(2, "%s", why);
@@ -169,7 +167,8 @@ main(int argc, char *argv[])
 		err(2, "work log %s", cfg.worklog_path);
 	tune();
 	http_init(&cfg, cfg.lock_url != NULL ? be->name : NULL);
-	if (loop_init() == -1 || stop_init() == -1 || fcgi_start(&cfg) == -1)
+	if (loop_init() == -1 || signals_init(&cfg) == -1 ||
+	    fcgi_start(&cfg) == -1)
 		err(1, "event loop (epoll, signalfd, eventfd)");
 	if (board_open(cfg.board_path) == -1)
 		err(1, "board file %s", cfg.board_path);

@@ -50,7 +50,7 @@ send_or_stop(const char *msg)
 	int rc;
 
 	if ((rc = nt.send(0, msg)) < 0) {
-		log_msg("sd_notify %s: %s; not notifying systemd any more",
+		log_warn("sd_notify %s: %s; not notifying systemd any more",
 		    getenv("NOTIFY_SOCKET"), strerror(-rc));
 		nt.send = NULL;
 	}
@@ -83,7 +83,7 @@ notify_ready(void)
 	if (getenv("NOTIFY_SOCKET") == NULL)
 		return;
 	if (dl_load(LIBSYSTEMD, syms, 1, why, sizeof(why)) == NULL) {
-		log_msg("NOTIFY_SOCKET is set, but %s; readiness not sent",
+		log_warn("NOTIFY_SOCKET is set, but %s; readiness not sent",
 		    why);
 		nt.send = NULL;
 		return;

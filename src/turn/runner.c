@@ -286,7 +286,7 @@ watched_work(struct source *s)
 			return -1;
 		}
 	if (rc == -1)
-		log_msg("req=%s clock: %s", s->id, strerror(errno));
+		log_err("req=%s clock: %s", s->id, strerror(errno));
 	return 0;
 }
 
@@ -295,7 +295,7 @@ log_lost(const struct source *s, const char *when)
 {
 	const struct turn *t = &s->turn;
 
-	log_msg("req=%s lock lost %s (fence %llu): %s; answering 503", s->id,
+	log_warn("req=%s lock lost %s (fence %llu): %s; answering 503", s->id,
 	    when, (unsigned long long)t->token, q.lk->error);
 }
 
@@ -312,7 +312,7 @@ run_work(struct source *s)
 	log_slow(s);
 	if (worklog_write(q.cfg->worklog_fd, "start", t->t1, s->id, t->t0,
 	    t->token) == -1)
-		log_msg("req=%s work log: %s", s->id, strerror(errno));
+		log_warn("req=%s work log: %s", s->id, strerror(errno));
 	if (watched_work(s) == -1)
 		how = TURN_LOST;
 	t->t2 = clock_now();
@@ -330,7 +330,7 @@ run_work(struct source *s)
 		sched_yield();
 	if (worklog_write(q.cfg->worklog_fd, "end", t->t2, s->id, t->t0,
 	    t->token) == -1)
-		log_msg("req=%s work log: %s", s->id, strerror(errno));
+		log_warn("req=%s work log: %s", s->id, strerror(errno));
 	if (how == TURN_LOST) {
 		snprintf(when, sizeof(when), "after %.3f s of work",
 		    t->t2 - t->t1);
@@ -386,7 +386,7 @@ failed(struct turn *t)
 	struct source *s;
 	int e = t->error;
 
-	log_msg("lock %s %s: %s", q.lk->be->name, q.lk->error[0] ? q.lk->error :
+	log_err("lock %s %s: %s", q.lk->be->name, q.lk->error[0] ? q.lk->error :
 	    q.lk->where, strerror(e));
 	if ((s = take(t)) == NULL)
 		return;
@@ -454,7 +454,7 @@ one_turn(struct turn *t)
 			finish(s, TURN_LOST);
 			return;
 		}
-		log_msg("req=%s lock file %s was unlinked or replaced while "
+		log_warn("req=%s lock file %s was unlinked or replaced while "
 		    "running; stopping this responder", s->id, q.lk->where);
 		finish(s, TURN_REPLACED);
 		kill(getpid(), SIGTERM);	/* multiwatch starts anew */
@@ -481,7 +481,7 @@ run(void *arg)
 	(void)arg;
 	/* Open the engine's session now, so /status knows at once. */
 	if (lock_connect(q.lk) == -1) {
-		log_msg("lock %s: %s (failing closed until it answers)",
+		log_warn("lock %s: %s (failing closed until it answers)",
 		    q.lk->be->name, q.lk->error);
 		board_stats_engine(0);
 	} else if (q.lk->engine != NULL)

@@ -1,5 +1,5 @@
 /* worklog.c - the opt-in work log. */
-#define _POSIX_C_SOURCE 200809L
+#define _GNU_SOURCE	/* dup3 */
 
 #include <errno.h>
 #include <fcntl.h>
@@ -13,6 +13,21 @@ worklog_open(const char *path)
 {
 	return open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC |
 	    O_NOFOLLOW, 0600);
+}
+
+int
+worklog_reopen(const char *path, int fd)
+{
+	int nfd, rc = 0, e;
+
+	if ((nfd = worklog_open(path)) == -1)
+		return -1;
+	if (dup3(nfd, fd, O_CLOEXEC) == -1)
+		rc = -1;
+	e = errno;
+	close(nfd);
+	errno = e;
+	return rc;
 }
 
 int

@@ -13,6 +13,13 @@
 int worklog_open(const char *path);
 
 /*
+ * worklog_reopen: open path anew (as worklog_open) and put it in place
+ * of fd (dup2(2): atomic, so a line being written goes to one file or
+ * the other, whole). Returns 0, or -1 with errno set, fd unchanged.
+ */
+int worklog_reopen(const char *path, int fd);
+
+/*
  * worklog_write: append one line "<event> <mono seconds> <pid> <id>
  * <arrival mono seconds> <fencing token, 0 with flock>" with a
  * single write(2), so lines from many processes never mix (O_APPEND,

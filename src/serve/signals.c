@@ -1,10 +1,12 @@
-/* stop.c - a stop signal, through signalfd(2): see stop.h. */
+/* signals.c - signals, through signalfd(2): see signals.h. */
 #define _GNU_SOURCE	/* signalfd */
 
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
 
+#include <errno.h>
 #include <signal.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "clock.h"
@@ -14,7 +16,8 @@
 #include "loop.h"
 #include "notify.h"
 #include "runner.h"
-#include "stop.h"
+#include "signals.h"
+#include "worklog.h"
 
 #define LOOK_AGAIN	0.02	/* s: is the work over yet? (a job's end
 				 * wakes nothing in the loop) */
@@ -24,6 +27,7 @@ static struct {
 	struct loop_timer drain;	/* after the batch, then polling */
 	int		 sig;		/* the stop's, or 0 */
 	int		 drained;	/* fcgi_drain() was called */
+	struct config	*cfg;		/* its work log, for SIGUSR1 */
 } st;
 
 /* Until the work in progress is over; then loop_run returns sig. */
@@ -44,13 +48,34 @@ on_drain(struct loop_timer *t, double now)
 	loop_timer_set(t, now + LOOK_AGAIN, on_drain, NULL);
 }
 
+/* The work log anew, under its name: logrotate moved the old one. */
+static void
+reopen(void)
+{
+	const struct config *cfg = st.cfg;
+
+	if (cfg->worklog_path == NULL)
+		return;
+	if (worklog_reopen(cfg->worklog_path, cfg->worklog_fd) == -1)
+		log_err("SIGUSR1: work log %s: %s", cfg->worklog_path,
+		    strerror(errno));
+	else
+		log_msg("SIGUSR1: work log %s reopened", cfg->worklog_path);
+}
+
 static void
 on_signal(struct loop_fd *e, uint32_t events)
 {
 	struct signalfd_siginfo si;
 
 	(void)events;
-	if (read(e->fd, &si, sizeof(si)) != sizeof(si) || st.sig != 0)
+	if (read(e->fd, &si, sizeof(si)) != sizeof(si))
+		return;
+	if (si.ssi_signo == SIGUSR1) {
+		reopen();
+		return;
+	}
+	if (st.sig != 0)
 		return;
 	notify_stopping((pid_t)si.ssi_pid);
 	st.sig = (int)si.ssi_signo;
@@ -60,18 +85,20 @@ on_signal(struct loop_fd *e, uint32_t events)
 }
 
 int
-stop_init(void)
+signals_init(struct config *cfg)
 {
-	sigset_t stops;
+	sigset_t set;
 	int fd;
 
-	sigemptyset(&stops);
-	sigaddset(&stops, SIGTERM);
-	sigaddset(&stops, SIGINT);
-	sigaddset(&stops, SIGHUP);
-	sigaddset(&stops, SIGQUIT);
-	if (sigprocmask(SIG_BLOCK, &stops, NULL) == -1 ||
-	    (fd = signalfd(-1, &stops, SFD_NONBLOCK | SFD_CLOEXEC)) == -1)
+	st.cfg = cfg;
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGQUIT);
+	sigaddset(&set, SIGUSR1);
+	if (sigprocmask(SIG_BLOCK, &set, NULL) == -1 ||
+	    (fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC)) == -1)
 		return -1;
 	if (loop_fd_add(&st.ev, fd, EPOLLIN, on_signal, NULL) == -1) {
 		close(fd);

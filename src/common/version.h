@@ -1,0 +1,8 @@
+/* version.h - the version both programs print (--version), and the
+ * callbacks' User-Agent carries. */
+#ifndef SERIALCGI_VERSION_H
+#define SERIALCGI_VERSION_H
+
+#define SERIALCGI_VERSION	"0.5.0"
+
+#endif
