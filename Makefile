@@ -24,7 +24,8 @@
 PROG	= serialcgi
 COMMON	= src/common/clock.c src/common/parse.c src/common/log.c \
 	  src/common/textbuf.c src/common/dl.c src/common/settings.c \
-	  src/common/loop.c src/common/pq.c src/common/webapi.c
+	  src/common/loop.c src/common/pq.c src/common/webapi.c \
+	  src/common/procfs.c src/common/incarnation.c src/common/privfile.c
 TURN	= src/turn/runner.c src/turn/turn.c src/turn/board.c \
 	  src/turn/board_shm.c src/turn/board_stats.c src/turn/lock.c \
 	  src/turn/lock_flock.c src/turn/lock_pg.c src/turn/work.c \

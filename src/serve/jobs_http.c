@@ -27,6 +27,7 @@
 #include "jobrun.h"
 #include "jobs.h"
 #include "jobs_http.h"
+#include "incarnation.h"
 #include "log.h"
 #include "parse.h"
 #include "reply.h"
@@ -182,7 +183,7 @@ enqueue(struct job *j, const struct conn *c, const struct turn *t)
 	new_id(j->id);
 	board_self(&j->owner_slot, &j->owner_pid);
 	snprintf(j->node, sizeof(j->node), "%s", jobs.node);
-	j->gen = board_gen();
+	j->gen = incarnation_self();	/* the owner: store.h */
 	j->ticket = t->ticket;
 	j->arrived_mono = t->t0;
 	j->created = clock_wall_at(t->t0);
@@ -360,9 +361,8 @@ cancel(struct conn *c, const char *id)
 	/* Out of the queue at once, so the next turn starts now: here,
 	 * or on the board for whichever responder of this host holds
 	 * it. */
-	if (!jobrun_leave(id) && strcmp(j.node, jobs.node) == 0 &&
-	    j.gen == board_gen())
-		(void)board_cancel(j.ticket);
+	if (!jobrun_leave(id) && strcmp(j.node, jobs.node) == 0)
+		(void)board_cancel(j.ticket, j.gen);
 	log_msg("req=%s job=%s canceled", c->id, id);
 	jobs_kick();
 	return reply_job(c, 200, "", &j);

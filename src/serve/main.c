@@ -175,6 +175,13 @@ main(int argc, char *argv[])
 	if (lock_open(&lk, be, cfg.lock_path, cfg.lock_url, cfg.lock_key) ==
 	    -1)
 		err(1, "lock file %s", cfg.lock_path);
+	/* An engine that answers, but whose fencing sequence would give
+	 * tokens out of order, is a setting to fix: refused now. One that
+	 * does not answer yet is no reason to exit (requests fail closed
+	 * until it does). */
+	if (cfg.lock_url != NULL && lock_connect(&lk) == -1 &&
+	    errno == EPERM)
+		errx(2, "LOCK_URL: %s", lk.error);
 	if (jobs_init(&cfg, why, sizeof(why)) == -1)
 		errx(2, "%s", why);
 	janitor_start();

@@ -30,6 +30,7 @@ void
 board_stats_rejected(void)
 {
 	struct shared *b = board_shm.s;
+
 	atomic_fetch_add(&b->rejected, 1);
 }
 
@@ -37,13 +38,14 @@ void
 board_stats_engine(int reachable)
 {
 	struct shared *b = board_shm.s;
+
 	atomic_store(&b->engine, reachable ? 2 : 1);
 	if (!reachable)
 		atomic_fetch_add(&b->engine_errors, 1);
 }
 
-void
-board_stats_fence(uint64_t token)
+int
+board_stats_fence(uint64_t token, uint64_t *before)
 {
 	struct shared *b = board_shm.s;
 	uint64_t old = atomic_load(&b->fence);
@@ -51,12 +53,15 @@ board_stats_fence(uint64_t token)
 	while (old < token &&
 	    !atomic_compare_exchange_weak(&b->fence, &old, token))
 		;
+	*before = old;
+	return old < token ? 0 : -1;
 }
 
 void
 board_stats_lock_lost(void)
 {
 	struct shared *b = board_shm.s;
+
 	atomic_fetch_add(&b->lock_lost, 1);
 }
 
@@ -75,7 +80,7 @@ live_holder(signed char *seen)
 		if (!atomic_load(&h->active))
 			continue;
 		if (!board_shm_owner_alive(atomic_load(&h->proc),
-		    atomic_load(&h->pid), seen)) {
+		    atomic_load(&h->inc), seen)) {
 			atomic_store(&h->active, 0);
 			continue;
 		}

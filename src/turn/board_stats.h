@@ -56,8 +56,10 @@ void board_stats_rejected(void);
  * an unreachable one counts an engine error too. */
 void board_stats_engine(int reachable);
 
-/* board_stats_fence: a grant came with this fencing token. */
-void board_stats_fence(uint64_t token);
+/* board_stats_fence: a grant came with this fencing token; *before gets
+ * the highest one granted on this board until then. Returns 0, or -1
+ * if the token is not above it (then it is not kept). */
+int board_stats_fence(uint64_t token, uint64_t *before);
 
 /* board_stats_lock_lost: count one work whose engine lock was lost. */
 void board_stats_lock_lost(void);

@@ -216,6 +216,7 @@ take(const struct turn *t)
 		unlink_source(s);
 		s->state = SOURCE_WORKING;
 		s->turn.held = 1;
+		s->turn.begun = t->begun;
 		s->turn.token = t->token;
 		if (s->turn.t1 == 0)
 			s->turn.t1 = t->t1;
@@ -307,8 +308,9 @@ run_work(struct source *s)
 	enum turn_outcome how = TURN_SERVED;
 	char when[48];
 
-	if (!t->begun)		/* else begun by turn_try() */
+	if (!t->begun)		/* else begun when the lock was taken */
 		turn_begin(t);
+	board_stats_wait(t->t1 - t->t0);
 	log_slow(s);
 	if (worklog_write(q.cfg->worklog_fd, "start", t->t1, s->id, t->t0,
 	    t->token) == -1)
@@ -458,6 +460,13 @@ one_turn(struct turn *t)
 		    "running; stopping this responder", s->id, q.lk->where);
 		finish(s, TURN_REPLACED);
 		kill(getpid(), SIGTERM);	/* multiwatch starts anew */
+		return;
+	}
+	if (board_replaced()) {
+		log_warn("req=%s board file was unlinked or replaced while "
+		    "running; stopping this responder", s->id);
+		finish(s, TURN_REPLACED);
+		kill(getpid(), SIGTERM);	/* onto the new board */
 		return;
 	}
 	if (s->ops->gone(s)) {
