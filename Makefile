@@ -113,6 +113,14 @@ $(CLIENT): $(CLIENT_OBJS)
 .c.o:
 	$(CC) $(NEEDED_CFLAGS) $(CFLAGS) $(CPPFLAGS) -c -o $@ $<
 
+# For tests only: the responder with its test hooks (SERIALCGI_TEST_
+# variables, e.g. a pause between the lock's grant and the board's mark),
+# which the normal build compiles out. Built from the sources in one go.
+serialcgi-hooks: $(SRCS) $(wildcard src/*/*.h) Makefile
+	$(CC) $(NEEDED_CFLAGS) -Isrc/common -Isrc/turn -Isrc/jobs -Isrc/serve \
+		-DSERIALCGI_TEST_HOOKS $(CFLAGS) $(CPPFLAGS) $(LDFLAGS) -o $@ \
+		$(SRCS) $(NEEDED_LIBS) $(LDLIBS)
+
 $(OBJS) $(CLIENT_OBJS): $(wildcard src/*/*.h) Makefile
 
 # The status page stays a plain HTML file; od(1), in coreutils, turns it
@@ -234,4 +242,5 @@ uninstall:
 	rm -rf $(DESTDIR)$(SHAREDIR)
 
 clean:
-	rm -f $(PROG) $(OBJS) $(CLIENT) $(CLIENT_OBJS) src/serve/status_html.c
+	rm -f $(PROG) $(OBJS) $(CLIENT) $(CLIENT_OBJS) src/serve/status_html.c \
+		serialcgi-hooks

@@ -3,10 +3,13 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "board.h"
 #include "board_stats.h"
 #include "clock.h"
+#include "log.h"
+#include "parse.h"
 #include "turn.h"
 
 int
@@ -42,6 +45,26 @@ refuse_token(struct turn *t, struct lock *l)
 	return -1;
 }
 
+#ifdef SERIALCGI_TEST_HOOKS
+/* Tests only (make serialcgi-hooks): hold the turn between the lock's
+ * grant and the board's mark for SERIALCGI_TEST_GRANT_DELAY seconds,
+ * the window a holder's death there must not stall anyone for. */
+static void
+test_hook_granted(const struct turn *t)
+{
+	const char *s = getenv("SERIALCGI_TEST_GRANT_DELAY");
+	double d;
+
+	if (s == NULL || parse_seconds(s, &d) == -1)
+		return;
+	log_msg("test hook: ticket %llu granted the lock; marking it in "
+	    "%.3f s", (unsigned long long)t->ticket, d);
+	(void)clock_sleep_until(clock_now() + d);
+}
+#else
+#define test_hook_granted(t)	((void)(t))
+#endif
+
 int
 turn_wait(struct turn *t, struct lock *l, int cancel_fd,
     const _Atomic int *rewait)
@@ -62,6 +85,7 @@ turn_wait(struct turn *t, struct lock *l, int cancel_fd,
 		if (refuse_token(t, l) == -1)
 			return -1;
 	}
+	test_hook_granted(t);
 	/* The holder now, before anything else is done (a job's durable
 	 * start among them): the next ticket queues in the lock behind
 	 * us at once, and learns of our death from the kernel. */
