@@ -88,14 +88,12 @@ NEEDED_LIBS += -fsanitize=$(SANITIZE)
 CLIENT_LIBS += -fsanitize=$(SANITIZE)
 endif
 
-PORT		?= 8080
-PROCESSES	?= 4
-WORK_SECONDS	?= 3
-export PORT PROCESSES WORK_SECONDS
-# The optional ones only when set: an empty value would be refused.
+# Settings pass through to the stack only when set: their defaults are
+# the responder's table's (serialcgi --settings), written once there.
 # THREADS is gone; passed on only so that the stack can say so.
-$(foreach v,QUEUE RUN_DIR SERVICE_USER WORK_LOG IO_TIMEOUT SLOW_WAIT THREADS \
-	LOCK_URL LOCK_KEY ENGINE_PORT JOB_QUEUE JOB_RETENTION CALLBACK_ALLOW,\
+$(foreach v,PORT PROCESSES WORK_SECONDS QUEUE RUN_DIR SERVICE_USER WORK_LOG \
+	IO_TIMEOUT SLOW_WAIT THREADS LOCK_URL LOCK_KEY ENGINE_PORT JOB_QUEUE \
+	JOB_RETENTION CALLBACK_ALLOW,\
 	$(if $(value $(v)),$(eval export $(v))))
 
 .PHONY: all deps run cluster test bench deb install install-nginx uninstall \

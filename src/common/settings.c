@@ -93,6 +93,8 @@ static const struct setting table[] = {
 	  "service user cannot reach it)" },
 	{ NULL, 0, "SERVICE_USER", K_TEXT, NONE, 0, 0, "serialcgi", NULL,
 	  "as root, the user the stack runs as" },
+	{ NULL, 0, "ENGINE_PORT", K_INT, AT(engine_port), 1024, 65535,
+	  "55432", NULL, "make cluster's private PostgreSQL" },
 	{ "threads", 't', "THREADS", K_GONE, NONE, 0, 0, "", "N",
 	  "gone in 0.2: a waiting request holds no\nthread" },
 	{ "check", 'c', NULL, K_FLAG, NONE, 0, 0, "", NULL,

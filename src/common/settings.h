@@ -37,6 +37,7 @@ struct config {
 	long		 queue;		/* requests nginx admits to /test */
 	long		 processes;	/* responders multiwatch keeps */
 	long		 port;		/* nginx's port on 127.0.0.1 */
+	long		 engine_port;	/* make cluster's PostgreSQL */
 };
 
 enum settings_verdict {
