@@ -61,8 +61,10 @@ reply_text(struct conn *c, int status, const char *type, const char *extra,
 		errno = EOVERFLOW;
 		return -1;
 	}
+	/* What the socket does not take at once goes out from the loop,
+	 * once the runner has handed c back (fcgi.c). */
 	return record_reply(c->fd, c->rr.id, hdr, (size_t)n, text,
-	    strcmp(c->method, "HEAD") == 0 ? 0 : len);
+	    strcmp(c->method, "HEAD") == 0 ? 0 : len, &c->out, &c->out_len);
 }
 
 int
