@@ -29,7 +29,8 @@ COMMON	= src/common/clock.c src/common/parse.c src/common/log.c \
 TURN	= src/turn/runner.c src/turn/turn.c src/turn/board.c \
 	  src/turn/board_shm.c src/turn/board_stats.c src/turn/lock.c \
 	  src/turn/lock_flock.c src/turn/lock_pg.c src/turn/work.c \
-	  src/turn/work_sleep.c \
+	  src/turn/work_sleep.c src/turn/work_cgi.c src/turn/cgi.c \
+	  src/turn/proctree.c \
 	  src/turn/worklog.c
 JOBS	= src/jobs/jobs.c src/jobs/jobrun.c src/jobs/janitor.c \
 	  src/jobs/job_json.c src/jobs/store.c src/jobs/db.c \
@@ -39,7 +40,7 @@ SERVE	= src/serve/main.c src/serve/fcgi.c src/serve/conn.c \
 	  src/serve/record.c src/serve/http.c src/serve/reply.c \
 	  src/serve/jobs_http.c src/serve/status.c src/serve/status_html.c \
 	  src/serve/metrics.c src/serve/procstat.c src/serve/notify.c \
-	  src/serve/signals.c
+	  src/serve/signals.c src/serve/cgi_env.c src/serve/work_http.c
 SRCS	= $(COMMON) $(TURN) $(JOBS) $(SERVE)
 OBJS	= $(SRCS:.c=.o)
 PKGS	= libcjson

@@ -140,6 +140,7 @@ conn_free(struct conn *c)
 		close(c->body_fd);
 	free(c->body);
 	free(c->params);
+	free(c->env);
 	free(c->out);
 	free(c->buf);
 }
@@ -157,4 +158,20 @@ conn_is(const struct conn *c, const char *list)
 		    w[n] == '\0'))
 			return 1;
 	return 0;
+}
+
+int
+conn_gone(struct source *s)
+{
+	struct conn *c = (struct conn *)s;
+
+	return s->gone || record_peer_gone(c->fd);
+}
+
+void
+conn_release(struct source *s)
+{
+	struct conn *c = (struct conn *)s;
+
+	c->done(c);
 }

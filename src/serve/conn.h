@@ -55,6 +55,7 @@ struct conn {
 	 * program's environment (work_cgi.h). */
 	unsigned char	*params;
 	size_t		 params_len;
+	char		**env;		/* the program's, once built */
 	/* An answer too large for the socket's buffer: what is left of
 	 * it, for the loop to write (fcgi.c). */
 	unsigned char	*out;
@@ -74,8 +75,15 @@ int conn_params(struct conn *c, unsigned char *buf);
 int conn_is_work(const struct conn *c);
 
 /* conn_free: close and free what c holds beyond itself (body, params,
- * a pending answer). */
+ * environment, a pending answer). */
 void conn_free(struct conn *c);
+
+/* The source operations every parked request shares: conn_gone: has
+ * the requester left (s->gone, or nginx closed the connection: it does
+ * when its client leaves)? Returns 1 or 0. conn_release: hand c back
+ * to whoever closes it (c->done). */
+int conn_gone(struct source *s);
+void conn_release(struct source *s);
 
 /* conn_is: is c's method one of the words of list ("GET HEAD")?
  * Returns 1 or 0. */

@@ -3,8 +3,11 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "board_stats.h"
+#include "cgi.h"
 #include "reply.h"
 
 #define NOMEM	"{\"error\":\"out of memory\"}\n"
@@ -25,7 +28,9 @@ reason(int status)
 	case 413: return "Content Too Large";
 	case 415: return "Unsupported Media Type";
 	case 422: return "Unprocessable Content";
+	case 502: return "Bad Gateway";
 	case 503: return "Service Unavailable";
+	case 504: return "Gateway Timeout";
 	default:  return "Internal Server Error";
 	}
 }
@@ -105,4 +110,69 @@ int
 reply_unavailable(struct conn *c, const char *why)
 {
 	return reply_error(c, 503, retry_after, why);
+}
+
+int
+reply_cgi(struct conn *c, const unsigned char *answer, size_t head_len,
+    size_t len, const char *extra)
+{
+	char *head;
+	long n;
+	size_t cap = head_len + strlen(extra) + 3;
+	int rc;
+
+	if ((head = malloc(cap)) == NULL)
+		return reply_text(c, 500, "application/json", "", NOMEM,
+		    strlen(NOMEM));
+	/* The program's fields, each CRLF-ended, then ours, then the
+	 * blank line: nginx reads Status, Location and the rest. */
+	if ((n = cgi_head(answer, head_len, head, cap)) == -1) {
+		free(head);
+		errno = EOVERFLOW;
+		return -1;
+	}
+	memcpy(head + n, extra, strlen(extra));
+	n += (long)strlen(extra);
+	memcpy(head + n, "\r\n", 2);
+	rc = record_reply(c->fd, c->rr.id, head, (size_t)n + 2,
+	    (const char *)answer + head_len, strcmp(c->method, "HEAD") ==
+	    0 ? 0 : len - head_len, &c->out, &c->out_len);
+	free(head);
+	return rc;
+}
+
+/* nginx's limit_conn refused the request and sent it here to be
+ * counted and answered (location @serialcgi_busy); SERIALCGI_QUEUE is
+ * its bound. */
+int
+reply_busy(struct conn *c)
+{
+	char why[80];
+
+	if (c->queue > 0)
+		snprintf(why, sizeof(why), "busy: %ld requests already "
+		    "admitted", c->queue);
+	else
+		snprintf(why, sizeof(why), "busy: the queue is full");
+	board_stats_rejected();
+	return reply_unavailable(c, why);
+}
+
+void
+reply_timing(const struct turn *t, char *buf, size_t len)
+{
+	char timing[48] = "", header[48] = "";
+
+	/* The fencing token, for downstream resources to refuse a stale
+	 * holder's writes (Kleppmann, "How to do distributed locking"). */
+	if (t->token != 0) {
+		snprintf(timing, sizeof(timing), ", fence;desc=\"%llu\"",
+		    (unsigned long long)t->token);
+		snprintf(header, sizeof(header), "X-Fence-Token: %llu\r\n",
+		    (unsigned long long)t->token);
+	}
+	/* W3C Server-Timing: durations in milliseconds. */
+	snprintf(buf, len, "Server-Timing: wait;dur=%.3f, work;dur=%.3f%s"
+	    "\r\n%s", (t->t1 - t->t0) * 1e3, (t->t2 - t->t1) * 1e3, timing,
+	    header);
 }

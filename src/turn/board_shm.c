@@ -22,7 +22,7 @@
 #include "incarnation.h"
 #include "log.h"
 
-#define BOARD_MAGIC	0x3730445242494353ULL	/* "SCIBRD07" */
+#define BOARD_MAGIC	0x3830445242494353ULL	/* "SCIBRD08" */
 
 struct board_shm board_shm = { NULL, -1, -1, 0, NULL };
 

@@ -17,6 +17,8 @@
 #define BOARD_ID_LEN	64	/* bytes of a request id kept per ticket,
 				 * as nginx's map lets through */
 #define BOARD_ORPHAN_GRACE 0.75	/* s an orphan may hold the queue */
+#define BOARD_WORK_ENDS	6	/* work.h's enum work_end */
+#define BOARD_RECENT	32	/* works whose lengths make estimates */
 
 /* A queue entry goes WAITING -> NEXT -> DONE (its work began: the
  * holder moves out of the ring, so the ring's head never waits on a
@@ -70,6 +72,13 @@ struct shared {
 					 * none (stored plus one) */
 	_Atomic uint64_t fence, lock_lost, engine_errors;
 	_Atomic uint64_t jobs;		/* jobs queued here, ever */
+	/* How programs' works ended (work.h's enum work_end), and how
+	 * the programs exited: 0, another status, a signal. */
+	_Atomic uint64_t work_ends[BOARD_WORK_ENDS];
+	_Atomic uint64_t exits[3];
+	/* The last works' lengths, in us, for estimates (a median). */
+	_Atomic uint32_t recent[BOARD_RECENT];
+	_Atomic uint32_t recent_n;
 	_Atomic int32_t	 first_slot;	/* the janitor's first round: 0 not
 					 * begun, slot + 1 at it, -1 done */
 	_Atomic uint64_t first_inc;

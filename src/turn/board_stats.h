@@ -26,6 +26,10 @@ struct board_stats {
 	uint64_t	 fence;		/* the highest fencing token granted
 					 * here, 0 with flock alone */
 	uint64_t	 lock_lost, engine_errors;
+	uint64_t	 work_ends[BOARD_WORK_ENDS];	/* programs' */
+	uint64_t	 exits[3];	/* exit 0, another, a signal */
+	double		 typical;	/* median of the last works'
+					 * lengths, s; 0 before any */
 };
 
 /* One request in the queue, or the one the lock holder works for. */
@@ -63,6 +67,15 @@ int board_stats_fence(uint64_t token, uint64_t *before);
 
 /* board_stats_lock_lost: count one work whose engine lock was lost. */
 void board_stats_lock_lost(void);
+
+/* board_stats_work: count how a program's work ended (work.h's enum
+ * work_end; -1: it never began) and the program's wait status (-1:
+ * none). */
+void board_stats_work(int end, int status);
+
+/* board_stats_length: one more work lasted seconds; the last
+ * BOARD_RECENT make the estimates (board_stats' typical). */
+void board_stats_length(double seconds);
 
 /* board_stats: a consistent snapshot. Entries of dead processes are
  * cleared first, so the numbers are true even after a kill -9.

@@ -339,6 +339,7 @@ run_work(struct source *s)
 	if (watched_work(s) == -1)
 		how = errno == ENOLCK ? TURN_LOST : TURN_FAILED;
 	t->t2 = clock_now();
+	board_stats_length(t->t2 - t->t1);
 	/* Let go first: the next waiter is already queued in the lock.
 	 * Never hold the lock while answering. */
 	if (turn_release(t, q.lk) == -1)
