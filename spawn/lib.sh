@@ -247,3 +247,30 @@ user_tasks() {
 	done
 	return 0
 }
+
+# settings_defaults SERIALCGI [SKIP...]: every setting that is unset or
+# empty gets its default from the responder's table (serialcgi
+# --settings), the one place each is written; those named in SKIP are
+# left as they are. Sets shell variables; exports nothing.
+settings_defaults() {
+	local bin=$1 line var opt def rest s
+	shift
+	while IFS= read -r line; do
+		# Empty fields survive as \037: a tab is blank to IFS.
+		IFS=$'\037' read -r var opt def rest <<<"${line//$'\t'/$'\037'}"
+		for s in "$@"; do [[ $var == "$s" ]] && continue 2; done
+		[[ -n ${!var:-} || -z $def ]] || printf -v "$var" '%s' "$def"
+	done < <("$bin" --settings)
+}
+
+# work_bound: the longest one work may last, whole seconds rounded up:
+# WORK_SECONDS for the sleep, or with WORK_COMMAND its WORK_TIMEOUT and
+# the 2 s from SIGTERM to SIGKILL, whichever is longer. 5 when the
+# settings are unknown (no responder built).
+work_bound() {
+	awk -v s="${WORK_SECONDS:-}" -v c="${WORK_COMMAND:-}" \
+		-v t="${WORK_TIMEOUT:-}" 'BEGIN {
+		w = s == "" ? 5 : s + 0
+		if (c != "" && t + 2 > w) w = t + 2
+		printf "%d", (w == int(w)) ? w : int(w) + 1 }'
+}

@@ -84,10 +84,17 @@ page_item() {
 	local var opt def range help
 	# The defaults spawn/stack and spawn/responders use come from
 	# --settings; a hard-coded ${VAR:-value} of a setting would drift.
+	# spawn/responders' own PROCESSES and RUN_DIR are the exceptions the
+	# README's table names (a shared host: fewer processes, ~/.serialcgi).
+	# A place made of other variables (JOBS_DB=${JOBS_DB:-$PRIVATE/..})
+	# is where a script puts a file, not a default.
+	grep -qF '4 (2 for `spawn/responders`' "$README"
+	grep -qF '(`~/.serialcgi` for `spawn/responders`)' "$README"
 	while IFS=$'\037' read -r var opt def range help; do
-		run grep -nE "\\\$\\{$var:-[^}]" "$TOP/spawn/stack" \
+		run grep -nE "\\\$\\{$var:-[^}\$]" "$TOP/spawn/stack" \
 			"$TOP/spawn/responders" "$TOP/spawn/cluster"
-		assert_output ""
+		refute_output --regexp "^[^:]*/spawn/(stack|cluster):"
+		[[ $var == PROCESSES || $var == RUN_DIR ]] || assert_output ""
 		run grep -nE "^$var[[:space:]]*\\?=" "$TOP/Makefile"
 		assert_output ""
 	done < <(settings)
