@@ -156,7 +156,13 @@ for k in IDS:
 	assert_success
 	# The plain answer's keys come first, with the same counts.
 	run jq -c 'keys_unsorted' "$BATS_TEST_TMPDIR/full"
-	assert_output '["holder","waiters","served","skipped","rejected","processes","queue","wait_seconds","host"]'
+	assert_output '["holder","waiters","served","skipped","rejected","processes","queue","estimate","wait_seconds","host"]'
+	# The queue's estimates count on the median of the last works:
+	# the holder's is one, so each waiter's eta is one work more.
+	run jq -e '.estimate.typical_work_seconds > 0 and
+		(.queue | [range(1; length) as $i | .[$i].eta_seconds -
+		.[$i - 1].eta_seconds] | all(. > 0))' "$BATS_TEST_TMPDIR/full"
+	assert_success
 	# The histogram as /metrics has it: 13 buckets, cumulative, +Inf.
 	run jq -e '.wait_seconds | (.buckets | length == 13) and
 		.buckets[-1].le == "+Inf" and .buckets[-1].count == .count and

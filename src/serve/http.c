@@ -21,7 +21,10 @@
 #include "status.h"
 #include "work_http.h"
 
-static const char *engine;	/* the lock engine's backend, or NULL */
+static struct {
+	const char	*engine;	/* the lock engine's backend, or NULL */
+	int		 program;	/* WORK_COMMAND is set */
+} ht;
 
 static int
 reply_elapsed(struct conn *c, const struct turn *t)
@@ -70,8 +73,8 @@ serve_status(struct conn *c)
 		    "Cache-Control: no-store\r\nContent-Security-Policy: "
 		    STATUS_HTML_CSP "\r\n", status_html, status_html_len);
 	if (board_stats(&st) == -1 || (text = view == STATUS_FULL ?
-	    status_full(&st, engine, clock_now()) :
-	    metrics_status(&st, engine, clock_now())) == NULL)
+	    status_full(&st, ht.engine, clock_now()) :
+	    metrics_status(&st, ht.engine, clock_now())) == NULL)
 		return reply_error(c, 500, "", "no scoreboard");
 	rc = reply_text(c, 200, "application/json", "Cache-Control: "
 	    "no-store\r\n", text, strlen(text));
@@ -89,7 +92,8 @@ serve_metrics(struct conn *c)
 	if (!c->local)
 		return not_local(c);
 	if (board_stats(&st) == -1 ||
-	    (n = metrics_prometheus(&st, engine, text, sizeof(text))) == -1 ||
+	    (n = metrics_prometheus(&st, ht.engine, ht.program, text,
+	    sizeof(text))) == -1 ||
 	    (p = procstat_prometheus(text + n, sizeof(text) - n)) == -1)
 		return reply_error(c, 500, "", "no scoreboard");
 	return reply_text(c, 200, "text/plain; version=0.0.4; charset=utf-8",
@@ -201,8 +205,9 @@ http_route(struct conn *c, int stopping)
 void
 http_init(const struct config *cfg, const char *lock_engine)
 {
-	engine = lock_engine;
-	status_init(cfg->board_path);
+	ht.engine = lock_engine;
+	ht.program = cfg->work_command != NULL;
+	status_init(cfg->board_path, cfg->work_seconds);
 	reply_init(cfg->work_seconds);
 	work_http_init(cfg);
 }

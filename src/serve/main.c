@@ -203,7 +203,10 @@ main(int argc, char *argv[])
 	log_msg("ready: event loop and turn runner, work %.3f s, lock %s %s%s",
 	    cfg.work_seconds, lk.be->name, cfg.lock_path, cfg.lock_url ?
 	    " and the engine's advisory lock" : "");
-	notify_ready();
+	/* A stop waits for the work in progress: one work at most (a
+	 * program's WORK_TIMEOUT and its 2 s to die), and a margin. */
+	notify_ready((cfg.work_command != NULL ? cfg.work_timeout +
+	    WORK_CGI_GRACE : cfg.work_seconds) + 5);
 	if ((sig = loop_run()) == -1)
 		err(1, "epoll_wait");
 	log_msg("stopped");

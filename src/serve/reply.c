@@ -12,7 +12,7 @@
 
 #define NOMEM	"{\"error\":\"out of memory\"}\n"
 
-static char retry_after[48];	/* "Retry-After: N\r\n" */
+static double work_seconds;	/* before any work is measured */
 
 static const char *
 reason(int status)
@@ -36,20 +36,31 @@ reason(int status)
 }
 
 void
-reply_init(double work_seconds)
+reply_init(double seconds)
 {
-	long r = (long)work_seconds;
-
-	if ((double)r < work_seconds || r < 1)
-		r++;
-	snprintf(retry_after, sizeof(retry_after), "Retry-After: %ld\r\n",
-	    r);
+	work_seconds = seconds;
 }
 
+/* One work from now a place in the queue frees up: the median of the
+ * last works' lengths (WORK_SECONDS before any), whole seconds rounded
+ * up, at least 1 (RFC 9110 10.2.3). Per thread: the loop and the runner
+ * answer at once. */
 const char *
 reply_retry_after(void)
 {
-	return retry_after;
+	static _Thread_local char line[48];
+	double w = board_stats_typical();
+	long r;
+
+	if (w == 0)
+		w = work_seconds;
+	/* To the millisecond first: a sleep of 3 s measures 3.00001. */
+	w = (double)(long long)(w * 1000 + 0.5) / 1000;
+	r = (long)w;
+	if ((double)r < w || r < 1)
+		r++;
+	snprintf(line, sizeof(line), "Retry-After: %ld\r\n", r);
+	return line;
 }
 
 int
@@ -109,7 +120,7 @@ reply_error(struct conn *c, int status, const char *extra, const char *why)
 int
 reply_unavailable(struct conn *c, const char *why)
 {
-	return reply_error(c, 503, retry_after, why);
+	return reply_error(c, 503, reply_retry_after(), why);
 }
 
 int

@@ -13,9 +13,8 @@
 #include "conn.h"
 #include "turn.h"
 
-/* reply_init: the Retry-After of this service's 503s and monitors: one
- * work of work_seconds, rounded up to whole seconds, at least 1 (RFC
- * 9110 10.2.3). */
+/* reply_init: the length of one work (s) the Retry-After of this
+ * service's 503s and monitors counts on until works are measured. */
 void reply_init(double work_seconds);
 
 /*
@@ -59,7 +58,9 @@ int reply_busy(struct conn *c);
 #define REPLY_TIMING_MAX	192
 void reply_timing(const struct turn *t, char *buf, size_t len);
 
-/* reply_retry_after: the "Retry-After: N\r\n" header line. */
+/* reply_retry_after: the "Retry-After: N\r\n" header line: one work
+ * from now, the median of the last works' lengths rounded up (an
+ * estimate), at least 1 s. Valid until the thread's next call. */
 const char *reply_retry_after(void);
 
 #endif

@@ -90,14 +90,13 @@ by_value(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* The median of the last works' lengths, s; 0 before any. */
-static double
-typical(void)
+double
+board_stats_typical(void)
 {
 	struct shared *b = board_shm.s;
-	uint32_t v[BOARD_RECENT], n = atomic_load(&b->recent_n), i;
+	uint32_t v[BOARD_RECENT], n, i;
 
-	if (n == 0)
+	if (b == NULL || (n = atomic_load(&b->recent_n)) == 0)
 		return 0;
 	if (n > BOARD_RECENT)
 		n = BOARD_RECENT;
@@ -201,7 +200,7 @@ board_stats(struct board_stats *st)
 		st->work_ends[i] = atomic_load(&b->work_ends[i]);
 	for (i = 0; i < 3; i++)
 		st->exits[i] = atomic_load(&b->exits[i]);
-	st->typical = typical();
+	st->typical = board_stats_typical();
 	return 0;
 }
 

@@ -74,8 +74,10 @@ void board_stats_lock_lost(void);
 void board_stats_work(int end, int status);
 
 /* board_stats_length: one more work lasted seconds; the last
- * BOARD_RECENT make the estimates (board_stats' typical). */
+ * BOARD_RECENT make the estimates: board_stats_typical, their median
+ * (s; 0 before any), also board_stats' typical. */
 void board_stats_length(double seconds);
+double board_stats_typical(void);
 
 /* board_stats: a consistent snapshot. Entries of dead processes are
  * cleared first, so the numbers are true even after a kill -9.
