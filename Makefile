@@ -95,7 +95,8 @@ endif
 # THREADS is gone; passed on only so that the stack can say so.
 $(foreach v,PORT PROCESSES WORK_SECONDS QUEUE RUN_DIR SERVICE_USER WORK_LOG \
 	IO_TIMEOUT SLOW_WAIT THREADS LOCK_URL LOCK_KEY ENGINE_PORT JOB_QUEUE \
-	JOB_RETENTION CALLBACK_ALLOW,\
+	JOB_RETENTION CALLBACK_ALLOW WORK_COMMAND WORK_TIMEOUT WORK_OUTPUT_MAX \
+	WORK_ON_ABORT WORK_URL WORK_CA_FILE,\
 	$(if $(value $(v)),$(eval export $(v))))
 
 .PHONY: all deps run cluster test bench deb install install-nginx uninstall \
