@@ -30,7 +30,7 @@ TURN	= src/turn/runner.c src/turn/turn.c src/turn/board.c \
 	  src/turn/board_shm.c src/turn/board_stats.c src/turn/lock.c \
 	  src/turn/lock_flock.c src/turn/lock_pg.c src/turn/work.c \
 	  src/turn/work_sleep.c src/turn/work_cgi.c src/turn/cgi.c \
-	  src/turn/proctree.c src/turn/work_upstream.c \
+	  src/turn/proctree.c src/turn/work_upstream.c src/turn/work_env.c \
 	  src/turn/worklog.c
 JOBS	= src/jobs/jobs.c src/jobs/jobrun.c src/jobs/janitor.c \
 	  src/jobs/job_json.c src/jobs/store.c src/jobs/db.c \

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 #include "board_stats.h"
@@ -13,6 +14,7 @@
 #include "log.h"
 #include "reply.h"
 #include "work_cgi.h"
+#include "work_env.h"
 #include "work_http.h"
 #include "work_upstream.h"
 
@@ -46,11 +48,16 @@ prepare(struct source *s, struct work *w)
 {
 	struct conn *c = (struct conn *)s;
 	const struct turn *t = &s->turn;
+	char *block = NULL;
+	size_t blen;
 
 	w->be = wh.be;
-	if ((c->env = cgi_env_build(c->params, c->params_len, c->body_len,
-	    c->id, t->t1 - t->t0, t->token)) == NULL ||
-	    (c->body_len > 0 && body_fd(c) == -1)) {
+	if (cgi_env_request(c->params, c->params_len, c->body_len, &block,
+	    &blen) == 0)
+		c->env = work_env_turn(block, blen, c->id, t->t1 - t->t0,
+		    t->token, NULL);
+	free(block);
+	if (c->env == NULL || (c->body_len > 0 && body_fd(c) == -1)) {
 		snprintf(w->why, sizeof(w->why), "the program's %s: %s",
 		    c->env == NULL ? "environment" : "stdin",
 		    strerror(errno));
