@@ -103,8 +103,11 @@ work_env_turn(const char *block, size_t len, const char *id, double wait,
 		snprintf(num, sizeof(num), "%llu", (unsigned long long)token);
 		(void)work_env_add_str(&e, "SERIALCGI_FENCE_TOKEN", num);
 	}
-	if (job != NULL)
+	/* A job's program may say how far it is on fd 3 (work_cgi.h). */
+	if (job != NULL) {
 		(void)work_env_add_str(&e, "SERIALCGI_JOB_ID", job);
+		(void)work_env_add_str(&e, "SERIALCGI_PROGRESS_FD", "3");
+	}
 	if (!e.failed && (env = pack(&e)) == NULL)
 		errno = ENOMEM;
 	if (e.failed)
