@@ -285,6 +285,14 @@ board_self(int *slot, long *pid)
 }
 
 int
+board_owner_here(int slot, uint64_t inc)
+{
+	signed char seen[BOARD_PROCS] = { 0 };
+
+	return board_shm_owner_alive(slot, inc, seen);
+}
+
+int
 board_adopt(uint64_t ticket, uint64_t inc)
 {
 	struct shared *b = board_shm.s;
