@@ -148,12 +148,18 @@ install_pair() {
 		grep -qxF "    include $RUN/$f;" "$RUN/nginx.conf" ||
 			grep -qxF "        include $RUN/$f;" "$RUN/nginx.conf"
 	done
+	# One zone, and QUEUE for each location under it: /test, /work
+	# and /work/ share the one limit.
 	run grep -h '^ *limit_conn' "$RUN/serialcgi-http.conf" \
 		"$RUN/serialcgi-server.conf"
 	assert_output "limit_conn_zone serialcgi zone=serialcgi:64k;
-    limit_conn serialcgi 7;
-    limit_conn_status 503;
-    limit_conn_log_level warn;"
+$(for l in /test /work /work/; do
+	printf '    limit_conn serialcgi 7;\n    limit_conn_status 503;\n'
+	printf '    limit_conn_log_level warn;\n'
+done)"
+	run grep -c -E '^location (= /test|= /work|\^~ /work/) \{$' \
+		"$RUN/serialcgi-server.conf"
+	assert_output 3
 }
 
 @test "Debian's nginx with the pair: nginx -t, then 4 at once 0.5 s apart" {
