@@ -23,9 +23,10 @@ extern const struct work_backend work_upstream;
 
 /*
  * work_upstream_check: may url be WORK_URL? http or https, a host, a
- * port from 1 to 65535 if given, no credentials, parsed by libcurl's
- * URL API (loaded now: call before any thread starts). Returns 0, or
- * -1 with why (at most len bytes).
+ * port from 1 to 65535 if given, no credentials (why never shows
+ * them), no query or fragment (the request's own query is appended),
+ * parsed by libcurl's URL API (loaded now: call before any thread
+ * starts). Returns 0, or -1 with why (at most len bytes).
  */
 int work_upstream_check(const char *url, char *why, size_t len);
 
