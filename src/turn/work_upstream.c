@@ -470,6 +470,16 @@ answer(struct call *c)
 	return 0;
 }
 
+/* Was the call never made: no connection, or no TLS session to trust?
+ * That is a failed work, not a bad answer, in the log and /metrics. */
+static int
+unreachable(CURLcode rc)
+{
+	return rc == CURLE_COULDNT_RESOLVE_HOST ||
+	    rc == CURLE_COULDNT_CONNECT || rc == CURLE_SSL_CONNECT_ERROR ||
+	    rc == CURLE_PEER_FAILED_VERIFICATION;
+}
+
 /* What a failed transfer says, in one line. */
 static void
 judge(struct call *c, CURLcode rc, enum work_end why)
@@ -491,7 +501,7 @@ judge(struct call *c, CURLcode rc, enum work_end why)
 		snprintf(w->why, sizeof(w->why), "upstream: answer over "
 		    "WORK_OUTPUT_MAX (%zu bytes)", up.output_max);
 	} else {
-		w->end = WORK_BAD;
+		w->end = unreachable(rc) ? WORK_FAILED : WORK_BAD;
 		snprintf(w->why, sizeof(w->why), "upstream: %.140s", e);
 		w->why[strcspn(w->why, "\r\n")] = '\0';
 	}
