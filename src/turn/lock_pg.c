@@ -40,7 +40,14 @@
  * search_path: the new one starts past it. */
 #define FENCE_SCHEMA	"serialcgi"
 #define FENCE_SEQUENCE	FENCE_SCHEMA ".fence"
-#define FENCE_SETUP	"CREATE SCHEMA IF NOT EXISTS " FENCE_SCHEMA "; " \
+/* Responders starting together would race in the CREATEs (IF NOT
+ * EXISTS does not guard against a concurrent one: "duplicate key value
+ * violates unique constraint"), so the statements, one transaction, go
+ * one session at a time: an advisory transaction lock, in the key space
+ * of two int4 keys, which no single bigint key (LOCK_KEY, the job
+ * store's) can share. */
+#define FENCE_SETUP	"SELECT pg_advisory_xact_lock(1396918089, 1); " \
+	"CREATE SCHEMA IF NOT EXISTS " FENCE_SCHEMA "; " \
 	"DO $$DECLARE old bigint := 0; BEGIN " \
 	"IF to_regclass('" FENCE_SEQUENCE "') IS NULL THEN " \
 	"IF to_regclass('serialcgi_fence') IS NOT NULL THEN " \
@@ -200,9 +207,9 @@ drop:
 /*
  * Make the fencing sequence if it is missing, then check it: CACHE 1,
  * or tokens handed out by two sessions come out of order (a session
- * takes CACHE values at once: 1, 21, 2). Its CREATE may race another
- * responder's, or lack the privilege where an operator made it
- * beforehand: the check says what is wrong. A sequence that is not
+ * takes CACHE values at once: 1, 21, 2). Its CREATE may lack the
+ * privilege where an operator made it beforehand: the check says what
+ * is wrong. A sequence that is not
  * right makes every turn fail (e->misset) until it is.
  */
 static void
