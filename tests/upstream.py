@@ -275,6 +275,12 @@ class Server(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 1024
 
+    def handle_error(self, request, client_address):
+        # A client that resets its idle keep-alive connection (HAProxy
+        # does, at its exit) is no error of ours.
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
     def finish_request(self, request, client_address):
         # In the connection's own thread: a slow or failed handshake
         # holds up no other connection.
