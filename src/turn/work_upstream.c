@@ -142,6 +142,11 @@ request_fields(char **env)
 
 	if ((h = append(h, "Expect:")) == NULL)	/* no 100-continue */
 		return NULL;
+	/* For a client that sent no Accept, libcurl would send its own
+	 * (any type): the upstream sees none. */
+	if (env_get(env, "HTTP_ACCEPT") == NULL &&
+	    (h = append(h, "Accept:")) == NULL)
+		return NULL;
 	for (i = 0; env[i] != NULL; i++) {
 		if (strncmp(env[i], "HTTP_", 5) != 0 ||
 		    (eq = strchr(env[i], '=')) == NULL)
