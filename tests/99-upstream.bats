@@ -300,6 +300,9 @@ all_as_planned() {
 	assert_output --partial ' 200 '
 	run field raw1 .target_hex
 	assert_output "$(printf '/base/caf\xc3\xa9/a%%2Fb/raw1?q=\xc3\xa9&x=%%2F' | od -An -tx1 -v | tr -d ' \n')"
+	# It sent no Accept, and the upstream got none (libcurl adds one).
+	run field raw1 '[.headers[][0]] | index("Accept")'
+	assert_output null
 	get '/work/q/empty1?'
 	run field empty1 .query
 	assert_output ""
