@@ -264,11 +264,12 @@ settings_defaults() {
 }
 
 # work_bound: the longest one work may last, whole seconds rounded up:
-# WORK_SECONDS for the sleep, or with WORK_COMMAND its WORK_TIMEOUT and
-# the 2 s from SIGTERM to SIGKILL, whichever is longer. 5 when the
-# settings are unknown (no responder built).
+# WORK_SECONDS for the sleep, or with WORK_COMMAND or WORK_URL their
+# WORK_TIMEOUT and 2 s more (a program's from SIGTERM to SIGKILL, an
+# upstream's margin), whichever is longer. 5 when the settings are
+# unknown (no responder built).
 work_bound() {
-	awk -v s="${WORK_SECONDS:-}" -v c="${WORK_COMMAND:-}" \
+	awk -v s="${WORK_SECONDS:-}" -v c="${WORK_COMMAND:-}${WORK_URL:-}" \
 		-v t="${WORK_TIMEOUT:-}" 'BEGIN {
 		w = s == "" ? 5 : s + 0
 		if (c != "" && t + 2 > w) w = t + 2
