@@ -97,9 +97,15 @@ fastapi_or_skip() {
 # uvicorn_up WORKERS: tests/seed_fastapi.py under uvicorn on a free port,
 # work 0.05 s; sets URL once every worker has started its application.
 uvicorn_up() {
-	local workers=$1 log=$BATS_TEST_TMPDIR/uvicorn-$1.log port i n
+	local workers=$1 log=$BATS_TEST_TMPDIR/uvicorn-$1.log port i n prio=()
 	port=$(free_port)
-	PYTHONDONTWRITEBYTECODE=1 WORK_SECONDS=0.05 "$PYTHON" -m uvicorn \
+	# The client takes the work to be the smallest elapsed, which is
+	# the seed's sleep plus how late its event loop woke: on a loaded
+	# machine that lateness varies, and a work shorter than the first
+	# would look like an overlap. As root, the seed runs ahead of the
+	# load beside it (nice -10), so that its sleeps keep time.
+	(($(id -u) == 0)) && prio=(nice -n -10)
+	PYTHONDONTWRITEBYTECODE=1 WORK_SECONDS=0.05 "${prio[@]}" "$PYTHON" -m uvicorn \
 		--app-dir "$TOP/tests" --host 127.0.0.1 --port "$port" \
 		--workers "$workers" seed_fastapi:app \
 		</dev/null >"$log" 2>&1 3>&- &
