@@ -93,6 +93,21 @@ nap() {
 	fi
 }
 
+# listening PORT: a TCP socket listens on PORT, on any address, by
+# proc(5)'s /proc/net/tcp and tcp6 (this network namespace's). Forks
+# nothing.
+listening() {
+	local hex f local st _
+	printf -v hex '%04X' "$1"
+	for f in /proc/net/tcp /proc/net/tcp6; do
+		[[ -r $f ]] || continue
+		while read -r _ local _ st _; do
+			[[ $st == 0A && ${local##*:} == "$hex" ]] && return 0
+		done <"$f"
+	done
+	return 1
+}
+
 # free_port: a TCP port nobody uses, at random in 20000-31999: below the
 # ephemeral range (32768-60999) that clients take their ports from.
 free_port() {
