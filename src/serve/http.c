@@ -205,7 +205,7 @@ http_route(struct conn *c, int stopping)
 {
 	if (!c->path_cut && (strcmp(c->path, "/jobs") == 0 ||
 	    strncmp(c->path, "/jobs/", 6) == 0))
-		return jobs_http_route(c, stopping) ? HTTP_ANSWERED_BUSY :
+		return jobs_http_route(c, stopping) ? HTTP_HELD :
 		    HTTP_ANSWERED;
 	if (strcmp(c->path, "/test") != 0 && strcmp(c->path, "/status") !=
 	    0 && strcmp(c->path, "/metrics") != 0) {

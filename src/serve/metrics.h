@@ -27,7 +27,9 @@ cJSON *metrics_status_json(const struct board_stats *st,
 /*
  * metrics_prometheus: the scoreboard in the Prometheus text exposition
  * format 0.0.4 (prometheus.io/docs/instrumenting/exposition_formats);
- * the lock series only with an engine (as metrics_status).
+ * the lock series only with an engine (as metrics_status); then the
+ * state directory's free disk, and, with jobs on, the job store's
+ * state and failures.
  * Writes at most len bytes to buf. Returns the length, or -1 with
  * errno EOVERFLOW if buf is too small.
  */

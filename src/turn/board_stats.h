@@ -26,6 +26,9 @@ struct board_stats {
 	uint64_t	 fence;		/* the highest fencing token granted
 					 * here, 0 with flock alone */
 	uint64_t	 lock_lost, engine_errors;
+	int		 store_state;	/* the job store's, as its last user
+					 * found it (store.h's enum) */
+	uint64_t	 store_failures;	/* its calls that failed */
 };
 
 /* One request in the queue, or the one the lock holder works for. */
@@ -61,6 +64,12 @@ void board_stats_fence(uint64_t token);
 
 /* board_stats_lock_lost: count one work whose engine lock was lost. */
 void board_stats_lock_lost(void);
+
+/* board_stats_store: the job store was found in state (a number of the
+ * store's own, 0 for fine) just now; failed: count one failed call.
+ * board_stats_store_state: the state last found (0 before board_open). */
+void board_stats_store(int state, int failed);
+int board_stats_store_state(void);
 
 /* board_stats: a consistent snapshot. Entries of dead processes are
  * cleared first, so the numbers are true even after a kill -9.
