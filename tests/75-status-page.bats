@@ -150,7 +150,7 @@ for k in IDS:
 	assert_success
 	# The plain answer's keys come first, with the same counts.
 	run jq -c 'keys_unsorted' "$BATS_TEST_TMPDIR/full"
-	assert_output '["holder","waiters","served","skipped","rejected","processes","queue","wait_seconds","host"]'
+	assert_output '["holder","waiters","served","skipped","rejected","processes","queue","wait_seconds","host","jobs"]'
 	# The histogram as /metrics has it: 13 buckets, cumulative, +Inf.
 	run jq -e '.wait_seconds | (.buckets | length == 13) and
 		.buckets[-1].le == "+Inf" and .buckets[-1].count == .count and
@@ -193,9 +193,10 @@ for k in IDS:
 	curl -s "$URL/test" >/dev/null
 	curl -s "$URL/metrics" >"$BATS_TEST_TMPDIR/metrics"
 	parse_metrics <"$BATS_TEST_TMPDIR/metrics" >"$BATS_TEST_TMPDIR/parsed"
-	# Ours are as they were: eight families, none of them process_*.
+	# Ours are as they were: eight families, then the disk and the
+	# job store's two (added after them), none of them process_*.
 	run grep -c '^# TYPE serialcgi_' "$BATS_TEST_TMPDIR/metrics"
-	assert_output 8
+	assert_output 11
 	for f in process_cpu_seconds_total process_resident_memory_bytes \
 		process_virtual_memory_bytes process_open_fds \
 		process_start_time_seconds; do
