@@ -25,10 +25,13 @@ PROG	= serialcgi
 COMMON	= src/common/clock.c src/common/parse.c src/common/log.c \
 	  src/common/textbuf.c src/common/dl.c src/common/settings.c \
 	  src/common/loop.c src/common/pq.c src/common/webapi.c \
+	  src/common/procfs.c src/common/incarnation.c src/common/privfile.c \
 	  src/common/utf8.c
 TURN	= src/turn/runner.c src/turn/turn.c src/turn/board.c \
 	  src/turn/board_shm.c src/turn/board_stats.c src/turn/lock.c \
 	  src/turn/lock_flock.c src/turn/lock_pg.c src/turn/work.c \
+	  src/turn/work_sleep.c src/turn/work_cgi.c src/turn/cgi.c \
+	  src/turn/proctree.c \
 	  src/turn/worklog.c
 JOBS	= src/jobs/jobs.c src/jobs/jobrun.c src/jobs/janitor.c \
 	  src/jobs/job_json.c src/jobs/store.c src/jobs/db.c \
@@ -39,7 +42,7 @@ SERVE	= src/serve/main.c src/serve/fcgi.c src/serve/conn.c \
 	  src/serve/record.c src/serve/http.c src/serve/reply.c \
 	  src/serve/jobs_http.c src/serve/status.c src/serve/status_html.c \
 	  src/serve/metrics.c src/serve/procstat.c src/serve/notify.c \
-	  src/serve/signals.c
+	  src/serve/signals.c src/serve/cgi_env.c src/serve/work_http.c
 SRCS	= $(COMMON) $(TURN) $(JOBS) $(SERVE)
 OBJS	= $(SRCS:.c=.o)
 PKGS	= libcjson
@@ -89,14 +92,12 @@ NEEDED_LIBS += -fsanitize=$(SANITIZE)
 CLIENT_LIBS += -fsanitize=$(SANITIZE)
 endif
 
-PORT		?= 8080
-PROCESSES	?= 4
-WORK_SECONDS	?= 3
-export PORT PROCESSES WORK_SECONDS
-# The optional ones only when set: an empty value would be refused.
+# Settings pass through to the stack only when set: their defaults are
+# the responder's table's (serialcgi --settings), written once there.
 # THREADS is gone; passed on only so that the stack can say so.
-$(foreach v,QUEUE RUN_DIR SERVICE_USER WORK_LOG IO_TIMEOUT SLOW_WAIT THREADS \
-	LOCK_URL LOCK_KEY ENGINE_PORT JOB_QUEUE JOB_RETENTION CALLBACK_ALLOW,\
+$(foreach v,PORT PROCESSES WORK_SECONDS QUEUE RUN_DIR SERVICE_USER WORK_LOG \
+	IO_TIMEOUT SLOW_WAIT THREADS LOCK_URL LOCK_KEY ENGINE_PORT JOB_QUEUE \
+	JOB_RETENTION CALLBACK_ALLOW,\
 	$(if $(value $(v)),$(eval export $(v))))
 
 .PHONY: all deps run cluster test bench deb install install-nginx uninstall \
@@ -113,6 +114,14 @@ $(CLIENT): $(CLIENT_OBJS)
 
 .c.o:
 	$(CC) $(NEEDED_CFLAGS) $(CFLAGS) $(CPPFLAGS) -c -o $@ $<
+
+# For tests only: the responder with its test hooks (SERIALCGI_TEST_
+# variables, e.g. a pause between the lock's grant and the board's mark),
+# which the normal build compiles out. Built from the sources in one go.
+serialcgi-hooks: $(SRCS) $(wildcard src/*/*.h) Makefile
+	$(CC) $(NEEDED_CFLAGS) -Isrc/common -Isrc/turn -Isrc/jobs -Isrc/serve \
+		-DSERIALCGI_TEST_HOOKS $(CFLAGS) $(CPPFLAGS) $(LDFLAGS) -o $@ \
+		$(SRCS) $(NEEDED_LIBS) $(LDLIBS)
 
 $(OBJS) $(CLIENT_OBJS): $(wildcard src/*/*.h) Makefile
 
@@ -235,4 +244,5 @@ uninstall:
 	rm -rf $(DESTDIR)$(SHAREDIR)
 
 clean:
-	rm -f $(PROG) $(OBJS) $(CLIENT) $(CLIENT_OBJS) src/serve/status_html.c
+	rm -f $(PROG) $(OBJS) $(CLIENT) $(CLIENT_OBJS) src/serve/status_html.c \
+		serialcgi-hooks

@@ -113,6 +113,56 @@ as_service() {
 		--init-groups "$@"
 }
 
+# RUN_ROOT: where, as root, a checkout's stack goes when SERVICE_USER
+# cannot reach the checkout itself (a clone in /root or another 0700
+# home): RUN_ROOT/<checkout's name>-<hash of its path>, one per checkout,
+# the same at every start. Under /run (a tmpfs: emptied at boot).
+RUN_ROOT=/run/serialcgi
+
+# default_run_dir TOP: set RUN_DIR to the run directory of the checkout
+# TOP when none was given: TOP/run, unless we are root and SERVICE_USER
+# cannot search its way to TOP; then a directory of its own under
+# RUN_ROOT, and RUN_DIR_WHY says why. Nothing of TOP is opened up.
+default_run_dir() {
+	local top=$1 name hash
+	RUN_DIR=$top/run
+	RUN_DIR_WHY=
+	(($(id -u) == 0)) || return 0
+	# No such user yet: the stack's own check says so.
+	id -u "$SERVICE_USER" >/dev/null 2>&1 || return 0
+	as_service test -x "$top" 2>/dev/null && return 0
+	name=${top##*/}
+	name=${name//[^A-Za-z0-9_.+-]/_}
+	name=${name:0:24}
+	hash=$(printf '%s' "$top" | sha256sum)
+	RUN_DIR=$RUN_ROOT/${name:-checkout}-${hash:0:10}
+	RUN_DIR_WHY="$SERVICE_USER cannot reach $top: a directory on the way is closed to others"
+}
+
+# run_root: RUN_ROOT, root's, searchable (0711), not listable; refuse
+# one that anybody else could have planted or may write.
+run_root() {
+	[[ -L $RUN_ROOT ]] && die "$RUN_ROOT is a symlink; remove it"
+	if [[ ! -d $RUN_ROOT ]]; then
+		mkdir -m 0711 "$RUN_ROOT" || die "cannot make $RUN_ROOT"
+	fi
+	[[ -O $RUN_ROOT ]] || die "$RUN_ROOT is not root's; remove it"
+	[[ $(stat -c %a "$RUN_ROOT") == 711 ]] || chmod 0711 "$RUN_ROOT"
+}
+
+# relocated_run_dir: when default_run_dir put RUN_DIR under RUN_ROOT,
+# make it as the stack keeps its RUN_DIR: root's, in SERVICE_USER's
+# group, 0710; and say where, once, on stdout.
+relocated_run_dir() {
+	[[ -n ${RUN_DIR_WHY:-} ]] || return 0
+	run_root
+	[[ -L $RUN_DIR ]] && die "$RUN_DIR is a symlink; remove it"
+	mkdir -p "$RUN_DIR"
+	chown "root:$(id -gn "$SERVICE_USER")" "$RUN_DIR"
+	chmod 0710 "$RUN_DIR"
+	echo "${LIB_WHO:-stack}: run directory $RUN_DIR ($RUN_DIR_WHY; RUN_DIR= picks another)"
+}
+
 # reachable DIR [UNDER...]: as root, let SERVICE_USER search (not read)
 # every directory above DIR, opening up only those under one of UNDER
 # (default: all); fail naming the first it may not open.
@@ -196,4 +246,31 @@ user_tasks() {
 		[[ $v == "$UID" ]] && tasks=$((tasks + t))
 	done
 	return 0
+}
+
+# settings_defaults SERIALCGI [SKIP...]: every setting that is unset or
+# empty gets its default from the responder's table (serialcgi
+# --settings), the one place each is written; those named in SKIP are
+# left as they are. Sets shell variables; exports nothing.
+settings_defaults() {
+	local bin=$1 line var opt def rest s
+	shift
+	while IFS= read -r line; do
+		# Empty fields survive as \037: a tab is blank to IFS.
+		IFS=$'\037' read -r var opt def rest <<<"${line//$'\t'/$'\037'}"
+		for s in "$@"; do [[ $var == "$s" ]] && continue 2; done
+		[[ -n ${!var:-} || -z $def ]] || printf -v "$var" '%s' "$def"
+	done < <("$bin" --settings)
+}
+
+# work_bound: the longest one work may last, whole seconds rounded up:
+# WORK_SECONDS for the sleep, or with WORK_COMMAND its WORK_TIMEOUT and
+# the 2 s from SIGTERM to SIGKILL, whichever is longer. 5 when the
+# settings are unknown (no responder built).
+work_bound() {
+	awk -v s="${WORK_SECONDS:-}" -v c="${WORK_COMMAND:-}" \
+		-v t="${WORK_TIMEOUT:-}" 'BEGIN {
+		w = s == "" ? 5 : s + 0
+		if (c != "" && t + 2 > w) w = t + 2
+		printf "%d", (w == int(w)) ? w : int(w) + 1 }'
 }

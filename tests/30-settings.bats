@@ -14,6 +14,11 @@ setup() {
 	return 0
 }
 
+# A test that failed half-way leaves no stack behind.
+teardown() {
+	stack_down >/dev/null 2>&1 || true
+}
+
 # responder ARGS...: the responder under spawn-fcgi -n, as in production
 # (fd 0 is the listener), but stopped after 3 s if it does not refuse.
 responder() {
@@ -67,6 +72,49 @@ responder() {
 	run make -s -C "$TOP" run WORK_SECONDS=abc RUN_DIR="$BATS_TEST_TMPDIR/run"
 	assert_failure
 	assert_output --partial 'WORK_SECONDS: "abc" is not a number of seconds'
+}
+
+@test "as root, a checkout the service user cannot reach runs under /run/serialcgi, and says so" {
+	(($(id -u) == 0)) || skip "needs root: a plain user's stack runs as that user"
+	local closed=$BATS_TEST_TMPDIR/closed p dir port
+	# A clone in a 0700 home, as Debian makes them.
+	mkdir -m 0700 "$closed"
+	p=$closed/p
+	mkdir "$p"
+	cp -R "$TOP/spawn" "$TOP/nginx" "$p/"
+	cp "$SERIALCGI" "$p/serialcgi"
+	port=$(free_port)
+	stack() { env -u RUN_DIR -u SERIALCGI PORT="$port" PROCESSES=1 \
+		WORK_SECONDS=0.1 "$p/spawn/stack" "$@"; }
+	run stack up
+	assert_success
+	assert_line --index 0 --regexp "^stack: run directory /run/serialcgi/p-[0-9a-f]{10} \($SERVICE_USER cannot reach $p: a directory on the way is closed to others; RUN_DIR= picks another\)$"
+	dir=$(sed -nE '1s|^stack: run directory ([^ ]+) .*|\1|p' <<<"$output")
+	RUN=$dir	# for teardown's stack_down
+	[[ -s $dir/responders.log && -S $dir/private/serialcgi.sock ]]
+	run curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/test"
+	assert_output 200
+	# Root's, the service group's to search; nothing of the home
+	# opened up.
+	run stat -c '%a %U %G' /run/serialcgi "$dir" "$closed"
+	assert_output "711 root root
+710 root $(id -gn "$SERVICE_USER")
+700 root root"
+	# The same place at every start, found again by down.
+	run stack down
+	assert_success
+	[[ ! -e $dir/responders.pid ]]
+	run stack up
+	assert_success
+	assert_line --index 0 --partial "stack: run directory $dir "
+	run stack down
+	assert_success
+	RUN=
+	rm -rf "$dir"
+	# A RUN_DIR given that the service user cannot reach is refused.
+	run env RUN_DIR="$p/run" PORT="$port" "$p/spawn/stack" up
+	assert_failure 2
+	assert_output --partial "RUN_DIR: $p is not searchable by $SERVICE_USER"
 }
 
 @test "lock 0600, socket 0660, in a 0700 dir that only the service user owns" {

@@ -25,10 +25,14 @@ teardown() {
 	client first
 	wait_for "$LOG" '^start .* first '
 	client second
-	sleep 0.3
-	# The holder's pid comes from the server, not from a guess.
-	holder=$(holder_line "$LOG" | awk '{ print $3 }')
+	# The holder's pid comes from the server, not from a guess; the
+	# waiter is parked, in the other process.
+	holder=$(holder_pid "$LOG")
 	[[ -n $holder ]]
+	until_full '.queue | map(.id) == ["second"]' 5
+	waiter=$(queued_pid second)
+	[[ -n $waiter && $waiter != "$holder" ]] ||
+		fail "second waits in pid ${waiter:-none}, the holder's is $holder"
 	killed_at=$(kill_at KILL "$holder")
 	wait
 	assert_equal "$(status_of first)" 502
@@ -58,14 +62,23 @@ teardown() {
 		WORK_LOG="$LOG"
 	client a
 	wait_for "$LOG" '^start .* a '
+	# The holder stays a's while b and c come in (a frozen process
+	# takes no connection): b and c wait in the two other processes,
+	# each parked before the next is sent.
+	holder=$(holder_pid "$LOG")
+	[[ -n $holder ]]
+	freeze "$holder"
 	client b
-	sleep 0.1
+	until_full '.queue | map(.id) == ["b"]' 5
 	client c
-	sleep 0.2
+	until_full '.queue | map(.id) == ["b", "c"]' 5
+	pb=$(queued_pid b) pc=$(queued_pid c)
+	[[ $pb != "$pc" && $pb != "$holder" && $pc != "$holder" ]] ||
+		fail "b waits in $pb, c in $pc, the holder is $holder"
 	# Each of the two other processes holds one waiter, b or c.
-	holder=$(holder_line "$LOG" | awk '{ print $3 }')
 	waiter=$(responder_pids | grep -vx "$holder" | head -1)
 	kill -KILL "$waiter"
+	thaw
 	wait
 	statuses=$(for id in a b c; do status_of "$id"; done | sort | tr '\n' ' ')
 	assert_equal "$statuses" "200 200 502 "
@@ -83,10 +96,13 @@ teardown() {
 		client "$id"
 		sleep 0.05
 	done
-	sleep 1
+	# All five in: one works, four wait; the last two in the queue
+	# hang up.
+	until_full '.holder != null and .waiters == 4' 5
 	holder=$(holder_line "$LOG" | awk '{ print $4 }')
 	[[ -n $holder ]]
-	dropped=$(printf '%s\n' c1 c2 c3 c4 c5 | grep -vx "$holder" | tail -2)
+	dropped=$(full | jq -r '.queue[-2:][].id')
+	[[ $(wc -w <<<"$dropped") == 2 ]]
 	for id in $dropped; do
 		kill -KILL "$(cat "$CLIENTS/$id.pid")"
 	done
@@ -124,20 +140,25 @@ teardown() {
 
 @test "overload: past QUEUE, 503 with Retry-After at once" {
 	stack_up "$BATS_TEST_TMPDIR" PROCESSES=2 QUEUE=5 \
-		WORK_SECONDS=0.5
+		WORK_SECONDS=0.5 WORK_LOG="$LOG"
 	fire 12
 	run awk '{ n[$2]++ } END { print n[200] + 0, n[503] + 0 }' "$FIRED"
 	assert_output "5 7"
 	run awk '$2 == 503 && $1 >= 0.1 { print "slow 503: " $1 }' "$FIRED"
 	assert_output ""
-	# What one rejected client sees.
-	for id in w1 w2 w3 w4 w5; do client "$id"; done
-	sleep 0.3
+	# What one rejected client sees, with QUEUE admitted: w1 works
+	# (its process frozen, so it still does when w5 comes), four wait.
+	client w1
+	wait_for "$LOG" '^start .* w1 ' 5
+	freeze "$(holder_pid "$LOG")"
+	for id in w2 w3 w4 w5; do client "$id"; done
+	until_full '.holder.id == "w1" and .waiters == 4' 5
 	run curl -s -D "$BATS_TEST_TMPDIR/h" -w ' %{http_code}' "$URL/test"
 	assert_output --partial ' 503'
 	assert_output --partial '"error":"busy: 5 requests already admitted"'
 	run grep -i '^retry-after: 1' "$BATS_TEST_TMPDIR/h"
 	assert_success
+	thaw
 	wait
 }
 
@@ -147,7 +168,7 @@ teardown() {
 	client h
 	wait_for "$LOG" '^start .* h '
 	for id in w1 w2 w3; do client "$id"; done
-	sleep 0.3
+	until_full '.holder.id == "h" and .waiters == 3' 5
 	supervisor=$(cat "$RUN/responders.pid")
 	children=$(responder_pids)
 	master=$(cat "$RUN/nginx.master")
@@ -183,9 +204,11 @@ teardown() {
 	stack_up "$BATS_TEST_TMPDIR" PROCESSES=2 WORK_SECONDS=0.1
 	# Only the supervisor and the nginx master: their children are
 	# orphaned, as after a real crash, and nginx workers hold the port.
-	kill -KILL "$(cat "$RUN/responders.pid")" "$(cat "$RUN/nginx.master")"
-	pkill -KILL -P "$(cat "$RUN/responders.pid")" || true
-	sleep 0.2
+	supervisor=$(cat "$RUN/responders.pid") master=$(cat "$RUN/nginx.master")
+	kill -KILL "$supervisor" "$master"
+	pkill -KILL -P "$supervisor" || true
+	until_ok 5 "supervisor and master gone" \
+		eval '! running "$supervisor" && ! running "$master"'
 	[[ -S $RUN/private/serialcgi.sock ]]	# stale: nothing answers it
 	stack_up "$BATS_TEST_TMPDIR" PROCESSES=2 WORK_SECONDS=0.1
 	run curl -s -o /dev/null -w '%{http_code}' "$URL/test"

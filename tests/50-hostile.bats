@@ -104,12 +104,16 @@ code() { curl -s -o /dev/null -w '%{http_code}' "$@"; }
 }
 
 @test "raw: connections that send nothing, or stop mid-record, time out" {
-	# Four threads in all; hold every one of them.
+	# Four connections, held open: two silent, two stopped mid-record.
+	sock=$RUN/private/serialcgi.sock
 	for i in 1 2; do
-		raw "$RUN/private/serialcgi.sock" /dev/null 3 >/dev/null &
-		raw "$RUN/private/serialcgi.sock" "$TOP/tests/corpus/truncated-params.bin" 3 >/dev/null &
+		raw "$sock" /dev/null 3 >/dev/null &
+		raw "$sock" "$TOP/tests/corpus/truncated-params.bin" 3 >/dev/null &
 	done
-	sleep 0.3
+	# All four taken by the responders (accepted: ss(8) shows them
+	# on the socket's own path) before the request.
+	until_ok 5 "four connections accepted on $sock" \
+		eval '(($(ss -xH state established src "$sock" | wc -l) >= 4))'
 	# IO_TIMEOUT=1 frees the threads; the request waits at most that.
 	run curl -s -m 5 -o /dev/null -w '%{http_code} %{time_total}' "$URL/test"
 	read -r c t <<<"$output"

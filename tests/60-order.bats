@@ -61,11 +61,27 @@ inversions() {
 @test "the slow log names requests that waited past SLOW_WAIT" {
 	stack_up "$BATS_TEST_TMPDIR" PROCESSES=1 QUEUE=3 WORK_SECONDS=0.25 \
 		SLOW_WAIT=0.4
-	for id in s1 s2 s3; do
-		client "$id"
-		sleep 0.02
-	done
-	wait
+	# One process sends the three on connections opened beforehand,
+	# 20 ms apart: the send order is the arrival order, however long
+	# a curl takes to start on a loaded machine.
+	perl -MIO::Socket::INET -MTime::HiRes=sleep -e '
+		my ($port, @ids) = @ARGV;
+		my @s = map { IO::Socket::INET->new("127.0.0.1:$port")
+		    or die "connect: $!\n" } @ids;
+		for my $i (0 .. $#ids) {
+			$s[$i]->syswrite("GET /test HTTP/1.1\r\nHost: x\r\n" .
+			    "X-Request-Id: $ids[$i]\r\nConnection: close\r\n\r\n");
+			sleep 0.02;
+		}
+		for my $i (0 .. $#ids) {
+			local $/; my $a = readline($s[$i]);
+			my ($code) = $a =~ m{^HTTP/1.1 (\d+)};
+			print "$ids[$i] $code\n";
+		}' "$PORT" s1 s2 s3 >"$BATS_TEST_TMPDIR/answers"
+	run cat "$BATS_TEST_TMPDIR/answers"
+	assert_output "s1 200
+s2 200
+s3 200"
 	run grep -E 'req=s3 slow: waited 0\.[45][0-9]* s, 2 ahead at arrival' "$RUN/responders.log"
 	assert_success
 	run grep -E 'req=s[12] slow' "$RUN/responders.log"

@@ -24,12 +24,23 @@ status() { curl -s "$URL/status"; }
 	assert_output 405
 }
 
+# metric NAME: its value in /metrics now.
+metric() { curl -s "$URL/metrics" | awk -v k="$1" '$1 == k { print $2 }'; }
+
 @test "/metrics while 20 requests wait: exact counts, valid text format" {
+	local log=$BATS_TEST_TMPDIR/run/private/work.log
 	stack_up "$BATS_TEST_TMPDIR" PROCESSES=2 WORK_SECONDS=0.5 \
-		WORK_LOG="$BATS_TEST_TMPDIR/run/private/work.log"
-	for i in $(seq 21); do client "m$i"; done
-	wait_for "$RUN/private/work.log" '^start' 5
-	sleep 0.3
+		WORK_LOG="$log"
+	# One works, its process frozen so that it still does when the
+	# twentieth waiter is in (a frozen process takes no connection:
+	# the others go to the other one); then the counts are read.
+	client m1
+	wait_for "$log" '^start .* m1 ' 5
+	freeze "$(holder_pid "$log")"
+	run grep -c '^end ' "$log"
+	assert_output 0
+	for i in $(seq 2 21); do client "m$i"; done
+	until_ok 10 "serialcgi_waiters 20" eval '[[ $(metric serialcgi_waiters) == 20 ]]'
 	curl -s "$URL/metrics" >"$BATS_TEST_TMPDIR/metrics"
 	parse_metrics <"$BATS_TEST_TMPDIR/metrics" >"$BATS_TEST_TMPDIR/parsed"
 	run grep -E '^serialcgi_(waiters|holder|processes|served_total) ' "$BATS_TEST_TMPDIR/parsed"
@@ -43,6 +54,7 @@ serialcgi_served_total 0.0"
 	assert_output 11
 	run grep -E '^serialcgi_wait_seconds_(count|bucket\{le="\+Inf"\}) ' "$BATS_TEST_TMPDIR/metrics"
 	assert_output --partial 'serialcgi_wait_seconds_count 1'
+	thaw
 	wait
 	run bash -c "curl -s '$URL/metrics' | grep -E '^serialcgi_(served_total|waiters|wait_seconds_count) '"
 	assert_output "serialcgi_waiters 0
@@ -56,17 +68,17 @@ serialcgi_wait_seconds_count 21"
 	client k1
 	wait_for "$RUN/private/work.log" '^start .* k1 ' 5
 	for id in k2 k3 k4; do client "$id"; sleep 0.05; done
-	sleep 0.2
+	until_full '.holder.id == "k1" and .waiters == 3' 5
 	run status
 	assert_output --partial '"waiters":3,'
 	holder=$(holder_line "$RUN/private/work.log" | awk '{ print $3 }')
 	waiter=$(responder_pids | grep -vx "$holder" | head -1)
+	# The truth: only requests in the third process are left, as
+	# /status?full placed them before the kill.
+	left=$(full | jq --argjson h "$holder" --argjson w "$waiter" \
+		'[.queue[] | select(.pid != $h and .pid != $w)] | length')
 	kill -KILL "$waiter" "$holder"
 	t0=$(mono)
-	# The truth: only requests in the third process are left.
-	sleep 0.3
-	left=$(for id in k2 k3 k4; do
-		[[ -s $CLIENTS/$id.out ]] || echo "$id"; done | wc -l)
 	until status | jq -e --argjson n "$left" \
 		'.waiters + (if .holder then 1 else 0 end) == $n' >/dev/null; do
 		awk -v a="$t0" -v b="$(mono)" 'BEGIN { exit !(b - a < 1.0) }' ||
@@ -86,13 +98,14 @@ serialcgi_wait_seconds_count 21"
 	client r1
 	wait_for "$RUN/private/work.log" '^start .* r1 ' 5
 	client r2
-	sleep 0.1
+	until_full '.holder.id == "r1" and .waiters == 1' 5
 	for i in 1 2 3; do
 		run curl -s -o /dev/null -w '%{http_code}' "$URL/test"
 		assert_output 503
 	done
 	kill -KILL "$(cat "$CLIENTS/r2.pid")"
-	sleep 0.3
+	# The hang-up is seen, and counted, within a bound.
+	until_full '.skipped == 1' 5
 	run bash -c "curl -s '$URL/status' | jq -c '{skipped, rejected, waiters}'"
 	assert_output '{"skipped":1,"rejected":3,"waiters":0}'
 	wait

@@ -9,19 +9,22 @@ teardown() {
 	stack_down
 }
 
-# ?json&full is ?full; the page asks for ?full alone, so the access log
-# tells the two apart.
-full() { curl -s "$URL/status?json&full"; }
+# full and until_full (helper.bash) ask for ?json&full, which is
+# ?full; the page asks for ?full alone, so the access log tells the two
+# apart.
 
-# until_full JQ [SECONDS]: until /status?full satisfies JQ.
-until_full() {
-	local i
-	for ((i = 0; i < ${2:-5} * 20; i++)); do
-		full | jq -e "$1" >/dev/null && return 0
-		sleep 0.05
+# queue_in_order ID...: send a client for each ID, each once the one
+# before it is parked, at least 0.1 s apart: the queue's order is this
+# order, whatever the machine's load does to curl's start.
+queue_in_order() {
+	local id n=0
+	for id in "$@"; do
+		client "$id"
+		n=$((n + 1))
+		until_full ".queue | map(.id) | length == $n and .[-1] == \"$id\"" 5 ||
+			return 1
+		sleep 0.1
 	done
-	echo "/status?full never had $1: $(full)" >&2
-	return 1
 }
 
 # chromium_dom URL: the page's DOM once its first poll is shown, from
@@ -127,10 +130,13 @@ for k in IDS:
 		WORK_LOG="$BATS_TEST_TMPDIR/run/private/work.log"
 	client q1
 	wait_for "$RUN/private/work.log" '^start .* q1 ' 5
-	for id in q2 q3 q4 q5; do client "$id"; sleep 0.1; done
-	until_full '.waiters == 4'
+	# q1's process frozen: it holds while the others come, and the
+	# answer is read (the other process parks them and answers).
+	holder=$(started_pid "$RUN/private/work.log" q1)
+	freeze "$holder"
+	queue_in_order q2 q3 q4 q5
+	until_full '.holder.id == "q1" and .waiters == 4'
 	full >"$BATS_TEST_TMPDIR/full"
-	holder=$(holder_line "$RUN/private/work.log" | awk '{ print $3 }')
 	run jq -c '.holder | {pid, id}' "$BATS_TEST_TMPDIR/full"
 	assert_output "{\"pid\":$holder,\"id\":\"q1\"}"
 	run jq -r '[.queue[].id] | join(" ")' "$BATS_TEST_TMPDIR/full"
@@ -150,7 +156,13 @@ for k in IDS:
 	assert_success
 	# The plain answer's keys come first, with the same counts.
 	run jq -c 'keys_unsorted' "$BATS_TEST_TMPDIR/full"
-	assert_output '["holder","waiters","served","skipped","rejected","processes","queue","wait_seconds","host","jobs"]'
+	assert_output '["holder","waiters","served","skipped","rejected","processes","queue","estimate","wait_seconds","host","jobs"]'
+	# The queue's estimates count on the median of the last works:
+	# the holder's is one, so each waiter's eta is one work more.
+	run jq -e '.estimate.typical_work_seconds > 0 and
+		(.queue | [range(1; length) as $i | .[$i].eta_seconds -
+		.[$i - 1].eta_seconds] | all(. > 0))' "$BATS_TEST_TMPDIR/full"
+	assert_success
 	# The histogram as /metrics has it: 13 buckets, cumulative, +Inf.
 	run jq -e '.wait_seconds | (.buckets | length == 13) and
 		.buckets[-1].le == "+Inf" and .buckets[-1].count == .count and
@@ -166,6 +178,7 @@ for k in IDS:
 		.path == $d and .free_bytes <= .total_bytes and
 		((.free_bytes - $a) | fabs) < $a / 100' "$BATS_TEST_TMPDIR/full"
 	assert_success
+	thaw
 	wait
 	run bash -c "curl -s '$URL/status?full' | jq -c '{holder, waiters, queue, served, n: .wait_seconds.count}'"
 	assert_output '{"holder":null,"waiters":0,"queue":[],"served":5,"n":5}'
@@ -176,25 +189,62 @@ for k in IDS:
 		WORK_LOG="$BATS_TEST_TMPDIR/run/private/work.log"
 	client h1
 	wait_for "$RUN/private/work.log" '^start .* h1 ' 5
+	# h1 holds until the queue is read: its process frozen.
+	freeze "$(started_pid "$RUN/private/work.log" h1)"
 	id=$(submit -H 'X-Request-Id: made-job')
 	[[ $id =~ ^[0-9a-f]{32}$ ]]
-	until_full '.waiters == 1'
+	until_full '.holder.id == "h1" and .waiters == 1'
 	full >"$BATS_TEST_TMPDIR/full"
 	run jq -c '[.holder.id, (.queue[] | {id, job, orphan})]' "$BATS_TEST_TMPDIR/full"
 	assert_output '["h1",{"id":"made-job","job":true,"orphan":null}]'
 	# A job's id is its only secret: /status?full never shows it.
 	run grep -c "$id" "$BATS_TEST_TMPDIR/full"
 	assert_output 0
+	thaw
 	wait
+}
+
+# fds_rss PID: "descriptors open, resident KiB" of the process now.
+fds_rss() {
+	echo "$(find "/proc/$1/fd" -mindepth 1 -maxdepth 1 | wc -l)" \
+		"$(ps -o rss= -p "$1")"
+}
+
+# figures: /metrics, and around it what proc(5) and ps(1) say of each
+# responder, "pid times etimes rss vsz fds now" a line, into
+# $BATS_TEST_TMPDIR/{metrics,parsed,proc}. Fails unless the reads were
+# taken at a quiet moment: each responder had as many descriptors open,
+# and as much memory resident, just before /metrics as just after it,
+# nothing opened, closed or first touched in between (a responder's own
+# work, such as the janitor's first round, or its first answer of
+# /metrics, may do so at any moment).
+figures() {
+	local d=$BATS_TEST_TMPDIR pid i=0 pids before=() times etimes rss vsz
+	mapfile -t pids < <(responder_pids)
+	for pid in "${pids[@]}"; do before+=("$(fds_rss "$pid")"); done
+	curl -s "$URL/metrics" >"$d/metrics" || return 1
+	: >"$d/proc"
+	for pid in "${pids[@]}"; do
+		read -r times etimes rss vsz < <(ps -o times=,etimes=,rss=,vsz= -p "$pid")
+		[[ $(fds_rss "$pid") == "${before[i]}" ]] || return 1
+		echo "$pid $times $etimes $rss $vsz ${before[i]%% *} $(date +%s)" >>"$d/proc"
+		i=$((i + 1))
+	done
+	[[ $(responder_pids) == "$(printf '%s\n' "${pids[@]}")" ]] || return 1
+	parse_metrics <"$d/metrics" >"$d/parsed"
+}
+
+# metrics_pids: the pids of /metrics' process_open_fds series, sorted.
+metrics_pids() {
+	curl -s "$URL/metrics" | grep -oE '^process_open_fds\{pid="[0-9]+"\}' |
+		grep -oE '[0-9]+' | sort | paste -sd' ' -
 }
 
 @test "/metrics: process_* series for each responder, by pid, through the official parser" {
 	stack_up "$BATS_TEST_TMPDIR" PROCESSES=3 WORK_SECONDS=0.1
 	curl -s "$URL/test" >/dev/null
-	curl -s "$URL/metrics" >"$BATS_TEST_TMPDIR/metrics"
-	parse_metrics <"$BATS_TEST_TMPDIR/metrics" >"$BATS_TEST_TMPDIR/parsed"
-	# Ours are as they were: eight families, then the disk and the
-	# job store's two (added after them), none of them process_*.
+	until_ok 10 "a quiet moment to read /metrics, ps and proc" figures
+	# Ours are as they were: eight families, none of them process_*.
 	run grep -c '^# TYPE serialcgi_' "$BATS_TEST_TMPDIR/metrics"
 	assert_output 11
 	for f in process_cpu_seconds_total process_resident_memory_bytes \
@@ -206,12 +256,9 @@ for k in IDS:
 			grep -oE '[0-9]+' | sort | paste -sd' ' -"
 		assert_output "$(responder_pids | paste -sd' ' -)"
 	done
-	# Each figure against what ps(1) and proc(5) say of the process.
-	now=$(date +%s)
-	for pid in $(responder_pids); do
+	# Each figure against what ps(1) and proc(5) said of the process.
+	while read -r pid times etimes rss vsz fds now; do
 		v() { awk -v k="$1{pid=$pid}" '$1 == k { print $2 }' "$BATS_TEST_TMPDIR/parsed"; }
-		read -r times etimes rss vsz < <(ps -o times=,etimes=,rss=,vsz= -p "$pid")
-		fds=$(find "/proc/$pid/fd" -mindepth 1 -maxdepth 1 | wc -l)
 		awk -v cpu="$(v process_cpu_seconds_total)" -v t="$times" \
 		    -v res="$(v process_resident_memory_bytes)" -v rss="$rss" \
 		    -v virt="$(v process_virtual_memory_bytes)" -v vsz="$vsz" \
@@ -232,17 +279,16 @@ for k in IDS:
 			    " vsz " virt "/" vsz " fds " fd "/" n \
 			    " start " st "/" now - up
 			exit !ok }' || fail "pid $pid: figures differ from ps and proc"
-	done
-	# A responder killed is gone from the series; its respawn is in.
+	done <"$BATS_TEST_TMPDIR/proc"
+	# A responder killed is gone from the series; its respawn is in,
+	# once it has started.
 	victim=$(responder_pids | head -1)
 	kill -KILL "$victim"
-	for ((i = 0; i < 100; i++)); do
-		[[ $(responder_pids | wc -l) -eq 3 ]] &&
-			! responder_pids | grep -qx "$victim" && break
-		sleep 0.05
-	done
-	run bash -c "curl -s '$URL/metrics' | grep -oE '^process_open_fds\\{pid=\"[0-9]+\"\\}' |
-		grep -oE '[0-9]+' | sort | paste -sd' ' -"
+	until_ok 10 "the respawned responder in /metrics" eval \
+		'[[ $(responder_pids | wc -l) -eq 3 ]] &&
+		! responder_pids | grep -qx "$victim" &&
+		[[ $(metrics_pids) == "$(responder_pids | paste -sd" " -)" ]]'
+	run metrics_pids
 	assert_output "$(responder_pids | paste -sd' ' -)"
 	refute_output --regexp "(^| )$victim( |$)"
 }
@@ -250,14 +296,23 @@ for k in IDS:
 @test "the page in Chromium: holder and 4 waiters in order, then the counts fall" {
 	stack_up "$BATS_TEST_TMPDIR" PROCESSES=2 WORK_SECONDS=2 \
 		WORK_LOG="$BATS_TEST_TMPDIR/run/private/work.log"
+	local log=$BATS_TEST_TMPDIR/run/private/work.log
 	client p1
-	wait_for "$RUN/private/work.log" '^start .* p1 ' 5
-	for id in p2 p3 p4 p5; do client "$id"; sleep 0.05; done
-	until_full '.waiters == 4'
+	wait_for "$log" '^start .* p1 ' 5
+	# Chromium takes a second or more to start, more than is left of
+	# a work on a loaded machine: the holder's process is frozen while
+	# the page is read, so that the state it shows stays the one
+	# asserted (a frozen process takes no connection: the other one
+	# answers the page, and parks the waiters).
+	holder=$(started_pid "$log" p1)
+	freeze "$holder"
+	run grep -c '^end ' "$log"
+	assert_output 0
+	queue_in_order p2 p3 p4 p5
+	until_full '.holder.id == "p1" and .waiters == 4'
 	t0=$(mono)
 	chromium_dom "$URL/status?html" | dom_facts >"$BATS_TEST_TMPDIR/dom1"
 	t1=$(mono)
-	holder=$(holder_line "$RUN/private/work.log" | awk '{ print $3 }')
 	run grep -vE '^(state|working|hist-note|queue) ' "$BATS_TEST_TMPDIR/dom1"
 	assert_output "holder p1
 holder-pid pid $holder
@@ -275,8 +330,14 @@ queue 4 [0-9]+ p5$'
 	run grep -E '^(state|working) ' "$BATS_TEST_TMPDIR/dom1"
 	assert_line --regexp '^state updated '
 	assert_line --regexp '^working [0-9.]+ s$'
-	# The next work: one fewer waiting, one served.
-	wait_for "$RUN/private/work.log" '^start .* p2 ' 5
+	# The next work: one fewer waiting, one served; its process
+	# frozen in turn while the page is read.
+	thaw
+	wait_for "$log" '^start .* p2 ' 5
+	freeze "$(started_pid "$log" p2)"
+	run grep -c '^end .* p2 ' "$log"
+	assert_output 0
+	until_full '.holder.id == "p2" and .waiters == 3 and .served == 1'
 	chromium_dom "$URL/status?html" | dom_facts >"$BATS_TEST_TMPDIR/dom2"
 	run grep -E '^(holder|waiters|served) ' "$BATS_TEST_TMPDIR/dom2"
 	assert_output "holder p2
@@ -287,6 +348,7 @@ served 1"
 queue 2 [0-9]+ p4
 queue 3 [0-9]+ p5$'
 	# All done: nobody holds or waits, five served, five waits drawn.
+	thaw
 	wait
 	chromium_dom "$URL/status?html" | dom_facts >"$BATS_TEST_TMPDIR/dom3"
 	run grep -E '^(holder|waiters|served|more|hist-note|queue) ' "$BATS_TEST_TMPDIR/dom3"

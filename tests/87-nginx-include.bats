@@ -204,11 +204,7 @@ install_pair() {
 	wait_for "$LOG" '^start .* first '
 	client second
 	# The second is admitted once the responders count it waiting.
-	for ((i = 0; i < 50; i++)); do
-		curl -s "http://127.0.0.1:$P0/status" |
-			jq -e '.holder != null and .waiters >= 1' >/dev/null && break
-		sleep 0.02
-	done
+	URL=http://127.0.0.1:$P0 until_full '.holder != null and .waiters >= 1' 5
 	URL=http://127.0.0.1:$P2
 	run curl -s -D "$BATS_TEST_TMPDIR/h" -w '%{http_code} %{time_total}' \
 		"$URL/test"

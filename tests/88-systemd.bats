@@ -407,6 +407,8 @@ service_down() {
 	(($(id -u) == 0)) && spawn+=(-u "$SERVICE_USER" -g "$SERVICE_USER"
 		-U www-data -G www-data)
 	mkdir -p "$d/t"
+	# The responder, where its user can reach it.
+	install -m 0755 "$SERIALCGI" "$d/t/serialcgi"
 	(($(id -u) == 0)) && chown "$SERVICE_USER:" "$d/t" &&
 		reachable "$d/t/x" "$BATS_RUN_TMPDIR"
 	notify_listen "$d/n"
@@ -414,7 +416,7 @@ service_down() {
 	# serve, answer /status, stop.
 	NOTIFY_SOCKET=$d/n/notify.sock setsid "${spawn[@]}" -n -s "$d/t/s.sock" \
 		-M 0660 -- /usr/bin/strace -f -qq -o "$d/t/trace" -- \
-		/usr/bin/multiwatch -f 1 -s TERM -- "$SERIALCGI" \
+		/usr/bin/multiwatch -f 1 -s TERM -- "$d/t/serialcgi" \
 		--work-seconds 0.2 --lock-file "$d/t/lock" \
 		--board-file "$d/t/board" --jobs-db "$d/t/jobs.db" \
 		>"$d/t/log" 2>&1 &
@@ -426,7 +428,8 @@ service_down() {
 	assert_output 200
 	run curl -s -o /dev/null -w '%{http_code}' "$URL/status"
 	assert_output 200
-	sleep 1.2	# a STATUS= line
+	# A STATUS= line: notify's code ran too.
+	wait_for "$d/n/notify.log" '^STATUS=' 5
 	# spawn-fcgi exec'd strace; multiwatch is its child.
 	pgrep -P "$(cat "$d/t/pid")" >"$d/t/mw.pid"
 	stop_pidfile "$d/t/mw.pid" TERM
@@ -450,7 +453,10 @@ service_down() {
 }
 
 @test "shared hosting: spawn/responders as a plain user, behind the host's nginx" {
-	local dir=$BATS_TEST_TMPDIR/site as=() env=()
+	local dir=$BATS_TEST_TMPDIR/site as=() env=() r
+	# The site's user runs its own copy, as it would its own checkout.
+	checkout_copy "$BATS_TEST_TMPDIR/copy"
+	r=$COPY/spawn/responders
 	mkdir -p "$dir"
 	if (($(id -u) == 0)); then
 		chown "$SERVICE_USER:" "$dir"
@@ -462,7 +468,7 @@ service_down() {
 		env=(SOCKET_GROUP=www-data)
 	fi
 	run "${as[@]}" env RUN_DIR="$dir/run" PROCESSES=2 WORK_SECONDS=1 \
-		"${env[@]}" "$TOP/spawn/responders" up
+		SERIALCGI="$COPY/serialcgi" "${env[@]}" "$r" up
 	assert_success
 	assert_output --partial "2 responders on unix:$dir/run/serialcgi.sock"
 	assert_output --partial "5 tasks"
@@ -480,13 +486,13 @@ service_down() {
 	run jq -e '.elapsed >= 1.0 and .elapsed < 1.5' "$BATS_TEST_TMPDIR/body"
 	assert_success
 	# cron's keep-alive line: status exits 0 while running, 1 after.
-	run "${as[@]}" env RUN_DIR="$dir/run" "$TOP/spawn/responders" status
+	run "${as[@]}" env RUN_DIR="$dir/run" "$r" status
 	assert_success
 	pids=$(pgrep -P "$(cat "$dir/run/private/responders.pid")")
-	run "${as[@]}" env RUN_DIR="$dir/run" "$TOP/spawn/responders" down
+	run "${as[@]}" env RUN_DIR="$dir/run" "$r" down
 	assert_success
 	stop_pidfile "$FRONT" QUIT
-	run "${as[@]}" env RUN_DIR="$dir/run" "$TOP/spawn/responders" status
+	run "${as[@]}" env RUN_DIR="$dir/run" "$r" status
 	assert_failure 1
 	for p in $pids; do ! running "$p"; done
 	[[ ! -e $dir/run/serialcgi.sock ]]
@@ -494,12 +500,13 @@ service_down() {
 
 @test "shared hosting: a process limit too small is refused before anything starts" {
 	local dir=$BATS_TEST_TMPDIR/site
+	checkout_copy "$BATS_TEST_TMPDIR/copy"
 	mkdir -p "$dir"
 	(($(id -u) == 0)) && chown "$SERVICE_USER:" "$dir" &&
 		reachable "$dir/x" "$BATS_RUN_TMPDIR"
 	# 64 responders need 129 tasks: more than any ulimit -u of 100.
 	run as_user bash -c "ulimit -u 100 && RUN_DIR='$dir/run' PROCESSES=64 \
-		exec '$TOP/spawn/responders' up"
+		SERIALCGI='$COPY/serialcgi' exec '$COPY/spawn/responders' up"
 	assert_failure 2
 	assert_output --partial "PROCESSES=64 needs 129 tasks (2 per responder, 1 for multiwatch)"
 	assert_output --partial "RLIMIT_NPROC (ulimit -u) is 100"

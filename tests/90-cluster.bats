@@ -32,7 +32,8 @@ holder_then_next() {
 	at "$URL_A" holder
 	wait_for "$LOG" '^start .* holder '
 	at "$URL_B" next
-	sleep 0.3
+	# B's head waits in the engine: a lock row not granted.
+	until_rows '\|f'
 }
 
 @test "two hosts, 2 processes each, interleaved: no overlap, all 200, tokens rise" {
@@ -98,7 +99,8 @@ holder_then_next() {
 	# B's head queues in the engine behind A, then its client leaves.
 	run curl -s -m 0.5 -H 'X-Request-Id: leaver' "$URL_B/test"
 	assert_failure 28
-	sleep 0.1
+	# B's head leaves the engine's queue once it sees its client gone.
+	until_rows '^[0-9]+\|t$' 5
 	run advisory_rows
 	assert_output --regexp '^[0-9]+\|t$'	# A's grant, and nothing else
 	wait
@@ -180,7 +182,9 @@ holder_then_next() {
 	wait_for "$LOG" '^start .* holder '
 	at "$URL_B" w1
 	at "$URL_A" w2
-	sleep 0.3
+	# w1 waits in the engine (a row not granted), w2 on A's board.
+	until_rows '\|f'
+	URL=$URL_A until_full '.holder.id == "holder" and .waiters == 1' 5
 	as_user "$(dirname "$(ls /usr/lib/postgresql/*/bin/pg_ctl | tail -n 1)")/pg_ctl" \
 		-D "$ENGINE_DIR/data" -m fast -w -s restart \
 		-l "$ENGINE_DIR/postgresql.log"

@@ -254,10 +254,19 @@ works_ids() {
 
 @test "kill -9 of the whole stack mid-job: interrupted, the queued run once, the store intact" {
 	one_running_three_queued
-	for f in "$RUN/responders.pid" "$RUN/nginx.master"; do
-		kill -KILL -- "-$(cat "$f")"
+	groups=$(cat "$RUN/responders.pid" "$RUN/nginx.master")
+	for g in $groups; do
+		kill -KILL -- "-$g"
 	done
-	sleep 0.2
+	# Dead, all of them: nothing writes the store any more.
+	gone() {
+		local g
+		for g in $groups; do
+			pgrep -g "$g" -r D,R,S,T >/dev/null && return 1
+		done
+		return 0
+	}
+	until_ok 5 "process groups $groups gone" gone
 	run sqlite "$JOBS" 'PRAGMA integrity_check'
 	assert_output ok
 	restart
@@ -282,7 +291,9 @@ works_ids() {
 	assert_output --partial 'Retry-After: 1'
 	assert_output --partial '{"error":"busy: 2 jobs already queued"}'
 	until_status "$a" succeeded 3 >/dev/null
-	sleep 1.2
+	# Past JOB_RETENTION (1 s) the janitor forgets it, within a bound.
+	until_ok 5 "job $a forgotten" eval \
+		'[[ $(answer "$URL/jobs/$a") == *" 404" ]]'
 	run answer "$URL/jobs/$a"
 	assert_output '{"error":"no such job"} 404'
 }

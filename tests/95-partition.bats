@@ -68,7 +68,9 @@ partition() {
 	wait_for "$LOG" '^start .* old '
 	at_A() { URL=$URL_A client new; }
 	at_A
-	sleep 0.5
+	# A's head waits in the engine behind B's holder: a row not
+	# granted.
+	until_rows '\|f'
 	partition
 	wait
 	run cat "$BATS_TEST_TMPDIR/b.code"
@@ -97,7 +99,8 @@ partition() {
 	URL=$URL_A client frozen
 	wait_for "$LOG" '^start .* frozen '
 	URL=$URL_B client next
-	sleep 0.2
+	# B's head waits in the engine: a row not granted.
+	until_rows '\|f'
 	mapfile -t pids < <(pgrep -s "$(cat "$RUN_A/responders.pid")"
 		pgrep -s "$(cat "$RUN_A/nginx.master")")
 	kill -STOP "${pids[@]}"

@@ -77,7 +77,7 @@ answer(unsigned id)
 		return;
 	/* Long bodies span several FCGI_STDOUT records. */
 	(void)record_reply(sv[0], id, head, sizeof(head) - 1, body,
-	    id % 3 == 0 ? sizeof(body) : id % 97);
+	    id % 3 == 0 ? sizeof(body) : id % 97, NULL, NULL);
 	while (recv(sv[1], got, sizeof(got), MSG_DONTWAIT) > 0)
 		sink += got[0];
 	close(sv[0]);

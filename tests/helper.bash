@@ -38,9 +38,97 @@ stack_up() {
 }
 
 stack_down() {
+	thaw
 	[[ -n ${RUN:-} ]] || return 0
 	RUN_DIR=$RUN "$STACK" down
 }
+
+# checkout_copy DIR: what another user runs of the checkout (spawn/,
+# nginx/, the responder) copied into DIR, root's and readable by
+# SERVICE_USER's group alone, with DIR's parents in bats' folders made
+# searchable: a test never relies on the checkout's own path being open
+# to others (a clone in a 0700 home is not). Sets COPY.
+checkout_copy() {
+	COPY=$1
+	mkdir -p "$COPY"
+	cp -R "$TOP/spawn" "$TOP/nginx" "$COPY/"
+	cp "$SERIALCGI" "$COPY/serialcgi"
+	if (($(id -u) == 0)); then
+		chown -R "root:$(id -gn "$SERVICE_USER")" "$COPY"
+		chmod -R u=rwX,g=rX,o= "$COPY"
+		reachable "$COPY/x" "$BATS_RUN_TMPDIR"
+	fi
+}
+
+# until_ok SECONDS WHAT CMD...: run CMD every 20 ms until it succeeds;
+# after SECONDS (a whole number), say that WHAT never came, and fail.
+until_ok() {
+	local secs=$1 what=$2 end
+	shift 2
+	end=$((${EPOCHREALTIME/./} + secs * 1000000))
+	until "$@" >/dev/null 2>&1; do
+		if ((${EPOCHREALTIME/./} > end)); then
+			echo "not within ${secs}s: $what" >&2
+			return 1
+		fi
+		sleep 0.02
+	done
+}
+
+# full: GET /status?json&full (the same as ?full, which the status page
+# asks for: the access log tells the two apart).
+full() { curl -s -m 5 "$URL/status?json&full"; }
+
+# full_is JQ: /status?full satisfies JQ now.
+full_is() { full | jq -e "$1" >/dev/null; }
+
+# until_full JQ [SECONDS]: until /status?full satisfies JQ (default
+# within 10 s), or fail showing the last answer.
+until_full() {
+	until_ok "${2:-10}" "/status?full with $1" full_is "$1" || {
+		echo "/status?full: $(full)" >&2
+		return 1
+	}
+}
+
+# queued_pid ID: the pid of the process where request ID waits, by
+# /status?full; empty when it does not wait.
+queued_pid() { full | jq -r --arg id "$1" '.queue[] | select(.id == $id) | .pid'; }
+
+# stopped PID: the process is stopped (state T, proc(5)).
+stopped() {
+	local st
+	read -r st 2>/dev/null <"/proc/$1/stat" || return 1
+	st=${st##*) }
+	[[ ${st%% *} == [Tt] ]]
+}
+
+# freeze PID...: SIGSTOP each, and wait until it is stopped. A frozen
+# responder keeps its place on the board (its locks stay held) and takes
+# no connection: a state the test asserts stays as it is until thaw.
+FROZEN=
+freeze() {
+	local p
+	kill -STOP "$@"
+	FROZEN="$FROZEN $*"
+	for p in "$@"; do
+		until_ok 5 "pid $p stopped" stopped "$p" || return 1
+	done
+}
+
+# thaw: SIGCONT whatever freeze stopped.
+thaw() {
+	local p
+	for p in $FROZEN; do kill -CONT "$p" 2>/dev/null || true; done
+	FROZEN=
+	return 0
+}
+
+# holder_pid LOG: the pid whose work is under way now, by the work log.
+holder_pid() { holder_line "$1" | awk '{ print $3 }'; }
+
+# started_pid LOG ID: the pid that started request ID's work.
+started_pid() { awk -v id="$2" '$1 == "start" && $4 == id { print $3 }' "$1"; }
 
 # The service user's uid/gid options for spawn-fcgi, when we are root.
 drop_args() {
@@ -158,10 +246,11 @@ fire_many() {
 }
 
 # as_user CMD...: CMD as an unprivileged user: SERVICE_USER when we are
-# root, else ourselves.
+# root (from /: it may not enter the checkout, and psql says so), else
+# ourselves.
 as_user() {
 	if (($(id -u) == 0)); then
-		as_service "$@"
+		(cd / && as_service "$@")
 	else
 		"$@"
 	fi
@@ -238,6 +327,17 @@ no_overlap() {
 # advisory_rows: the engine's advisory lock rows, "pid granted" each.
 advisory_rows() {
 	sql "select pid, granted from pg_locks where locktype = 'advisory'"
+}
+
+# until_rows REGEX [SECONDS]: until advisory_rows, as one text,
+# matches REGEX (default within 10 s).
+until_rows() {
+	local rows_re=$1
+	until_ok "${2:-10}" "advisory lock rows matching '$1'" \
+		eval '[[ $(advisory_rows) =~ $rows_re ]]' || {
+		echo "rows: $(advisory_rows | paste -sd' ' -)" >&2
+		return 1
+	}
 }
 
 # ---- jobs ---------------------------------------------------------------

@@ -46,10 +46,14 @@ parse_count(const char *s, long min, long max, long *out)
 	char *end;
 	long v;
 
+	/* Digits, a minus first at most: strtol(3) would skip blanks
+	 * and take a plus. */
+	if (!(s[0] >= '0' && s[0] <= '9') && !(s[0] == '-' &&
+	    s[1] >= '0' && s[1] <= '9'))
+		return -1;
 	errno = 0;
 	v = strtol(s, &end, 10);
-	if (*s == '\0' || *s == ' ' || *end != '\0' || errno != 0 ||
-	    v < min || v > max)
+	if (*end != '\0' || errno != 0 || v < min || v > max)
 		return -1;
 	*out = v;
 	return 0;

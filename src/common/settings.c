@@ -16,6 +16,7 @@ enum kind {
 	K_PATH,		/* a non-empty path */
 	K_PATH_OFF,	/* a path, or empty for off */
 	K_TEXT,		/* any text, checked by its user */
+	K_WORD,		/* one of the words in help's first line */
 	K_GONE,		/* a setting of an older version: refused */
 	K_FLAG		/* an option without a value, no environment */
 };
@@ -78,6 +79,18 @@ static const struct setting table[] = {
 	  AT(callback_secret), 0, 0, "", "PATH",
 	  "a 0600 file, whsec_ and base64, that\n"
 	  "signs callbacks; off: no callbacks" },
+	{ "work-command", 'W', "WORK_COMMAND", K_PATH_OFF, AT(work_command),
+	  0, 0, "", "PATH", "a CGI program (RFC 3875) to run as the work\n"
+	  "of /work/...; absolute, executable, not\n"
+	  "writable but by root; off: /work is 404" },
+	{ "work-timeout", 'T', "WORK_TIMEOUT", K_SECONDS, AT(work_timeout),
+	  0, 86400, "60", "S", "seconds one program may take, then 504" },
+	{ "work-output-max", 'O', "WORK_OUTPUT_MAX", K_INT,
+	  AT(work_output_max), 1, 64L << 20, "1048576", "BYTES",
+	  "bytes of a program's answer kept; more\nis a 502" },
+	{ "work-on-abort", 'B', "WORK_ON_ABORT", K_WORD, AT(work_on_abort),
+	  0, 0, "finish", "WORD", "finish|stop: a program whose client\n"
+	  "left runs to its end, or is stopped" },
 	{ NULL, 0, "QUEUE", K_INT, AT(queue), 1, 8000, "1024", NULL,
 	  "requests nginx admits to /test at once\n"
 	  "(the stack's; with JOB_QUEUE at most\n"
@@ -93,6 +106,8 @@ static const struct setting table[] = {
 	  "service user cannot reach it)" },
 	{ NULL, 0, "SERVICE_USER", K_TEXT, NONE, 0, 0, "serialcgi", NULL,
 	  "as root, the user the stack runs as" },
+	{ NULL, 0, "ENGINE_PORT", K_INT, AT(engine_port), 1024, 65535,
+	  "55432", NULL, "make cluster's private PostgreSQL" },
 	{ "threads", 't', "THREADS", K_GONE, NONE, 0, 0, "", "N",
 	  "gone in 0.2: a waiting request holds no\nthread" },
 	{ "check", 'c', NULL, K_FLAG, NONE, 0, 0, "", NULL,
@@ -127,9 +142,28 @@ want(const struct setting *s, char *buf, size_t len)
 		    "request holds no thread; nginx's QUEUE bounds the "
 		    "waiters");
 		break;
+	case K_WORD:
+		snprintf(buf, len, "one of %.*s", (int)strcspn(s->help, ":"),
+		    s->help);
+		break;
 	default:
 		snprintf(buf, len, "text");
 	}
+}
+
+/* Is val one of K_WORD's words, the '|'-separated ones that begin its
+ * help? */
+static int
+is_word(const struct setting *s, const char *val)
+{
+	size_t n = strlen(val), end = strcspn(s->help, ":");
+	const char *w;
+
+	for (w = s->help; w < s->help + end; w += strcspn(w, "|:") + 1)
+		if (n > 0 && strncmp(w, val, n) == 0 &&
+		    (w[n] == '|' || w[n] == ':'))
+			return 1;
+	return 0;
 }
 
 /* Apply one value. Returns 0, or -1 if it is not what s wants. */
@@ -163,6 +197,11 @@ apply(const struct setting *s, const char *val, struct config *cfg)
 		*(const char **)(void *)base = *val == '\0' ? NULL : val;
 		return 0;
 	case K_TEXT:
+		*(const char **)(void *)base = val;
+		return 0;
+	case K_WORD:
+		if (!is_word(s, val))
+			return -1;
 		*(const char **)(void *)base = val;
 		return 0;
 	default:

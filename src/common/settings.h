@@ -32,11 +32,17 @@ struct config {
 	long		 job_queue;	/* queued jobs, at most */
 	const char	*callback_allow;	/* allow.h's list */
 	const char	*callback_secret;	/* path, or NULL: none */
+	const char	*work_command;	/* a CGI program as the work, or
+					 * NULL: the sleep alone */
+	double		 work_timeout;	/* s one program may take */
+	long		 work_output_max;	/* bytes of its answer kept */
+	const char	*work_on_abort;	/* "finish" or "stop" */
 	/* The stack's (spawn/stack, nginx), checked here too, so that
 	 * every setting is judged in one place. */
 	long		 queue;		/* requests nginx admits to /test */
 	long		 processes;	/* responders multiwatch keeps */
 	long		 port;		/* nginx's port on 127.0.0.1 */
+	long		 engine_port;	/* make cluster's PostgreSQL */
 };
 
 enum settings_verdict {

@@ -16,6 +16,7 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -27,6 +28,7 @@
 #include "jobrun.h"
 #include "jobs.h"
 #include "log.h"
+#include "incarnation.h"
 #include "loop.h"
 #include "turn.h"
 
@@ -76,27 +78,24 @@ gather(void *arg, const struct job *j)
 	return 0;
 }
 
-static int
-same_board(const struct job *j)
-{
-	return strcmp(j->node, jobs.node) == 0 && j->gen == board_gen();
-}
-
-static int
-owner_alive(const struct job *j)
-{
-	return same_board(j) && board_owner_alive(j->owner_slot,
-	    j->owner_pid);
-}
-
+/* A job's owner is the incarnation in its gen (incarnation.h), with its
+ * pid. Is it this process? */
 static int
 is_mine(const struct job *j)
 {
-	int slot;
-	long pid;
+	return strcmp(j->node, jobs.node) == 0 &&
+	    j->gen == incarnation_self();
+}
 
-	board_self(&slot, &pid);
-	return same_board(j) && j->owner_slot == slot && j->owner_pid == pid;
+/* Is j's owner, a responder of this node, alive? It is dead only when
+ * the kernel says so (the process with its pid is another, or none);
+ * when proc(5) cannot tell, it lives. Never judged from a board's
+ * generation or a slot: two boards of one node, for a moment after one
+ * was replaced, each hold live responders. */
+static int
+owner_alive(const struct job *j)
+{
+	return incarnation_alive(j->owner_pid, j->gen) != 0;
 }
 
 /* j is running by the store, and nobody works it: its responder died,
@@ -130,19 +129,20 @@ as_mine(const struct job *j, uint64_t ticket)
 
 	mine = *j;
 	board_self(&mine.owner_slot, &mine.owner_pid);
-	mine.gen = board_gen();
+	mine.gen = incarnation_self();
 	mine.ticket = ticket;
 	return &mine;
 }
 
 /* When j arrived, on this boot's monotonic clock: its own stamp if it
- * is from this board (this boot), else from its wall clock created_at
- * (a stamp of another boot means nothing), never after now. */
+ * is from this boot (it then falls, on the wall clock, where its
+ * created_at says), else from created_at (a stamp of another boot means
+ * nothing), never after now. */
 static double
 arrival(const struct job *j, double now)
 {
-	double t0 = same_board(j) ? j->arrived_mono :
-	    now - (clock_wall() - j->created);
+	double t0 = fabs(clock_wall_at(j->arrived_mono) - j->created) < 1 ?
+	    j->arrived_mono : now - (clock_wall() - j->created);
 
 	return t0 > 0 && t0 <= now ? t0 : now;
 }
@@ -159,7 +159,8 @@ renew(const struct job *j)
 	board_self(&slot, &pid);
 	if (turn_enter(&t, NULL, 1) == -1)
 		return;		/* the queue is full: next round */
-	if (store_adopt(j, board_gen(), t.ticket, slot, pid) != 1) {
+	if (store_adopt(j, jobs.node, incarnation_self(), t.ticket, slot,
+	    pid) != 1) {
 		board_finish(t.ticket, BOARD_FAILED);
 		return;
 	}
@@ -183,13 +184,12 @@ adopt(const struct job *j)
 	long pid;
 
 	board_self(&slot, &pid);
-	if (!same_board(j)) {
-		renew(j);
-		return;
-	}
-	if (store_adopt(j, board_gen(), j->ticket, slot, pid) != 1)
+	if (store_adopt(j, jobs.node, incarnation_self(), j->ticket, slot,
+	    pid) != 1)
 		return;		/* another responder was quicker */
-	if (board_adopt(j->ticket) == -1) {
+	/* Its ticket, if this board holds it for its dead owner still;
+	 * else (another board's, or passed over) a new one. */
+	if (board_adopt(j->ticket, j->gen) == -1) {
 		struct job now_mine = *as_mine(j, j->ticket);
 
 		renew(&now_mine);
@@ -212,14 +212,13 @@ adopt(const struct job *j)
 static int
 abandon(void)
 {
-	uint64_t t[ORPHANS];
+	uint64_t t[ORPHANS], inc[ORPHANS];
 	size_t n, i;
 	int rc;
 
-	n = board_orphans(t, ORPHANS);
+	n = board_orphans(t, inc, ORPHANS);
 	for (i = 0; i < n; i++) {
-		if ((rc = store_queued_ticket(jobs.node, board_gen(), t[i])) ==
-		    -1)
+		if ((rc = store_queued_ticket(jobs.node, inc[i], t[i])) == -1)
 			return -1;
 		if (rc == 1)
 			jan.rescan = 1;	/* a job to adopt: look at them all */
@@ -232,13 +231,13 @@ abandon(void)
 }
 
 static int
-running(struct batch *b)
+running(struct batch *b, const char *node)
 {
 	size_t i;
 	int dead;
 
 	b->n = 0;
-	if (store_scan(jobs.node, JOB_RUNNING, gather, b) == -1)
+	if (store_scan(node, JOB_RUNNING, gather, b) == -1)
 		return -1;
 	for (i = 0; i < b->n; i++) {
 		dead = !owner_alive(&b->j[i]);
@@ -252,12 +251,12 @@ running(struct batch *b)
 }
 
 static int
-queued(struct batch *b)
+queued(struct batch *b, const char *node)
 {
 	size_t i;
 
 	b->n = 0;
-	if (store_scan(jobs.node, JOB_QUEUED, gather, b) == -1)
+	if (store_scan(node, JOB_QUEUED, gather, b) == -1)
 		return -1;
 	for (i = 0; i < b->n; i++) {
 		if (is_mine(&b->j[i]) && !jobrun_has(b->j[i].id))
@@ -274,17 +273,11 @@ queued(struct batch *b)
 static int
 deliverer_alive(const struct job *j)
 {
-	int slot;
-	long pid;
-
 	if (strcmp(j->cb_node, jobs.node) != 0)
 		return clock_wall() - j->cb_next_at < STALE_DELIVERY;
-	if (j->cb_gen != board_gen())
-		return 0;
-	board_self(&slot, &pid);
-	if (j->cb_slot == slot && j->cb_pid == pid)
+	if (j->cb_gen == incarnation_self())
 		return deliver_has(j->id);
-	return board_owner_alive(j->cb_slot, j->cb_pid);
+	return incarnation_alive(j->cb_pid, j->cb_gen) != 0;
 }
 
 static int
@@ -306,11 +299,11 @@ callbacks(struct batch *b)
 		if (delivering ? deliverer_alive(j) :
 		    j->cb_next_at > clock_wall())
 			continue;
-		if (store_cb_claim(j, jobs.node, board_gen(), slot, pid,
-		    clock_wall()) != 1)
+		if (store_cb_claim(j, jobs.node, incarnation_self(), slot,
+		    pid, clock_wall()) != 1)
 			continue;
 		snprintf(j->cb_node, sizeof(j->cb_node), "%s", jobs.node);
-		j->cb_gen = board_gen();
+		j->cb_gen = incarnation_self();
 		j->cb_slot = slot;
 		j->cb_pid = pid;
 		deliver_start(j);
@@ -343,7 +336,10 @@ scan(struct batch *b, double now)
 		jan.active |= jan.scan_found;
 		return 0;
 	}
-	if (running(b) == -1 || queued(b) == -1) {
+	/* This node's jobs, and those a store written before 0.5 holds
+	 * under the node's old name (adopted under the new one). */
+	if (running(b, jobs.node) == -1 || queued(b, jobs.node) == -1 ||
+	    running(b, jobs.legacy) == -1 || queued(b, jobs.legacy) == -1) {
 		jan.rescan = 1;
 		return -1;
 	}
@@ -390,7 +386,7 @@ round_once(double now)
 static void
 tick(struct loop_timer *t, double now)
 {
-	uint64_t orphan, bump;
+	uint64_t orphan, orphan_inc, bump;
 	int first, kicked;
 
 	if (jan.stopped)
@@ -409,7 +405,7 @@ tick(struct loop_timer *t, double now)
 	first = !jan.started && board_first_round();
 	if (!first && !jan.active && !kicked && bump == jan.seen &&
 	    now - jobs.last_use > IDLE_AFTER && !deliver_busy() &&
-	    board_orphans(&orphan, 1) == 0) {
+	    board_orphans(&orphan, &orphan_inc, 1) == 0) {
 		jan.started = 1;
 		store_close();	/* no job about: let the store go */
 		return;

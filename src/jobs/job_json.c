@@ -85,18 +85,15 @@ callback_json(const struct job *j)
 	return c;
 }
 
-/* Where a queued job stands: turns before it, if this host knows; 0
- * once its turn has come (the store says queued until its start is
- * stored). */
+/* Where a queued job stands: turns before it, if this host's board
+ * knows its ticket; 0 once its turn has come (the store says queued
+ * until its start is stored); -1 if not known here. */
 static long
 position(const struct job *j)
 {
-	long pos;
-
-	if (j->status != JOB_QUEUED || strcmp(j->node, jobs.node) != 0 ||
-	    j->gen != board_gen())
+	if (j->status != JOB_QUEUED || strcmp(j->node, jobs.node) != 0)
 		return -1;
-	return (pos = board_position(j->ticket)) >= 0 ? pos : 0;
+	return board_position(j->ticket, j->gen);
 }
 
 static double

@@ -1,6 +1,8 @@
 /* jobs.c - what the parts of asynchronous jobs share: see jobs.h. */
 #define _GNU_SOURCE	/* realpath */
 
+#include <sys/random.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -11,6 +13,7 @@
 #include <unistd.h>
 
 #include "jobs.h"
+#include "privfile.h"
 #include "lock.h"
 
 struct jobs jobs;
@@ -47,19 +50,17 @@ jobs_restart_take(void)
 	return atomic_exchange(&restart, 0);
 }
 
-/* host/machine:lock file: the processes that share one flock are one
- * node. The machine id (machine-id(5)) tells apart two hosts cloned
- * with one name; where there is none, the name alone. */
+/* The name stores before 0.5 gave the node: host/machine:lock file,
+ * which two hosts cloned from one image, or two stacks whose lock
+ * files have one path in two mount namespaces, share. Its jobs are
+ * this node's too (the janitor adopts them). */
 static int
-name_node(const char *lock_path)
+legacy_name(const char *host, const char *lock_path)
 {
-	char host[HOST_NAME_MAX + 1], id[33] = "", *real;
+	char id[33] = "", *real;
 	ssize_t n;
 	int fd;
 
-	if (gethostname(host, sizeof(host)) == -1)
-		return -1;
-	host[sizeof(host) - 1] = '\0';
 	if ((fd = open("/etc/machine-id", O_RDONLY | O_CLOEXEC)) != -1) {
 		n = read(fd, id, sizeof(id) - 1);
 		id[n > 0 ? strspn(id, "0123456789abcdef") : 0] = '\0';
@@ -67,9 +68,65 @@ name_node(const char *lock_path)
 	}
 	if ((real = realpath(lock_path, NULL)) == NULL)
 		return -1;
-	snprintf(jobs.node, sizeof(jobs.node), "%.64s/%.12s:%s", host, id,
+	snprintf(jobs.legacy, sizeof(jobs.legacy), "%.64s/%.12s:%s", host, id,
 	    real);
 	free(real);
+	return 0;
+}
+
+/*
+ * The node's identity: 128 random bits, made once by the first
+ * responder into a private file beside the lock file (lock_path.node)
+ * and kept there, so that the processes that share one flock share it,
+ * and nothing else can by accident. Returns 0, or -1 with why.
+ */
+static int
+node_id(const char *lock_path, char *id, char *why, size_t len)
+{
+	unsigned char r[16];
+	char path[4200], made[40];
+	ssize_t n;
+	size_t i;
+
+	snprintf(path, sizeof(path), "%s.node", lock_path);
+	if ((n = privfile_read(path, id, 40, why, len)) == -1 &&
+	    errno == ENOENT) {
+		if (getrandom(r, sizeof(r), 0) != sizeof(r))
+			return -1;
+		for (i = 0; i < sizeof(r); i++)
+			snprintf(made + 2 * i, 3, "%02x", r[i]);
+		made[32] = '\n';
+		if (privfile_create(path, made, 33, why, len) == -1)
+			return -1;
+		n = privfile_read(path, id, 40, why, len);
+	}
+	if (n == -1)
+		return -1;
+	if (strspn(id, "0123456789abcdef") != 32) {
+		snprintf(why, len, "%.200s: not a node identity (32 hex "
+		    "digits)", path);
+		errno = EINVAL;
+		return -1;
+	}
+	id[32] = '\0';
+	return 0;
+}
+
+/* host/identity: this node's name in the store, and the legacy one. */
+static int
+name_node(const char *lock_path, char *why, size_t len)
+{
+	char host[HOST_NAME_MAX + 1], id[40];
+
+	if (gethostname(host, sizeof(host)) == -1 ||
+	    legacy_name(host, lock_path) == -1) {
+		snprintf(why, len, "%s: %s", lock_path, strerror(errno));
+		return -1;
+	}
+	host[sizeof(host) - 1] = '\0';
+	if (node_id(lock_path, id, why, len) == -1)
+		return -1;
+	snprintf(jobs.node, sizeof(jobs.node), "%.64s/%s", host, id);
 	return 0;
 }
 
@@ -83,8 +140,8 @@ jobs_init(const struct config *cfg, char *why, size_t len)
 	jobs.queue = cfg->job_queue;
 	if (cfg->jobs_db == NULL)
 		return 0;
-	if (name_node(cfg->lock_path) == -1) {
-		snprintf(why, len, "%s: %s", cfg->lock_path, strerror(errno));
+	if (name_node(cfg->lock_path, reason, sizeof(reason)) == -1) {
+		snprintf(why, len, "node identity: %s", reason);
 		return -1;
 	}
 	jobs.on = 1;

@@ -25,7 +25,8 @@ struct jobs {
 	double		 work_seconds;
 	double		 retention;	/* s a finished job is kept */
 	long		 queue;		/* queued jobs, at most */
-	char		 node[JOB_NODE_MAX];	/* host:lock file */
+	char		 node[JOB_NODE_MAX];	/* host/identity */
+	char		 legacy[JOB_NODE_MAX];	/* the name before 0.5 */
 	double		 last_use;	/* mono s of the last job request */
 };
 

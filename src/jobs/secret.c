@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "privfile.h"
 #include "secret.h"
 #include "webapi.h"
 
@@ -23,31 +24,6 @@ static struct {
 	int		 key_len;	/* decoded at the first callback */
 } sec;
 
-/* A private file: ours, a regular file, no access for group or others,
- * never through a symlink (it is a key). Returns its fd, or -1. */
-static int
-open_private(const char *path, char *why, size_t len)
-{
-	struct stat st;
-	int fd, n;
-
-	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) == -1) {
-		n = errno;
-		snprintf(why, len, "%s", n == ELOOP ? "is a symlink" :
-		    strerror(n));
-		errno = n;
-		return -1;
-	}
-	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) ||
-	    st.st_uid != geteuid() || (st.st_mode & 077) != 0) {
-		snprintf(why, len, "must be a regular file of ours, mode "
-		    "0600 or 0400");
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
 /* "whsec_" and base64 of 24 to 64 bytes (Standard Webhooks' form), a
  * newline allowed after. Read and checked at start; decoded by
  * libcrypto at the first callback (decode_key), so that an idle
@@ -57,14 +33,12 @@ read_secret(const char *path, char *why, size_t len)
 {
 	const char *b64 = sec.text + 6;
 	size_t n, k, pad, bytes;
-	ssize_t got;
-	int fd;
 
-	if ((fd = open_private(path, why, len)) == -1)
+	if (privfile_read(path, sec.text, sizeof(sec.text), why, len) ==
+	    -1) {
+		sec.text[0] = '\0';
 		return -1;
-	got = read(fd, sec.text, sizeof(sec.text) - 1);
-	close(fd);
-	sec.text[got > 0 ? got : 0] = '\0';
+	}
 	sec.text[strcspn(sec.text, "\r\n")] = '\0';
 	n = strlen(b64);
 	k = strspn(b64, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
@@ -85,17 +59,16 @@ read_secret(const char *path, char *why, size_t len)
 
 /*
  * The secret file does not exist yet: make it, 32 random bytes from
- * getrandom(2) in base64 (libcrypto), 0600, written under a name of our
- * own and then link(2)ed into place, so that responders racing to make
- * it agree on one: the loser reads the winner's. Then read it.
- * Returns 0, or -1 with why.
+ * getrandom(2) in base64 (libcrypto), 0600 (privfile_create: responders
+ * racing to make it agree on one). Then read it. Returns 0, or -1 with
+ * why.
  */
 static int
 make_secret(char *why, size_t len)
 {
 	unsigned char raw[32], b64[48];
-	char tmp[4200], line[64];
-	int fd, n, rc = -1;
+	char line[64];
+	int n;
 
 	if (getrandom(raw, sizeof(raw), 0) != (ssize_t)sizeof(raw)) {
 		snprintf(why, len, "getrandom: %s", strerror(errno));
@@ -103,20 +76,9 @@ make_secret(char *why, size_t len)
 	}
 	cr.encode_block(b64, raw, sizeof(raw));
 	n = snprintf(line, sizeof(line), "whsec_%s\n", (char *)b64);
-	snprintf(tmp, sizeof(tmp), "%s.%ld", sec.path, (long)getpid());
-	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-	    0600);
-	if (fd == -1 || write(fd, line, (size_t)n) != n || fsync(fd) == -1 ||
-	    (link(tmp, sec.path) == -1 && errno != EEXIST))
-		snprintf(why, len, "%.100s: %s", fd == -1 ? tmp :
-		    sec.path, strerror(errno));
-	else
-		rc = 0;
-	if (fd != -1) {
-		close(fd);
-		unlink(tmp);
-	}
-	return rc == 0 ? read_secret(sec.path, why, len) : -1;
+	if (privfile_create(sec.path, line, (size_t)n, why, len) == -1)
+		return -1;
+	return read_secret(sec.path, why, len);
 }
 
 /* The secret in memory: read from its file, made first if missing.

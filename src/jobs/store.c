@@ -747,7 +747,7 @@ store_cancel(const char *id, double now, struct job *j)
 	return rc;
 }
 
-/* Ours: the same generation, owner slot and pid as j's. */
+/* Ours: the same owner (incarnation), slot and pid as j's. */
 #define OURS	"gen = $2 AND owner_slot = $3 AND owner_pid = $4"
 
 static void
@@ -866,8 +866,8 @@ store_queued_ticket(const char *node, uint64_t gen, uint64_t ticket)
 }
 
 int
-store_adopt(const struct job *j, uint64_t gen, uint64_t ticket, int slot,
-    long pid)
+store_adopt(const struct job *j, const char *node, uint64_t gen,
+    uint64_t ticket, int slot, long pid)
 {
 	struct args a = { .n = 0 };
 	long n = 0;
@@ -877,9 +877,10 @@ store_adopt(const struct job *j, uint64_t gen, uint64_t ticket, int slot,
 	arg_u64(&a, ticket);
 	arg_ll(&a, slot);
 	arg_ll(&a, pid);
+	arg_s(&a, node);
 	if (run("UPDATE " TABLE " SET gen = $5, ticket = $6, owner_slot = $7,"
-	    " owner_pid = $8 WHERE id = $1 AND status = 'queued' AND " OURS,
-	    &a, NULL, NULL, &n) == -1)
+	    " owner_pid = $8, node = $9 WHERE id = $1 AND status = 'queued' "
+	    "AND " OURS, &a, NULL, NULL, &n) == -1)
 		return -1;
 	return n == 1;
 }

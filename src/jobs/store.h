@@ -24,8 +24,10 @@ struct job {
 	long long	 seq;		/* submission order */
 	char		 id[JOB_ID_LEN + 1];
 	enum job_status	 status;
-	/* Who runs it: the node (host and lock file), the scoreboard's
-	 * generation, the ticket there, the responder's slot and pid. */
+	/* Who runs it: the node (jobs.h), the responder's incarnation
+	 * (incarnation.h; the column keeps its first name, gen, as
+	 * stores in the field have it), its ticket on that responder's
+	 * board, its slot there and its pid. */
 	char		 node[JOB_NODE_MAX];
 	uint64_t	 gen, ticket;
 	int		 owner_slot;
@@ -41,7 +43,8 @@ struct job {
 	double		 cb_next_at;
 	int		 cb_last_status;	/* HTTP status, 0 for none */
 	char		 cb_last_error[200];
-	/* Who delivers it now (cb_state delivering). */
+	/* Who delivers it now (cb_state delivering): cb_gen is the
+	 * deliverer's incarnation. */
 	char		 cb_node[JOB_NODE_MAX];
 	uint64_t	 cb_gen;
 	int		 cb_slot;
@@ -179,14 +182,15 @@ int store_interrupt(const struct job *j, double now, const char *why);
 
 /*
  * store_adopt: j, queued, whose owner died, becomes ours with a place
- * in the queue: generation gen, ticket, slot, pid; only if it is still
- * as j says. Returns 1 adopted, 0 not (taken by another), -1 error.
+ * in the queue: node, incarnation gen, ticket, slot, pid; only if it
+ * is still as j says. Returns 1 adopted, 0 not (taken by another), -1
+ * error.
  */
-int store_adopt(const struct job *j, uint64_t gen, uint64_t ticket,
-    int slot, long pid);
+int store_adopt(const struct job *j, const char *node, uint64_t gen,
+    uint64_t ticket, int slot, long pid);
 
-/* store_queued_ticket: does a queued job of node on board generation
- * gen hold ticket? Returns 1, 0, or -1 on error. */
+/* store_queued_ticket: does a queued job of node, owned by incarnation
+ * gen, hold ticket? Returns 1, 0, or -1 on error. */
 int store_queued_ticket(const char *node, uint64_t gen, uint64_t ticket);
 
 /* store_purge: forget jobs finished before `before` (wall s). Returns

@@ -1,8 +1,13 @@
 /* conn.c - what a FastCGI request's params and body say. */
-#define _POSIX_C_SOURCE 200809L
+#define _GNU_SOURCE	/* memfd_create */
+
+#include <sys/mman.h>
+
+#include <errno.h>
 
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "board.h"
 #include "conn.h"
@@ -63,6 +68,25 @@ param(void *arg, const char *name, size_t nlen, const char *v, size_t vlen)
 	return 0;
 }
 
+/* A body over CONN_BODY_MAX, whole, in a memfd(2): the program of a
+ * /work request reads it as its stdin (conn.h). */
+static int
+keep_large(struct conn *c, const unsigned char *buf)
+{
+	int fd, e;
+
+	if ((fd = memfd_create("serialcgi-body", MFD_CLOEXEC)) == -1)
+		return -1;
+	if (record_body_to(&c->rr, buf, fd) == -1) {
+		e = errno;
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	c->body_fd = fd;
+	return 0;
+}
+
 /* The body, before record_params() overwrites the records. */
 static int
 keep_body(struct conn *c, const unsigned char *buf)
@@ -72,6 +96,8 @@ keep_body(struct conn *c, const unsigned char *buf)
 	c->body_len = n;
 	if (n == 0)
 		return 0;
+	if (n > CONN_BODY_MAX)
+		return keep_large(c, buf);
 	k = n < CONN_BODY_MAX ? n : CONN_BODY_MAX;
 	if ((c->body = malloc(k + 1)) == NULL)
 		return -1;
@@ -81,13 +107,42 @@ keep_body(struct conn *c, const unsigned char *buf)
 }
 
 int
+conn_is_work(const struct conn *c)
+{
+	return strcmp(c->path, "/work") == 0 ||
+	    strncmp(c->path, "/work/", 6) == 0;
+}
+
+int
 conn_params(struct conn *c, unsigned char *buf)
 {
+	size_t n;
+
 	strcpy(c->id, "-");
 	c->method[0] = c->path[0] = '\0';
-	if (keep_body(c, buf) == -1)
+	if (keep_body(c, buf) == -1 ||
+	    record_params(&c->rr, buf, param, c) == -1)
 		return -1;
-	return record_params(&c->rr, buf, param, c);
+	if (!conn_is_work(c))
+		return 0;
+	n = record_gathered(&c->rr);
+	if ((c->params = malloc(n > 0 ? n : 1)) == NULL)
+		return -1;
+	memcpy(c->params, buf, n);
+	c->params_len = n;
+	return 0;
+}
+
+void
+conn_free(struct conn *c)
+{
+	if (c->body_fd >= 0)
+		close(c->body_fd);
+	free(c->body);
+	free(c->params);
+	free(c->env);
+	free(c->out);
+	free(c->buf);
 }
 
 int
@@ -103,4 +158,20 @@ conn_is(const struct conn *c, const char *list)
 		    w[n] == '\0'))
 			return 1;
 	return 0;
+}
+
+int
+conn_gone(struct source *s)
+{
+	struct conn *c = (struct conn *)s;
+
+	return s->gone || record_peer_gone(c->fd);
+}
+
+void
+conn_release(struct source *s)
+{
+	struct conn *c = (struct conn *)s;
+
+	c->done(c);
 }

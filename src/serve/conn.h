@@ -46,17 +46,44 @@ struct conn {
 	size_t		 key_len;	/* its whole length */
 	int		 local;		/* SERIALCGI_LOCAL: nginx says the
 					 * client is this host */
-	char		*body;		/* FCGI_STDIN, NUL-ended, or NULL */
+	char		*body;		/* FCGI_STDIN, NUL-ended, or NULL:
+					 * up to CONN_BODY_MAX bytes */
 	size_t		 body_len;	/* its whole length */
+	int		 body_fd;	/* a larger body, whole, in a
+					 * memfd(2); else -1 */
+	/* For /work: every param as record_params gathered them, for the
+	 * program's environment (work_cgi.h). */
+	unsigned char	*params;
+	size_t		 params_len;
+	char		**env;		/* the program's, once built */
+	/* An answer too large for the socket's buffer: what is left of
+	 * it, for the loop to write (fcgi.c). */
+	unsigned char	*out;
+	size_t		 out_len, out_off;
 };
 
 /*
  * conn_params: read what the routes need from the FCGI_PARAMS of the
  * whole request in buf (record_params: buf is changed), and keep its
- * body, up to CONN_BODY_MAX bytes. Returns 0, or -1 with errno EPROTO
- * or ENOMEM.
+ * body: up to CONN_BODY_MAX bytes in c->body, a larger one in a memfd
+ * (c->body_fd); for /work, all its params too. Returns 0, or -1 with
+ * errno EPROTO, ENOMEM or memfd_create(2)'s.
  */
 int conn_params(struct conn *c, unsigned char *buf);
+
+/* conn_is_work: is c for /work or below? */
+int conn_is_work(const struct conn *c);
+
+/* conn_free: close and free what c holds beyond itself (body, params,
+ * environment, a pending answer). */
+void conn_free(struct conn *c);
+
+/* The source operations every parked request shares: conn_gone: has
+ * the requester left (s->gone, or nginx closed the connection: it does
+ * when its client leaves)? Returns 1 or 0. conn_release: hand c back
+ * to whoever closes it (c->done). */
+int conn_gone(struct source *s);
+void conn_release(struct source *s);
 
 /* conn_is: is c's method one of the words of list ("GET HEAD")?
  * Returns 1 or 0. */

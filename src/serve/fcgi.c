@@ -75,12 +75,53 @@ conn_close(struct conn *c)
 {
 	loop_fd_del(&c->ev);
 	close(c->fd);
-	free(c->buf);
-	free(c->body);
+	conn_free(c);
 	free(c);
 }
 
 static void on_accept(struct loop_fd *, uint32_t);
+static void on_conn(struct loop_fd *, uint32_t);
+
+#define WRITING	2	/* c->parked: the loop writes the rest of its
+			 * answer, then closes it */
+
+/* Write what is left of c's answer while the socket takes it. Returns
+ * 1 when all is sent (or the peer left), 0 if more is to come. */
+static int
+write_rest(struct conn *c)
+{
+	ssize_t n;
+
+	while (c->out_off < c->out_len) {
+		n = send(c->fd, c->out + c->out_off, c->out_len - c->out_off,
+		    MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1 && errno == EAGAIN)
+			return 0;
+		if (n == -1)
+			return 1;	/* nginx left: nobody to tell */
+		c->out_off += (size_t)n;
+	}
+	return 1;
+}
+
+/* c is answered: close it, or, if its answer did not fit the socket at
+ * once, write the rest as the socket drains, then close it. */
+static void
+finished(struct conn *c)
+{
+	if (c->out == NULL || write_rest(c)) {
+		conn_close(c);
+		return;
+	}
+	c->parked = WRITING;
+	if ((c->ev.armed ? loop_fd_mod(&c->ev, EPOLLOUT) :
+	    loop_fd_add(&c->ev, c->fd, EPOLLOUT, on_conn, c)) == -1) {
+		log_err("req=%s epoll_ctl: %s", c->id, strerror(errno));
+		conn_close(c);
+	}
+}
 
 /* Every responder waits on the one listener. EPOLLEXCLUSIVE wakes one
  * idle loop per connection, the first registered (epoll_ctl(2)). A
@@ -140,7 +181,7 @@ whole(struct conn *c, unsigned char *buf)
 	if (routed == HTTP_PARKED_IDLE)
 		listener_arm(1);
 	if (routed == HTTP_ANSWERED) {
-		conn_close(c);
+		finished(c);
 		return;
 	}
 	if (routed == HTTP_HELD) {
@@ -155,12 +196,15 @@ whole(struct conn *c, unsigned char *buf)
 		log_err("req=%s epoll_ctl: %s", c->id, strerror(errno));
 }
 
-/* Keep a request that came in pieces, for the next read. */
+/* Keep a request that came in pieces, for the next read: SMALL bytes
+ * of room, or twice what came, as far as RECORD_MAX. */
 static int
 save(struct conn *c, const unsigned char *b, size_t n)
 {
-	size_t cap = n > SMALL ? RECORD_MAX : SMALL;
+	size_t cap = n < SMALL / 2 ? SMALL : 2 * n;
 
+	if (cap > RECORD_MAX)
+		cap = RECORD_MAX;
 	if ((c->buf = malloc(cap)) == NULL)
 		return -1;
 	memcpy(c->buf, b, n);
@@ -169,11 +213,13 @@ save(struct conn *c, const unsigned char *b, size_t n)
 	return 0;
 }
 
-/* Room for more in c->buf: SMALL first, then all of RECORD_MAX. */
+/* Room for more in c->buf: twice as much each time, up to RECORD_MAX
+ * (a request with a large body: a program's, for /work). */
 static int
 grow(struct conn *c)
 {
 	unsigned char *p;
+	size_t cap;
 
 	if (c->len < c->cap)
 		return 0;
@@ -181,10 +227,11 @@ grow(struct conn *c)
 		errno = EMSGSIZE;
 		return -1;
 	}
-	if ((p = realloc(c->buf, RECORD_MAX)) == NULL)
+	cap = 2 * c->cap > RECORD_MAX ? RECORD_MAX : 2 * c->cap;
+	if ((p = realloc(c->buf, cap)) == NULL)
 		return -1;
 	c->buf = p;
-	c->cap = RECORD_MAX;
+	c->cap = cap;
 	return 0;
 }
 
@@ -255,7 +302,10 @@ on_conn(struct loop_fd *e, uint32_t events)
 {
 	struct conn *c = e->arg;
 
-	if (!c->parked)
+	if (c->parked == WRITING) {
+		if (write_rest(c) || (events & (EPOLLHUP | EPOLLERR)))
+			conn_close(c);
+	} else if (!c->parked)
 		on_readable(c);
 	else if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
 		on_hangup(c);
@@ -314,6 +364,7 @@ on_accept(struct loop_fd *e, uint32_t events)
 			return;
 		}
 		c->fd = fd;
+		c->body_fd = -1;
 		c->done = hand_back;
 		c->deadline = clock_now() + fc.cfg->io_timeout;
 		reading_add(c);
@@ -344,7 +395,7 @@ on_reap(struct loop_timer *t, double now)
 	pthread_mutex_unlock(&fc.done_mu);
 	for (; c != NULL; c = next) {
 		next = c->next;
-		conn_close(c);
+		finished(c);
 	}
 }
 

@@ -19,13 +19,17 @@
 #include "procstat.h"
 #include "runner.h"
 #include "status.h"
+#include "work_http.h"
 
-static const char *engine;	/* the lock engine's backend, or NULL */
+static struct {
+	const char	*engine;	/* the lock engine's backend, or NULL */
+	int		 program;	/* WORK_COMMAND is set */
+} ht;
 
 static int
 reply_elapsed(struct conn *c, const struct turn *t)
 {
-	char extra[192], timing[48] = "", header[48] = "";
+	char extra[REPLY_TIMING_MAX];
 	cJSON *o = cJSON_CreateObject();
 	int rc;
 
@@ -35,37 +39,10 @@ reply_elapsed(struct conn *c, const struct turn *t)
 		cJSON_Delete(o);
 		o = NULL;
 	}
-	/* The fencing token, for downstream resources to refuse a stale
-	 * holder's writes (Kleppmann, "How to do distributed locking"). */
-	if (t->token != 0) {
-		snprintf(timing, sizeof(timing), ", fence;desc=\"%llu\"",
-		    (unsigned long long)t->token);
-		snprintf(header, sizeof(header), "X-Fence-Token: %llu\r\n",
-		    (unsigned long long)t->token);
-	}
-	/* W3C Server-Timing: durations in milliseconds. */
-	snprintf(extra, sizeof(extra),
-	    "Server-Timing: wait;dur=%.3f, work;dur=%.3f%s\r\n%s",
-	    (t->t1 - t->t0) * 1e3, (t->t2 - t->t1) * 1e3, timing, header);
+	reply_timing(t, extra, sizeof(extra));
 	rc = reply_json(c, 200, extra, o);
 	cJSON_Delete(o);
 	return rc;
-}
-
-/* nginx's limit_conn refused the request and sent it here to be
- * counted and answered (location @busy); SERIALCGI_QUEUE is its bound. */
-static int
-reply_rejected(struct conn *c)
-{
-	char why[80];
-
-	if (c->queue > 0)
-		snprintf(why, sizeof(why), "busy: %ld requests already "
-		    "admitted", c->queue);
-	else
-		snprintf(why, sizeof(why), "busy: the queue is full");
-	board_stats_rejected();
-	return reply_unavailable(c, why);
 }
 
 /* The fuller views (?full: request ids, paths; ?html; /metrics) are
@@ -96,8 +73,8 @@ serve_status(struct conn *c)
 		    "Cache-Control: no-store\r\nContent-Security-Policy: "
 		    STATUS_HTML_CSP "\r\n", status_html, status_html_len);
 	if (board_stats(&st) == -1 || (text = view == STATUS_FULL ?
-	    status_full(&st, engine, clock_now()) :
-	    metrics_status(&st, engine, clock_now())) == NULL)
+	    status_full(&st, ht.engine, clock_now()) :
+	    metrics_status(&st, ht.engine, clock_now())) == NULL)
 		return reply_error(c, 500, "", "no scoreboard");
 	rc = reply_text(c, 200, "application/json", "Cache-Control: "
 	    "no-store\r\n", text, strlen(text));
@@ -115,19 +92,12 @@ serve_metrics(struct conn *c)
 	if (!c->local)
 		return not_local(c);
 	if (board_stats(&st) == -1 ||
-	    (n = metrics_prometheus(&st, engine, text, sizeof(text))) == -1 ||
+	    (n = metrics_prometheus(&st, ht.engine, ht.program, text,
+	    sizeof(text))) == -1 ||
 	    (p = procstat_prometheus(text + n, sizeof(text) - n)) == -1)
 		return reply_error(c, 500, "", "no scoreboard");
 	return reply_text(c, 200, "text/plain; version=0.0.4; charset=utf-8",
 	    "Cache-Control: no-store\r\n", text, (size_t)(n + p));
-}
-
-static int
-source_gone(struct source *s)
-{
-	struct conn *c = (struct conn *)s;
-
-	return s->gone || record_peer_gone(c->fd);
 }
 
 /* The runner is done with c: answer and log. Runs on the runner's
@@ -168,24 +138,16 @@ source_answer(struct source *s, enum turn_outcome how)
 	}
 }
 
-/* Back to whoever closes c (fcgi.c). */
-static void
-source_release(struct source *s)
-{
-	struct conn *c = (struct conn *)s;
-
-	c->done(c);
-}
-
 static const struct source_ops http_source = {
-	.gone = source_gone,
+	.gone = conn_gone,
 	.answer = source_answer,
-	.release = source_release,
+	.release = conn_release,
 };
 
-/* GET or HEAD /test: take a ticket and wait for the turn runner. */
+/* GET or HEAD /test, or /work: take a ticket and wait for the turn
+ * runner, which runs ops' work. */
 static int
-park(struct conn *c, int stopping)
+park(struct conn *c, int stopping, const struct source_ops *ops)
 {
 	if (stopping) {
 		reply_unavailable(c, "responder is stopping");
@@ -195,7 +157,7 @@ park(struct conn *c, int stopping)
 		reply_unavailable(c, "busy: the queue is full");
 		return HTTP_ANSWERED;
 	}
-	c->src.ops = &http_source;
+	c->src.ops = ops;
 	c->src.id = c->id;
 	return runner_park(&c->src) ? HTTP_PARKED_IDLE : HTTP_PARKED;
 }
@@ -203,10 +165,17 @@ park(struct conn *c, int stopping)
 int
 http_route(struct conn *c, int stopping)
 {
+	const struct source_ops *ops;
+
 	if (!c->path_cut && (strcmp(c->path, "/jobs") == 0 ||
 	    strncmp(c->path, "/jobs/", 6) == 0))
 		return jobs_http_route(c, stopping) ? HTTP_HELD :
 		    HTTP_ANSWERED;
+	if (conn_is_work(c)) {
+		if ((ops = work_http_ops(c)) == NULL)
+			return HTTP_ANSWERED;
+		return park(c, stopping, ops);
+	}
 	if (strcmp(c->path, "/test") != 0 && strcmp(c->path, "/status") !=
 	    0 && strcmp(c->path, "/metrics") != 0) {
 		log_msg("req=%s 404 %.64s", c->id, c->path[0] ? c->path :
@@ -227,16 +196,18 @@ http_route(struct conn *c, int stopping)
 	else if (strcmp(c->path, "/metrics") == 0)
 		serve_metrics(c);
 	else if (c->rejected)
-		reply_rejected(c);
+		reply_busy(c);
 	else
-		return park(c, stopping);
+		return park(c, stopping, &http_source);
 	return HTTP_ANSWERED;
 }
 
 void
 http_init(const struct config *cfg, const char *lock_engine)
 {
-	engine = lock_engine;
-	status_init(cfg->board_path);
+	ht.engine = lock_engine;
+	ht.program = cfg->work_command != NULL;
+	status_init(cfg->board_path, cfg->work_seconds);
 	reply_init(cfg->work_seconds);
+	work_http_init(cfg);
 }

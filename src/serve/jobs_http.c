@@ -28,6 +28,7 @@
 #include "jobrun.h"
 #include "jobs.h"
 #include "jobs_http.h"
+#include "incarnation.h"
 #include "log.h"
 #include "loop.h"
 #include "parse.h"
@@ -196,7 +197,7 @@ enqueue(struct pending *p)
 	new_id(j->id);
 	board_self(&j->owner_slot, &j->owner_pid);
 	snprintf(j->node, sizeof(j->node), "%s", jobs.node);
-	j->gen = board_gen();
+	j->gen = incarnation_self();	/* the owner: store.h */
 	j->ticket = p->t.ticket;
 	j->arrived_mono = p->t.t0;
 	j->created = clock_wall_at(p->t.t0);
@@ -481,9 +482,8 @@ cancel(struct conn *c, const char *id)
 	/* Out of the queue at once, so the next turn starts now: here,
 	 * or on the board for whichever responder of this host holds
 	 * it. */
-	if (!jobrun_leave(id) && strcmp(j.node, jobs.node) == 0 &&
-	    j.gen == board_gen())
-		(void)board_cancel(j.ticket);
+	if (!jobrun_leave(id) && strcmp(j.node, jobs.node) == 0)
+		(void)board_cancel(j.ticket, j.gen);
 	log_msg("req=%s job=%s canceled", c->id, id);
 	jobs_kick();
 	return reply_job(c, 200, "", &j);

@@ -42,6 +42,7 @@
 #include "runner.h"
 #include "settings.h"
 #include "signals.h"
+#include "work_cgi.h"
 #include "worklog.h"
 
 static struct config cfg;
@@ -81,10 +82,16 @@ check_environment(void)
 		errx(2, "board file %s: %s", cfg.board_path, why);
 }
 
-/* Settings that are good alone but not together, exit status 2. */
+/* Settings that are good alone but not together, or a program that
+ * may not be the work: exit status 2. */
 static void
 check_together(void)
 {
+	char why[320];
+
+	if (cfg.work_command != NULL &&
+	    work_cgi_check(cfg.work_command, why, sizeof(why)) == -1)
+		errx(2, "WORK_COMMAND: %s", why);
 	/* The scoreboard holds every ticket: /test's waiters, nginx's
 	 * bound, and the queued jobs, each with one. */
 	if (cfg.queue + cfg.job_queue > BOARD_RING)
@@ -191,15 +198,31 @@ main(int argc, char *argv[])
 	if (lock_open(&lk, be, cfg.lock_path, cfg.lock_url, cfg.lock_key) ==
 	    -1)
 		err(1, "lock file %s", cfg.lock_path);
+	/* An engine that answers, but whose fencing sequence would give
+	 * tokens out of order, is a setting to fix: refused now. One that
+	 * does not answer yet is no reason to exit (requests fail closed
+	 * until it does). */
+	if (cfg.lock_url != NULL && lock_connect(&lk) == -1 &&
+	    errno == EPERM)
+		errx(2, "LOCK_URL: %s", lk.error);
 	if (jobs_init(&cfg, why, sizeof(why)) == -1)
 		errx(2, "%s", why);
 	janitor_start();
+	/* The program's processes, all of them, are ours to see end
+	 * (proctree.h). */
+	if (cfg.work_command != NULL && work_cgi_init(cfg.work_command,
+	    cfg.work_timeout, (size_t)cfg.work_output_max) == -1)
+		err(1, "WORK_COMMAND %s: prctl PR_SET_CHILD_SUBREAPER",
+		    cfg.work_command);
 	if (runner_start(&cfg, &lk) == -1)
 		err(1, "pthread_create (turn runner)");
 	log_msg("ready: event loop and turn runner, work %.3f s, lock %s %s%s",
 	    cfg.work_seconds, lk.be->name, cfg.lock_path, cfg.lock_url ?
 	    " and the engine's advisory lock" : "");
-	notify_ready();
+	/* A stop waits for the work in progress: one work at most (a
+	 * program's WORK_TIMEOUT and its 2 s to die), and a margin. */
+	notify_ready((cfg.work_command != NULL ? cfg.work_timeout +
+	    WORK_CGI_GRACE : cfg.work_seconds) + 5);
 	if ((sig = loop_run()) == -1)
 		err(1, "epoll_wait");
 	log_msg("stopped");

@@ -122,6 +122,31 @@ engine_metrics(struct textbuf *o, const struct board_stats *st,
 	    (double)st->engine_errors);
 }
 
+/* A program's series (WORK_COMMAND): how its works ended (work.h's
+ * enum work_end, in its order) and how it exited. */
+static void
+program_metrics(struct textbuf *o, const struct board_stats *st)
+{
+	static const char *const ends[BOARD_WORK_ENDS] = { "done", "lost",
+	    "timeout", "bad_answer", "aborted", "failed" };
+	static const char *const exits[3] = { "zero", "nonzero", "signal" };
+	int i;
+
+	textbuf_put(o, "# HELP serialcgi_work_ends_total Programs' works, "
+	    "by how they ended.\n# TYPE serialcgi_work_ends_total counter\n");
+	for (i = 0; i < BOARD_WORK_ENDS; i++)
+		textbuf_put(o, "serialcgi_work_ends_total{end=\"%s\"} %llu\n",
+		    ends[i], (unsigned long long)st->work_ends[i]);
+	textbuf_put(o, "# HELP serialcgi_program_exits_total Programs, by "
+	    "how they exited.\n# TYPE serialcgi_program_exits_total "
+	    "counter\n");
+	for (i = 0; i < 3; i++)
+		textbuf_put(o, "serialcgi_program_exits_total{exit=\"%s\"} "
+		    "%llu\n", exits[i], (unsigned long long)st->exits[i]);
+	metric(o, "work_typical_seconds", "gauge", "The median length of "
+	    "the last 32 works: what estimates count on.", st->typical);
+}
+
 /* The job store's series: its state as a set of 0/1 samples, one per
  * state (OpenMetrics' StateSet, as a gauge), and its failures. */
 static void
@@ -141,7 +166,7 @@ store_metrics(struct textbuf *o, const struct board_stats *st)
 
 int
 metrics_prometheus(const struct board_stats *st, const char *engine,
-    char *buf, size_t len)
+    int program, char *buf, size_t len)
 {
 	struct textbuf o = { buf, len, 0, 0 };
 	double free_bytes = status_free_bytes();
@@ -149,6 +174,8 @@ metrics_prometheus(const struct board_stats *st, const char *engine,
 
 	if (engine != NULL)
 		engine_metrics(&o, st, engine);
+	if (program)
+		program_metrics(&o, st);
 	metric(&o, "waiters", "gauge",
 	    "Requests waiting for the lock now.", (double)st->waiters);
 	metric(&o, "holder", "gauge",

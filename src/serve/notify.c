@@ -21,6 +21,7 @@
 
 static struct {
 	__typeof__(sd_notify) *send;	/* NULL: off */
+	double		 stop_seconds;	/* the longest stop: one work */
 	struct loop_timer tick;		/* the next STATUS= check */
 	char		 last[256];	/* the last STATUS= sent */
 } nt;
@@ -73,13 +74,14 @@ tick(struct loop_timer *t, double now)
 }
 
 void
-notify_ready(void)
+notify_ready(double stop_seconds)
 {
 	static const struct dl_sym syms[] = {
 		{ "sd_notify", (void **)(void *)&nt.send },
 	};
 	char msg[sizeof(nt.last) + 16], why[160];
 
+	nt.stop_seconds = stop_seconds;
 	if (getenv("NOTIFY_SOCKET") == NULL)
 		return;
 	if (dl_load(LIBSYSTEMD, syms, 1, why, sizeof(why)) == NULL) {
@@ -98,9 +100,16 @@ notify_ready(void)
 void
 notify_stopping(pid_t sender)
 {
+	char msg[160];
+
 	if (nt.send == NULL || sender != getppid())
 		return;
-	send_or_stop("STOPPING=1\n"
-	    "STATUS=stopping: finishing the work in progress");
+	/* systemd's TimeoutStopSec= knows nothing of WORK_TIMEOUT: say
+	 * how long the work in progress may take (sd_notify(3),
+	 * EXTEND_TIMEOUT_USEC, systemd 236), so that it is not killed. */
+	snprintf(msg, sizeof(msg), "STOPPING=1\nEXTEND_TIMEOUT_USEC=%llu\n"
+	    "STATUS=stopping: finishing the work in progress",
+	    (unsigned long long)(nt.stop_seconds * 1e6));
+	send_or_stop(msg);
 	nt.send = NULL;	/* no STATUS= line may undo it */
 }

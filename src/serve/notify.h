@@ -24,13 +24,14 @@
  * notification off; the responder serves anyway (systemd then fails
  * the start at TimeoutStartSec=, with our log line before it).
  */
-void notify_ready(void);
+void notify_ready(double stop_seconds);
 
 /*
  * notify_stopping: a stop signal came from `sender` (signalfd(2)'s
  * ssi_pid). If that is our supervisor (the parent, multiwatch), the
- * whole service is stopping: send STOPPING=1 and stop the STATUS=
- * lines. A signal from anyone else stops this responder alone (the
+ * whole service is stopping: send STOPPING=1, and EXTEND_TIMEOUT_USEC
+ * for the stop_seconds notify_ready was given (one work at most, and a
+ * margin), and stop the STATUS= lines. A signal from anyone else stops this responder alone (the
  * supervisor respawns it), so the service is not stopping and systemd
  * must not be told it is: STOPPING=1 would start its stop timeout.
  */

@@ -13,37 +13,8 @@
 #include "textbuf.h"
 #include "board.h"
 #include "board_stats.h"
+#include "procfs.h"
 #include "procstat.h"
-
-/* Read a small proc(5) file whole, NUL-terminated. Returns its length,
- * or -1 with errno set (EOVERFLOW if it does not fit). */
-static ssize_t
-slurp(const char *path, char *buf, size_t len)
-{
-	size_t used = 0;
-	ssize_t n;
-	int fd, saved;
-
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1)
-		return -1;
-	while (used < len - 1 &&
-	    ((n = read(fd, buf + used, len - 1 - used)) > 0 ||
-	    (n == -1 && errno == EINTR)))
-		if (n > 0)
-			used += (size_t)n;
-	saved = errno;
-	close(fd);
-	buf[used] = '\0';
-	if (n == -1) {
-		errno = saved;
-		return -1;
-	}
-	if (used == len - 1) {
-		errno = EOVERFLOW;
-		return -1;
-	}
-	return (ssize_t)used;
-}
 
 /* Boot time, Unix seconds: CLOCK_REALTIME less CLOCK_BOOTTIME, as the
  * kernel makes /proc/stat's btime, and the clock /proc/PID/stat's
@@ -92,18 +63,15 @@ procstat_read(long pid, double btime, struct procstat *ps)
 {
 	unsigned long long utime, stime, start, vsize;
 	long long rss;
-	char path[64], buf[1024], *p;
+	char buf[1024], *p;
 	long tick = sysconf(_SC_CLK_TCK), page = sysconf(_SC_PAGESIZE);
 
-	snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
-	if (slurp(path, buf, sizeof(buf)) == -1)
+	if ((p = procfs_stat_after(pid, buf, sizeof(buf))) == NULL)
 		return -1;
-	/* The command name, field 2, is in parentheses and may hold
-	 * anything: the fields go on after the last ')' (proc(5)). From
-	 * field 3 (state): 14 utime, 15 stime, 22 starttime, 23 vsize,
-	 * 24 rss. */
-	if ((p = strrchr(buf, ')')) == NULL || tick <= 0 || page <= 0 ||
-	    sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u "
+	/* From field 3 (state): 14 utime, 15 stime, 22 starttime, 23
+	 * vsize, 24 rss. */
+	if (tick <= 0 || page <= 0 ||
+	    sscanf(p, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u "
 	    "%llu %llu %*d %*d %*d %*d %*d %*d %llu %llu %lld", &utime,
 	    &stime, &start, &vsize, &rss) != 5) {
 		errno = EPROTO;

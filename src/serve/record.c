@@ -144,10 +144,10 @@ record_body(const struct record_reader *r, const unsigned char *buf,
 }
 
 int
-record_params(const struct record_reader *r, unsigned char *buf,
-    record_param_fn fn, void *arg)
+record_pairs(const unsigned char *buf, size_t n, record_param_fn fn,
+    void *arg)
 {
-	size_t at, n = gather(r, buf);
+	size_t at;
 	long name, value;
 
 	for (at = 0; at < n; at += (size_t)name + (size_t)value) {
@@ -160,6 +160,41 @@ record_params(const struct record_reader *r, unsigned char *buf,
 		if (fn(arg, (const char *)buf + at, (size_t)name,
 		    (const char *)buf + at + name, (size_t)value) != 0)
 			break;
+	}
+	return 0;
+}
+
+int
+record_params(struct record_reader *r, unsigned char *buf,
+    record_param_fn fn, void *arg)
+{
+	r->gathered = gather(r, buf);
+	return record_pairs(buf, r->gathered, fn, arg);
+}
+
+size_t
+record_gathered(const struct record_reader *r)
+{
+	return r->gathered;
+}
+
+int
+record_body_to(const struct record_reader *r, const unsigned char *buf,
+    int fd)
+{
+	size_t at = HEADER + 8, clen, k;
+	ssize_t w;
+
+	for (; at < r->end; at += HEADER + clen + buf[at + 6]) {
+		clen = be16(buf + at + 4);
+		if (buf[at + 1] != FCGI_STDIN)
+			continue;
+		for (k = 0; k < clen; k += (size_t)w)
+			if ((w = write(fd, buf + at + HEADER + k, clen - k)) ==
+			    -1 && errno != EINTR)
+				return -1;
+			else if (w == -1)
+				w = 0;
 	}
 	return 0;
 }
@@ -197,32 +232,55 @@ copy(unsigned char *p, size_t from, size_t len, const char *head,
 		memcpy(p, body + (from - hlen), len);
 }
 
-static int
-write_all(int fd, const unsigned char *buf, size_t len)
+/* Send what the socket takes now. Returns how many bytes were sent
+ * (len: all), or -1 with errno set (not EAGAIN). */
+static ssize_t
+send_now(int fd, const unsigned char *buf, size_t len)
 {
+	size_t done = 0;
 	ssize_t n;
 
-	while (len > 0) {
-		n = send(fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+	while (done < len) {
+		n = send(fd, buf + done, len - done, MSG_NOSIGNAL |
+		    MSG_DONTWAIT);
 		if (n == -1 && errno == EINTR)
 			continue;
+		if (n == -1 && errno == EAGAIN)
+			break;
 		if (n == -1)
 			return -1;
-		buf += n;
-		len -= (size_t)n;
+		done += (size_t)n;
 	}
+	return (ssize_t)done;
+}
+
+/* Keep buf[sent..len) in *rest, or fail with EAGAIN where nothing may
+ * be kept. */
+static int
+keep_rest(const unsigned char *buf, size_t sent, size_t len,
+    unsigned char **rest, size_t *rest_len)
+{
+	if (rest == NULL) {
+		errno = EAGAIN;
+		return -1;
+	}
+	if ((*rest = malloc(len - sent)) == NULL)
+		return -1;
+	memcpy(*rest, buf + sent, len - sent);
+	*rest_len = len - sent;
 	return 0;
 }
 
 int
 record_reply(int fd, unsigned id, const char *head, size_t hlen,
-    const char *body, size_t blen)
+    const char *body, size_t blen, unsigned char **rest, size_t *rest_len)
 {
 	size_t total = hlen + blen, nrec = total / CHUNK + 1, at, k, pad;
 	unsigned char small[4096], *buf = small, *p;
 	size_t cap = total + nrec * (HEADER + 8) + 2 * HEADER + 8;
 	FCGI_EndRequestBody end;
-	int rc, saved;
+	ssize_t sent;
+	int rc = 0, saved;
 
 	if (cap > sizeof(small) && (buf = malloc(cap)) == NULL)
 		return -1;
@@ -241,7 +299,11 @@ record_reply(int fd, unsigned id, const char *head, size_t hlen,
 	p = header(p, FCGI_END_REQUEST, id, sizeof(end), 0);
 	memcpy(p, &end, sizeof(end));
 	p += sizeof(end);
-	rc = write_all(fd, buf, (size_t)(p - buf));
+	if ((sent = send_now(fd, buf, (size_t)(p - buf))) == -1)
+		rc = -1;
+	else if ((size_t)sent < (size_t)(p - buf))
+		rc = keep_rest(buf, (size_t)sent, (size_t)(p - buf), rest,
+		    rest_len);
 	saved = errno;
 	if (buf != small)
 		free(buf);

@@ -8,13 +8,17 @@
 
 #include <stddef.h>
 
-#define RECORD_MAX	(64 * 1024)	/* bytes of a whole request */
+/* Bytes of a whole request: its params, and a body of up to 1 MiB
+ * (nginx's client_max_body_size for /work) in FCGI_STDIN records. */
+#define RECORD_MAX	(1024 * 1024 + 64 * 1024)
 
 struct record_reader {
 	size_t		 at;	/* next record header to look at */
 	size_t		 end;	/* length of the whole request, once seen */
 	unsigned	 id;	/* request id; 0 before FCGI_BEGIN_REQUEST */
 	int		 stage;	/* record type due: FCGI_PARAMS, FCGI_STDIN */
+	size_t		 gathered;	/* params' bytes, once record_params
+					 * gathered them */
 };
 
 /*
@@ -45,8 +49,28 @@ typedef int (*record_param_fn)(void *arg, const char *name, size_t nlen,
  * fn returns 0 to go on. Returns 0, or -1 with errno EPROTO if a length
  * runs past the end of the stream.
  */
-int record_params(const struct record_reader *r, unsigned char *buf,
+int record_params(struct record_reader *r, unsigned char *buf,
     record_param_fn fn, void *arg);
+
+/*
+ * record_pairs: call fn(arg, name, value) for each name-value pair of
+ * params[0..len), as record_params gathered them (record_params gives
+ * their length in *gathered). Returns 0, or -1 with errno EPROTO.
+ */
+int record_pairs(const unsigned char *params, size_t len,
+    record_param_fn fn, void *arg);
+
+/* record_gathered: how many bytes of params the last record_params of
+ * r gathered at the front of its buf. */
+size_t record_gathered(const struct record_reader *r);
+
+/*
+ * record_body_to: write the FCGI_STDIN contents of a whole request that
+ * record_scan accepted to fd (write(2), blocking), before record_params
+ * overwrites the records. Returns 0, or -1 with errno set.
+ */
+int record_body_to(const struct record_reader *r, const unsigned char *buf,
+    int fd);
 
 /*
  * record_body: copy the FCGI_STDIN contents (the request body) of a
@@ -60,14 +84,16 @@ size_t record_body(const struct record_reader *r, const unsigned char *buf,
 /*
  * record_reply: answer request id on fd: FCGI_STDOUT records holding
  * head then body (CGI response, RFC 3875 6), the empty FCGI_STDOUT,
- * and FCGI_END_REQUEST with FCGI_REQUEST_COMPLETE, in one write(2).
- * Never blocks: an answer is a few KiB and a unix socket buffer holds
- * over 200 KiB, so only a peer that never reads can make it fail.
+ * and FCGI_END_REQUEST with FCGI_REQUEST_COMPLETE, in one write(2)
+ * that never blocks. An answer of a few KiB always fits a unix socket's
+ * buffer (over 200 KiB); of a larger one (a program's), what did not
+ * fit is put in *rest (malloc'd, *rest_len bytes) for the caller to
+ * write when the socket is writable; rest NULL: it is an error.
  * Returns 0, or -1 with errno set (EAGAIN: the peer's buffer is full;
- * EPIPE, ECONNRESET: the peer left).
+ * EPIPE, ECONNRESET: the peer left; ENOMEM).
  */
 int record_reply(int fd, unsigned id, const char *head, size_t hlen,
-    const char *body, size_t blen);
+    const char *body, size_t blen, unsigned char **rest, size_t *rest_len);
 
 /*
  * record_peer_gone: has the web server closed its end of fd? nginx does so as

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "board.h"
 #include "clock.h"
 #include "fcgi.h"
 #include "janitor.h"
@@ -21,6 +22,7 @@
 
 #define LOOK_AGAIN	0.02	/* s: is the work over yet? (a job's end
 				 * wakes nothing in the loop) */
+#define BOARD_EVERY	1.0	/* s between looks at the board file */
 
 static struct {
 	struct loop_fd	 ev;		/* the signalfd */
@@ -28,6 +30,7 @@ static struct {
 	int		 sig;		/* the stop's, or 0 */
 	int		 drained;	/* fcgi_drain() was called */
 	struct config	*cfg;		/* its work log, for SIGUSR1 */
+	struct loop_timer board;	/* is the board file still ours? */
 } st;
 
 /* Until the work in progress is over; then loop_run returns sig. */
@@ -84,6 +87,23 @@ on_signal(struct loop_fd *e, uint32_t events)
 	loop_timer_set(&st.drain, clock_now(), on_drain, NULL);
 }
 
+/* A responder whose board file was replaced (deleted, and a respawned
+ * responder made another) stops itself, as it would at its next turn,
+ * so that an idle one does not hold its tickets on the old board. */
+static void
+on_board(struct loop_timer *t, double now)
+{
+	if (st.sig != 0)
+		return;
+	if (board_replaced()) {
+		log_warn("board file %s was unlinked or replaced; stopping "
+		    "this responder", st.cfg->board_path);
+		kill(getpid(), SIGTERM);	/* multiwatch starts anew */
+		return;
+	}
+	loop_timer_set(t, now + BOARD_EVERY, on_board, NULL);
+}
+
 int
 signals_init(struct config *cfg)
 {
@@ -109,5 +129,7 @@ signals_init(struct config *cfg)
 		close(fd);
 		return -1;
 	}
+	loop_timer_set(&st.board, clock_now() + BOARD_EVERY, on_board,
+	    NULL);
 	return 0;
 }

@@ -18,7 +18,11 @@
 #include "status.h"
 #include "store.h"
 
-static char run_dir[PATH_MAX];	/* the board file's directory, or "" */
+static struct {
+	char		 run_dir[PATH_MAX];	/* the board file's directory,
+						 * or "" */
+	double		 work_seconds;	/* estimates before any work */
+} sts;
 
 int
 status_view(const char *q, size_t len)
@@ -45,20 +49,21 @@ status_view(const char *q, size_t len)
 }
 
 void
-status_init(const char *board_path)
+status_init(const char *board_path, double work_seconds)
 {
 	const char *slash = strrchr(board_path, '/');
 	int n;
 
+	sts.work_seconds = work_seconds;
 	if (slash == NULL)
-		n = snprintf(run_dir, sizeof(run_dir), ".");
+		n = snprintf(sts.run_dir, sizeof(sts.run_dir), ".");
 	else if (slash == board_path)
-		n = snprintf(run_dir, sizeof(run_dir), "/");
+		n = snprintf(sts.run_dir, sizeof(sts.run_dir), "/");
 	else
-		n = snprintf(run_dir, sizeof(run_dir), "%.*s",
+		n = snprintf(sts.run_dir, sizeof(sts.run_dir), "%.*s",
 		    (int)(slash - board_path), board_path);
-	if (n < 0 || (size_t)n >= sizeof(run_dir))
-		run_dir[0] = '\0';	/* ?full says null */
+	if (n < 0 || (size_t)n >= sizeof(sts.run_dir))
+		sts.run_dir[0] = '\0';	/* ?full says null */
 }
 
 /* Add item to o under name, or free it; returns 1 if added. */
@@ -103,8 +108,22 @@ add_to(cJSON *a, cJSON *item)
 	return 0;
 }
 
+/* When the k-th waiter (from 0) may start, in seconds from now: what
+ * is left of the holder's work and k works more, each as long as the
+ * median of the last ones (typical). An estimate, said so. */
+static double
+eta(const struct board_waiter *head, long k, double typical, double now)
+{
+	double left = 0;
+
+	if (head->pid >= 0 && (left = typical - (now - head->since)) < 0)
+		left = 0;
+	return clock_round_us(left + (double)k * typical);
+}
+
 static cJSON *
-queue(const struct board_waiter *w, long n, double now)
+queue(const struct board_waiter *w, long n, const struct board_waiter *head,
+    double typical, double now)
 {
 	cJSON *a = cJSON_CreateArray(), *o;
 	long i;
@@ -115,6 +134,8 @@ queue(const struct board_waiter *w, long n, double now)
 		    !cJSON_AddStringToObject(o, "id", w[i].id) ||
 		    !cJSON_AddNumberToObject(o, "waited_seconds",
 		    clock_round_us(now - w[i].arrived)) ||
+		    (typical > 0 && !cJSON_AddNumberToObject(o,
+		    "eta_seconds", eta(head, i, typical, now))) ||
 		    (w[i].job && !cJSON_AddTrueToObject(o, "job")) ||
 		    (w[i].orphan && !cJSON_AddTrueToObject(o, "orphan"))) {
 			cJSON_Delete(a);
@@ -122,6 +143,24 @@ queue(const struct board_waiter *w, long n, double now)
 		}
 	}
 	return a;
+}
+
+/* What the queue's eta_seconds count on: the median length of the last
+ * works, or WORK_SECONDS before any was measured. */
+static cJSON *
+estimate(double typical, int measured)
+{
+	cJSON *o;
+
+	if ((o = cJSON_CreateObject()) == NULL)
+		return NULL;
+	if (cJSON_AddNumberToObject(o, "typical_work_seconds",
+	    clock_round_us(typical)) && cJSON_AddStringToObject(o, "basis",
+	    measured ? "median of the last 32 works; an estimate" :
+	    "WORK_SECONDS, no work measured yet; an estimate"))
+		return o;
+	cJSON_Delete(o);
+	return NULL;
 }
 
 /* The wait histogram as /metrics has it: cumulative counts by upper
@@ -175,7 +214,7 @@ disk_of(const char *dir)
 static cJSON *
 disk(void)
 {
-	return disk_of(run_dir);
+	return disk_of(sts.run_dir);
 }
 
 double
@@ -183,7 +222,7 @@ status_free_bytes(void)
 {
 	struct statvfs vfs;
 
-	if (run_dir[0] == '\0' || statvfs(run_dir, &vfs) == -1)
+	if (sts.run_dir[0] == '\0' || statvfs(sts.run_dir, &vfs) == -1)
 		return -1;
 	return (double)vfs.f_bavail * (double)vfs.f_frsize;
 }
@@ -259,6 +298,7 @@ status_full(const struct board_stats *st, const char *engine, double now)
 	cJSON *o = NULL, *h;
 	char *text = NULL;
 	size_t max = STATUS_QUEUE_MAX;
+	double typical = st->typical > 0 ? st->typical : sts.work_seconds;
 	long n;
 
 	/* Room for the waiters just counted and a few more that may come
@@ -277,7 +317,8 @@ status_full(const struct board_stats *st, const char *engine, double now)
 		cJSON_Delete(h);
 		goto out;
 	}
-	if (add(o, "queue", queue(w, n, now)) &&
+	if (add(o, "queue", queue(w, n, &head, typical, now)) &&
+	    add(o, "estimate", estimate(typical, st->typical > 0)) &&
 	    add(o, "wait_seconds", histogram(st)) &&
 	    add(o, "host", host()) &&
 	    (!jobs.on || add(o, "jobs", job_store(st))))

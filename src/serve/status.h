@@ -29,10 +29,12 @@ enum status_view {
 int status_view(const char *q, size_t len);
 
 /*
- * status_init: ?full reports the free space of the file system that
- * holds board_path, the scoreboard file (statvfs(3) on its directory).
+ * status_init: ?full's estimates count on work_seconds (s) until the
+ * first works are measured. ?full reports the free space of the file
+ * system that holds board_path, the scoreboard file (statvfs(3) on its
+ * directory).
  */
-void status_init(const char *board_path);
+void status_init(const char *board_path, double work_seconds);
 
 /* status_free_bytes: what the service user may still write on the
  * file system of the scoreboard's directory (statvfs(3) f_bavail), or

@@ -27,6 +27,12 @@ board_close(void)
 	board_shm_close();
 }
 
+int
+board_replaced(void)
+{
+	return board_shm_replaced();
+}
+
 /* With the mutex held: keep who ticket t is. */
 static void
 keep_arrival(uint64_t t, double arrived, const char *id)
@@ -65,6 +71,7 @@ board_enter(const char *id, double *arrived, uint64_t *ticket, long *ahead,
 	atomic_store(&e->ticket, t);
 	atomic_store(&e->proc, me);
 	atomic_store(&e->pid, atomic_load(&b->pid[me]));
+	atomic_store(&e->inc, board_shm.inc);
 	atomic_store(&e->durable, durable != 0);
 	keep_arrival(t, *arrived, id);
 	atomic_store(&e->state, E_WAITING);
@@ -77,13 +84,30 @@ board_enter(const char *id, double *arrived, uint64_t *ticket, long *ahead,
 	return 0;
 }
 
+/*
+ * How long a waiter sleeps before it looks again itself: wake-ups are
+ * direct, and this only bounds a stall behind a process that died at
+ * the wrong moment. The ticket right behind the next one (its owner
+ * about to take the lock, or just granted it and marking itself the
+ * holder) looks every 10 ms, so that such a death costs the queue at
+ * most that; the others every 200 ms.
+ */
+static const struct timespec *
+recheck(uint64_t ticket)
+{
+	static const struct timespec soon = { 0, 10 * 1000 * 1000 };
+	static const struct timespec later = { 0, 200 * 1000 * 1000 };
+	struct shared *b = board_shm.s;
+	struct entry *before = &b->ring[(ticket - 1) % BOARD_RING];
+
+	return ticket > 0 && atomic_load(&before->ticket) == ticket - 1 &&
+	    atomic_load(&before->state) == E_NEXT ? &soon : &later;
+}
+
 int
 board_wait_turn(uint64_t ticket, const _Atomic int *rewait)
 {
 	struct shared *b = board_shm.s;
-	/* The timeout only bounds how long a waiter behind a process that
-	 * died at the wrong moment can stall; wake-ups are direct. */
-	const struct timespec recheck = { 0, 200 * 1000 * 1000 };
 	struct entry *e = &b->ring[ticket % BOARD_RING];
 	uint32_t st;
 
@@ -101,7 +125,7 @@ board_wait_turn(uint64_t ticket, const _Atomic int *rewait)
 			return -1;
 		}
 		if (syscall(SYS_futex, &e->state, FUTEX_WAIT, E_WAITING,
-		    &recheck, NULL, 0) == -1 && errno == ETIMEDOUT) {
+		    recheck(ticket), NULL, 0) == -1 && errno == ETIMEDOUT) {
 			board_shm_lock();
 			board_shm_advance();
 			board_shm_unlock();
@@ -113,6 +137,7 @@ void
 board_nudge(uint64_t ticket)
 {
 	struct shared *b = board_shm.s;
+
 	board_shm_wake(&b->ring[ticket % BOARD_RING].state);
 }
 
@@ -142,7 +167,7 @@ free_holder(void)
 	    &h[0] : &h[1];
 }
 
-void
+int
 board_holding(uint64_t ticket, double now)
 {
 	struct shared *b = board_shm.s;
@@ -150,21 +175,29 @@ board_holding(uint64_t ticket, double now)
 	struct holder *h;
 
 	board_shm_lock();
+	if (atomic_load(&e->ticket) != ticket ||
+	    atomic_load(&e->state) != E_NEXT) {
+		board_shm_unlock();
+		return 0;	/* finished meanwhile: no holder */
+	}
 	h = free_holder();
 	atomic_store(&h->ticket, ticket);
 	atomic_store(&h->proc, atomic_load(&e->proc));
 	atomic_store(&h->pid, atomic_load(&e->pid));
+	atomic_store(&h->inc, atomic_load(&e->inc));
 	atomic_store(&h->since, now);
 	atomic_store(&h->active, 1);
 	atomic_store(&e->state, E_DONE);
 	board_shm_advance();
 	board_shm_unlock();
+	return 1;
 }
 
 static void
 count(enum board_outcome how)
 {
 	struct shared *b = board_shm.s;
+
 	if (how == BOARD_SERVED)
 		atomic_fetch_add(&b->served, 1);
 	else if (how == BOARD_SKIPPED)
@@ -217,14 +250,14 @@ board_finish(uint64_t ticket, enum board_outcome how)
 }
 
 int
-board_cancel(uint64_t ticket)
+board_cancel(uint64_t ticket, uint64_t inc)
 {
 	struct shared *b = board_shm.s;
 	struct entry *e = &b->ring[ticket % BOARD_RING];
 	int was;
 
 	board_shm_lock();
-	if ((was = queued(e, ticket)))
+	if ((was = queued(e, ticket) && atomic_load(&e->inc) == inc))
 		gone(e);
 	board_shm_advance();
 	board_shm_unlock();
@@ -237,6 +270,7 @@ uint64_t
 board_gen(void)
 {
 	struct shared *b = board_shm.s;
+
 	return b->gen;
 }
 
@@ -245,21 +279,13 @@ board_self(int *slot, long *pid)
 {
 	struct shared *b = board_shm.s;
 	int me = board_shm.me;
+
 	*slot = me;
 	*pid = (long)atomic_load(&b->pid[me]);
 }
 
 int
-board_owner_alive(int slot, long pid)
-{
-	signed char seen[BOARD_PROCS] = { 0 };
-
-	return slot >= 0 && slot < BOARD_PROCS &&
-	    board_shm_owner_alive(slot, (int32_t)pid, seen);
-}
-
-int
-board_adopt(uint64_t ticket)
+board_adopt(uint64_t ticket, uint64_t inc)
 {
 	struct shared *b = board_shm.s;
 	int me = board_shm.me;
@@ -269,10 +295,13 @@ board_adopt(uint64_t ticket)
 
 	board_shm_lock();
 	ok = atomic_load(&e->ticket) == ticket &&
+	    atomic_load(&e->inc) == inc &&
 	    board_shm_live_state(e, seen) == E_ORPHAN;
 	if (ok) {
 		atomic_store(&e->proc, me);
 		atomic_store(&e->pid, atomic_load(&b->pid[me]));
+		atomic_store(&e->inc, board_shm.inc);
+		b->arrival[ticket % BOARD_RING].orphaned = 0;
 		atomic_store(&e->state, E_WAITING);
 		board_shm_advance();
 	}
@@ -303,19 +332,23 @@ board_abandon(uint64_t ticket)
 }
 
 size_t
-board_orphans(uint64_t *out, size_t max)
+board_orphans(uint64_t *out, uint64_t *inc, size_t max)
 {
 	struct shared *b = board_shm.s;
 	signed char seen[BOARD_PROCS] = { 0 };
+	struct entry *e;
 	size_t n = 0;
 	uint64_t u;
 
 	board_shm_lock();
 	board_shm_advance();
-	for (u = b->head; u < b->next && n < max; u++)
-		if (board_shm_live_state(&b->ring[u % BOARD_RING], seen) ==
-		    E_ORPHAN)
-			out[n++] = u;
+	for (u = b->head; u < b->next && n < max; u++) {
+		e = &b->ring[u % BOARD_RING];
+		if (board_shm_live_state(e, seen) != E_ORPHAN)
+			continue;
+		inc[n] = atomic_load(&e->inc);
+		out[n++] = u;
+	}
 	board_shm_unlock();
 	return n;
 }
@@ -335,8 +368,8 @@ board_first_round(void)
 	cur = atomic_load(&b->first_slot);
 	/* Not begun, or begun by a process that died at it. */
 	if (cur == 0 || (cur > 0 && !board_shm_owner_alive(cur - 1,
-	    atomic_load(&b->first_pid), seen))) {
-		atomic_store(&b->first_pid, atomic_load(&b->pid[me]));
+	    atomic_load(&b->first_inc), seen))) {
+		atomic_store(&b->first_inc, board_shm.inc);
 		atomic_store(&b->first_slot, me + 1);
 		mine = 1;
 	}
@@ -348,6 +381,7 @@ void
 board_first_done(void)
 {
 	struct shared *b = board_shm.s;
+
 	atomic_store(&b->first_slot, -1);
 }
 
@@ -355,6 +389,7 @@ void
 board_jobs_bump(void)
 {
 	struct shared *b = board_shm.s;
+
 	atomic_fetch_add(&b->jobs, 1);
 }
 
@@ -362,11 +397,12 @@ uint64_t
 board_jobs(void)
 {
 	struct shared *b = board_shm.s;
+
 	return atomic_load(&b->jobs);
 }
 
 long
-board_position(uint64_t ticket)
+board_position(uint64_t ticket, uint64_t inc)
 {
 	struct shared *b = board_shm.s;
 	signed char seen[BOARD_PROCS] = { 0 };
@@ -377,7 +413,9 @@ board_position(uint64_t ticket)
 
 	board_shm_lock();
 	board_shm_advance();
-	if (queued(e, ticket)) {
+	if (atomic_load(&e->ticket) == ticket && atomic_load(&e->inc) == inc)
+		ahead = 0;	/* its turn came, if not waiting still */
+	if (ahead == 0 && queued(e, ticket)) {
 		ahead = atomic_load(&b->holder[0].active) ||
 		    atomic_load(&b->holder[1].active);
 		for (u = b->head; u < ticket; u++) {

@@ -27,6 +27,16 @@ int board_open(const char *path);
 void board_close(void);
 
 /*
+ * board_replaced: is the file at the board's path no longer the one
+ * this process uses (deleted, or another made in its place, by a
+ * responder started meanwhile)? Then its tickets and the new board's
+ * are two queues: a responder that finds so restarts, as it does for a
+ * replaced lock file, so that every responder of a host serves one
+ * board. Returns 1 or 0.
+ */
+int board_replaced(void);
+
+/*
  * board_enter: take the next arrival ticket for request id (a string,
  * kept up to BOARD_ID_LEN bytes for board_stats_queue; NULL for none).
  * *arrived gets the arrival time (mono s), read under the same lock as
@@ -61,9 +71,11 @@ void board_nudge(uint64_t ticket);
 /* board_turn_now: is the ticket next in line now? Returns 1 or 0. */
 int board_turn_now(uint64_t ticket);
 
-/* board_holding: the request holds the lock and starts work at `now`
- * (mono s); lets the next ticket queue in flock(2) behind it. */
-void board_holding(uint64_t ticket, double now);
+/* board_holding: the request holds the lock from `now` (mono s): it is
+ * the holder, and the next ticket may queue in flock(2) behind it.
+ * Returns 1, or 0 if the ticket was finished meanwhile (its client
+ * left, its job was canceled): then it is no holder. */
+int board_holding(uint64_t ticket, double now);
 
 /* board_finish: the request is done with the queue (served, skipped
  * or failed); counts it and passes the turn on. A ticket already
@@ -71,42 +83,41 @@ void board_holding(uint64_t ticket, double now);
 void board_finish(uint64_t ticket, enum board_outcome how);
 
 /*
- * board_cancel: finish a waiting ticket from any process (a job canceled
- * through another responder), counted as skipped; its owner's runner
- * sees ECANCELED in board_wait_turn. Returns 1 if it was waiting, 0 if
- * not (already holding or finished).
+ * board_cancel: finish a waiting ticket, owned by incarnation inc, from
+ * any process (a job canceled through another responder), counted as
+ * skipped; its owner's runner sees ECANCELED in board_wait_turn.
+ * Returns 1 if it was waiting, 0 if not (already holding or finished,
+ * or not inc's).
  */
-int board_cancel(uint64_t ticket);
+int board_cancel(uint64_t ticket, uint64_t inc);
 
 /* board_gen: this board's generation, random, new with every board
- * file: a ticket stored with another generation is from an earlier
- * start of the stack and means nothing here. */
+ * file, for /status to tell two starts apart. A ticket is known by its
+ * number and its owner's incarnation together (board_adopt,
+ * board_position): a number alone may be another board's. */
 uint64_t board_gen(void);
 
 /* board_self: this process's entry in the table and its pid, as stored
- * with its tickets. */
+ * with its tickets (and its incarnation: incarnation_self()). */
 void board_self(int *slot, long *pid);
 
-/* board_owner_alive: is the process that had pid in entry slot still
- * alive (its OFD lock held) and still that process? Returns 1 or 0. */
-int board_owner_alive(int slot, long pid);
-
 /*
- * board_adopt: take over ticket, a durable one whose owner died (an
- * orphan), keeping its place in the queue. Returns 0, or -1 with errno
- * ESRCH if it is no orphan of ours to take (finished, adopted by
- * another, or its owner lives).
+ * board_adopt: take over ticket, a durable one whose owner, incarnation
+ * inc, died (an orphan), keeping its place in the queue. Returns 0, or
+ * -1 with errno ESRCH if it is no orphan of inc's to take (finished,
+ * passed over, adopted by another, another board's ticket, or its
+ * owner lives).
  */
-int board_adopt(uint64_t ticket);
+int board_adopt(uint64_t ticket, uint64_t inc);
 
 /* board_abandon: finish an orphan ticket that nobody can adopt (no
  * stored job holds it: its owner died before the store did), counted
  * as failed. Returns 1 if it was an orphan, 0 if not. */
 int board_abandon(uint64_t ticket);
 
-/* board_orphans: up to max orphan tickets, oldest first, into out.
- * Returns how many. */
-size_t board_orphans(uint64_t *out, size_t max);
+/* board_orphans: up to max orphan tickets, oldest first, into out,
+ * and their dead owners' incarnations into inc. Returns how many. */
+size_t board_orphans(uint64_t *out, uint64_t *inc, size_t max);
 
 /*
  * board_first_round: should this process make the janitor's first
@@ -123,8 +134,10 @@ void board_first_done(void);
 void board_jobs_bump(void);
 uint64_t board_jobs(void);
 
-/* board_position: how many turns come before ticket (waiting ones, and
- * the work in progress), or -1 if it no longer waits. */
-long board_position(uint64_t ticket);
+/* board_position: how many turns come before ticket, owned by
+ * incarnation inc (waiting ones, and the work in progress): 0 once its
+ * turn has come; -1 if this board does not know it (another board's,
+ * or long gone). */
+long board_position(uint64_t ticket, uint64_t inc);
 
 #endif

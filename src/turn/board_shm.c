@@ -18,10 +18,13 @@
 #include <unistd.h>
 
 #include "board_shm.h"
+#include "clock.h"
+#include "incarnation.h"
+#include "log.h"
 
-#define BOARD_MAGIC	0x3730445242494353ULL	/* "SCIBRD07" */
+#define BOARD_MAGIC	0x3930445242494353ULL	/* "SCIBRD09" */
 
-struct board_shm board_shm = { NULL, -1, -1 };
+struct board_shm board_shm = { NULL, -1, -1, 0, NULL };
 
 /* Is responder i alive? It holds an OFD lock on byte i of the file for
  * as long as it lives; the kernel drops it at exit, so neither zombies
@@ -58,6 +61,7 @@ void
 board_shm_lock(void)
 {
 	struct shared *b = board_shm.s;
+
 	/* A responder killed inside this short section leaves plain
 	 * counters behind, still usable: make the mutex usable again. */
 	if (pthread_mutex_lock(&b->mutex) == EOWNERDEAD)
@@ -68,29 +72,58 @@ void
 board_shm_unlock(void)
 {
 	struct shared *b = board_shm.s;
+
 	pthread_mutex_unlock(&b->mutex);
 }
 
-/* Is process index i alive, and still the one that had pid? */
+/* Is process index i alive, and still incarnation inc? */
 int
-board_shm_owner_alive(int i, int32_t pid, signed char *seen)
+board_shm_owner_alive(int i, uint64_t inc, signed char *seen)
 {
 	struct shared *b = board_shm.s;
-	return board_shm_alive(i, seen) && atomic_load(&b->pid[i]) == pid;
+
+	return board_shm_alive(i, seen) && i >= 0 && i < BOARD_PROCS &&
+	    atomic_load(&b->inc[i]) == inc;
 }
 
 int
 board_shm_live_state(struct entry *e, signed char *seen)
 {
+	struct shared *b = board_shm.s;
 	uint32_t st = atomic_load(&e->state);
 
 	if ((st == E_WAITING || st == E_NEXT) &&
 	    !board_shm_owner_alive(atomic_load(&e->proc),
-	    atomic_load(&e->pid), seen)) {
+	    atomic_load(&e->inc), seen)) {
 		st = atomic_load(&e->durable) ? E_ORPHAN : E_GONE;
+		if (st == E_ORPHAN)
+			b->arrival[atomic_load(&e->ticket) %
+			    BOARD_RING].orphaned = clock_now();
 		atomic_store(&e->state, st);
 	}
 	return (int)st;
+}
+
+/* With the mutex held: an orphan that has held the queue for
+ * BOARD_ORPHAN_GRACE with nobody adopting it (a janitor adopts it in
+ * its place within a round, unless the job store cannot be read) is
+ * passed over, so that the queue goes on; the janitor adopts its job
+ * with a new ticket once the store answers. Returns 1 if it was. */
+static int
+pass_over(struct entry *e, uint64_t u)
+{
+	struct shared *b = board_shm.s;
+	double since = b->arrival[u % BOARD_RING].orphaned;
+
+	if (since == 0 || clock_now() - since < BOARD_ORPHAN_GRACE)
+		return 0;
+	atomic_store(&e->state, E_GONE);
+	board_shm_wake(&e->state);
+	log_warn("ticket %llu passed over: its responder died and no "
+	    "janitor adopted its job in %.2f s (job store unreadable?); "
+	    "the job gets a new ticket when the store answers",
+	    (unsigned long long)u, BOARD_ORPHAN_GRACE);
+	return 1;
 }
 
 /* With the mutex held: drop finished and dead entries at the head, and
@@ -108,6 +141,11 @@ board_shm_advance(void)
 		e = &b->ring[u % BOARD_RING];
 		st = board_shm_live_state(e, seen);
 		if (st == E_GONE || st == E_DONE || st == E_FREE) {
+			if (u == b->head)
+				b->head++;
+			continue;
+		}
+		if (st == E_ORPHAN && pass_over(e, u)) {
 			if (u == b->head)
 				b->head++;
 			continue;
@@ -209,6 +247,7 @@ claim(void)
 		if (fcntl(board_shm.fd, F_OFD_SETLK, &fl) == 0) {
 			board_shm.me = i;
 			atomic_store(&b->pid[i], (int32_t)getpid());
+			atomic_store(&b->inc[i], board_shm.inc);
 			return 0;
 		}
 		if (errno != EAGAIN && errno != EACCES)
@@ -223,6 +262,10 @@ board_shm_open(const char *path)
 {
 	int rc = -1, saved;
 
+	/* Who we are, before the entry says so (incarnation.h). */
+	if ((board_shm.inc = incarnation_self()) == 0)
+		return -1;
+	board_shm.path = path;
 	board_shm.fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
 	    0600);
 	if (board_shm.fd == -1)
@@ -249,8 +292,10 @@ board_shm_close(void)
 {
 	struct shared *b = board_shm.s;
 
-	if (b != NULL && board_shm.me >= 0)
+	if (b != NULL && board_shm.me >= 0) {
+		atomic_store(&b->inc[board_shm.me], 0);
 		atomic_store(&b->pid[board_shm.me], 0);
+	}
 	if (b != NULL)
 		munmap(b, sizeof(*b));
 	if (board_shm.fd != -1)
@@ -260,3 +305,14 @@ board_shm_close(void)
 	board_shm.me = -1;
 }
 
+
+int
+board_shm_replaced(void)
+{
+	struct stat now, ours;
+
+	if (board_shm.path == NULL || fstat(board_shm.fd, &ours) == -1)
+		return 0;
+	return stat(board_shm.path, &now) == -1 ? errno == ENOENT :
+	    now.st_dev != ours.st_dev || now.st_ino != ours.st_ino;
+}

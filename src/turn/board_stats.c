@@ -1,7 +1,10 @@
 /* board_stats.c - the scoreboard's figures and views: board_stats.h. */
 #define _POSIX_C_SOURCE 200809L
 
+#include <sys/wait.h>
+
 #include <errno.h>
+#include <stdlib.h>
 #include <stdatomic.h>
 #include <string.h>
 
@@ -30,6 +33,7 @@ void
 board_stats_rejected(void)
 {
 	struct shared *b = board_shm.s;
+
 	atomic_fetch_add(&b->rejected, 1);
 }
 
@@ -37,13 +41,14 @@ void
 board_stats_engine(int reachable)
 {
 	struct shared *b = board_shm.s;
+
 	atomic_store(&b->engine, reachable ? 2 : 1);
 	if (!reachable)
 		atomic_fetch_add(&b->engine_errors, 1);
 }
 
-void
-board_stats_fence(uint64_t token)
+int
+board_stats_fence(uint64_t token, uint64_t *before)
 {
 	struct shared *b = board_shm.s;
 	uint64_t old = atomic_load(&b->fence);
@@ -51,12 +56,61 @@ board_stats_fence(uint64_t token)
 	while (old < token &&
 	    !atomic_compare_exchange_weak(&b->fence, &old, token))
 		;
+	*before = old;
+	return old < token ? 0 : -1;
+}
+
+void
+board_stats_work(int end, int status)
+{
+	struct shared *b = board_shm.s;
+
+	if (end >= 0 && end < BOARD_WORK_ENDS)
+		atomic_fetch_add(&b->work_ends[end], 1);
+	if (status != -1)
+		atomic_fetch_add(&b->exits[WIFSIGNALED(status) ? 2 :
+		    WEXITSTATUS(status) != 0], 1);
+}
+
+void
+board_stats_length(double seconds)
+{
+	struct shared *b = board_shm.s;
+	uint32_t i = atomic_fetch_add(&b->recent_n, 1) % BOARD_RECENT;
+
+	atomic_store(&b->recent[i], seconds >= 4000 ? UINT32_MAX :
+	    (uint32_t)(seconds * 1e6));
+}
+
+static int
+by_value(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+double
+board_stats_typical(void)
+{
+	struct shared *b = board_shm.s;
+	uint32_t v[BOARD_RECENT], n, i;
+
+	if (b == NULL || (n = atomic_load(&b->recent_n)) == 0)
+		return 0;
+	if (n > BOARD_RECENT)
+		n = BOARD_RECENT;
+	for (i = 0; i < n; i++)
+		v[i] = atomic_load(&b->recent[i]);
+	qsort(v, n, sizeof(v[0]), by_value);
+	return (double)v[n / 2] / 1e6;
 }
 
 void
 board_stats_lock_lost(void)
 {
 	struct shared *b = board_shm.s;
+
 	atomic_fetch_add(&b->lock_lost, 1);
 }
 
@@ -97,7 +151,7 @@ live_holder(signed char *seen)
 		if (!atomic_load(&h->active))
 			continue;
 		if (!board_shm_owner_alive(atomic_load(&h->proc),
-		    atomic_load(&h->pid), seen)) {
+		    atomic_load(&h->inc), seen)) {
 			atomic_store(&h->active, 0);
 			continue;
 		}
@@ -164,6 +218,11 @@ board_stats(struct board_stats *st)
 	st->fence = atomic_load(&b->fence);
 	st->lock_lost = atomic_load(&b->lock_lost);
 	st->engine_errors = atomic_load(&b->engine_errors);
+	for (i = 0; i < BOARD_WORK_ENDS; i++)
+		st->work_ends[i] = atomic_load(&b->work_ends[i]);
+	for (i = 0; i < 3; i++)
+		st->exits[i] = atomic_load(&b->exits[i]);
+	st->typical = board_stats_typical();
 	st->store_state = atomic_load(&b->store_state);
 	st->store_failures = atomic_load(&b->store_failures);
 	return 0;

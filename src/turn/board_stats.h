@@ -26,6 +26,10 @@ struct board_stats {
 	uint64_t	 fence;		/* the highest fencing token granted
 					 * here, 0 with flock alone */
 	uint64_t	 lock_lost, engine_errors;
+	uint64_t	 work_ends[BOARD_WORK_ENDS];	/* programs' */
+	uint64_t	 exits[3];	/* exit 0, another, a signal */
+	double		 typical;	/* median of the last works'
+					 * lengths, s; 0 before any */
 	int		 store_state;	/* the job store's, as its last user
 					 * found it (store.h's enum) */
 	uint64_t	 store_failures;	/* its calls that failed */
@@ -59,11 +63,24 @@ void board_stats_rejected(void);
  * an unreachable one counts an engine error too. */
 void board_stats_engine(int reachable);
 
-/* board_stats_fence: a grant came with this fencing token. */
-void board_stats_fence(uint64_t token);
+/* board_stats_fence: a grant came with this fencing token; *before gets
+ * the highest one granted on this board until then. Returns 0, or -1
+ * if the token is not above it (then it is not kept). */
+int board_stats_fence(uint64_t token, uint64_t *before);
 
 /* board_stats_lock_lost: count one work whose engine lock was lost. */
 void board_stats_lock_lost(void);
+
+/* board_stats_work: count how a program's work ended (work.h's enum
+ * work_end; -1: it never began) and the program's wait status (-1:
+ * none). */
+void board_stats_work(int end, int status);
+
+/* board_stats_length: one more work lasted seconds; the last
+ * BOARD_RECENT make the estimates: board_stats_typical, their median
+ * (s; 0 before any), also board_stats' typical. */
+void board_stats_length(double seconds);
+double board_stats_typical(void);
 
 /* board_stats_store: the job store was found in state (a number of the
  * store's own, 0 for fine) just now; failed: count one failed call.

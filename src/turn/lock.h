@@ -55,7 +55,9 @@ int lock_open(struct lock *l, const struct lock_backend *be,
  * lock_connect: open the engine's session ahead of the first turn, so
  * /status can tell at once whether it is reachable. Never waits longer
  * than a connect (1 s). Returns 0 (also for backends without an
- * engine), or -1 with errno ENOTCONN and l->error set.
+ * engine), or -1 with errno ENOTCONN (unreachable) or EPERM (reachable,
+ * but not as the lock needs it: its fencing sequence) and l->error
+ * set.
  */
 int lock_connect(struct lock *l);
 

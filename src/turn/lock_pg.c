@@ -35,7 +35,20 @@
 #define CANCEL_DRAIN	1.0	/* s for a cancelled query to end */
 #define BACKOFF_FIRST	0.1	/* s before the first reconnect */
 #define BACKOFF_MAX	1.0	/* s between reconnects, at most */
-#define FENCE_SEQUENCE	"serialcgi_fence"
+/* The fencing tokens' sequence: ours, by a name no search_path can
+ * send elsewhere. Before 0.5 it was serialcgi_fence, found by the
+ * search_path: the new one starts past it. */
+#define FENCE_SCHEMA	"serialcgi"
+#define FENCE_SEQUENCE	FENCE_SCHEMA ".fence"
+#define FENCE_SETUP	"CREATE SCHEMA IF NOT EXISTS " FENCE_SCHEMA "; " \
+	"DO $$DECLARE old bigint := 0; BEGIN " \
+	"IF to_regclass('" FENCE_SEQUENCE "') IS NULL THEN " \
+	"IF to_regclass('serialcgi_fence') IS NOT NULL THEN " \
+	"EXECUTE 'SELECT last_value FROM serialcgi_fence' INTO old; " \
+	"END IF; EXECUTE format('CREATE SEQUENCE IF NOT EXISTS " \
+	FENCE_SEQUENCE " CACHE 1 START %s', old + 1); END IF; END$$; " \
+	"SELECT cache_size FROM pg_sequences WHERE schemaname = '" \
+	FENCE_SCHEMA "' AND sequencename = 'fence'"
 
 /*
  * Liveness bounds. Client side (libpq): keepalive probes after 1 s idle,
@@ -65,6 +78,8 @@ struct engine {
 	double		 backoff;	/* s */
 	char		 lock_sql[128];
 	char		 unlock_sql[64];
+	int		 misset;	/* the fencing sequence is not as
+					 * tokens need it: l->error says */
 };
 
 /* What a query gave: each statement's status and first value. */
@@ -182,16 +197,36 @@ drop:
 	return -1;
 }
 
-/* Make the fencing sequence if it is missing. Its CREATE may race
- * another responder's, or lack the privilege where an operator made
- * it beforehand: nextval() then says what is wrong. */
+/*
+ * Make the fencing sequence if it is missing, then check it: CACHE 1,
+ * or tokens handed out by two sessions come out of order (a session
+ * takes CACHE values at once: 1, 21, 2). Its CREATE may race another
+ * responder's, or lack the privilege where an operator made it
+ * beforehand: the check says what is wrong. A sequence that is not
+ * right makes every turn fail (e->misset) until it is.
+ */
 static void
 setup(struct lock *l)
 {
+	struct engine *e = l->engine;
 	struct reply rep;
 
-	(void)ask(l, "CREATE SEQUENCE IF NOT EXISTS " FENCE_SEQUENCE, -1,
-	    clock_now() + SETUP_TIMEOUT, &rep);
+	if (ask(l, FENCE_SETUP, -1, clock_now() + SETUP_TIMEOUT, &rep) == -1)
+		return;
+	e->misset = rep.n < 1 || !rep.ok[rep.n > 1] ||
+	    strcmp(rep.val[rep.n > 1], "1") != 0;
+	if (!e->misset)
+		return;
+	if (rep.ok[rep.n > 1] && rep.val[rep.n > 1][0] != '\0')
+		snprintf(l->error, sizeof(l->error), "fencing sequence "
+		    FENCE_SEQUENCE " has CACHE %s: tokens would not rise in "
+		    "grant order (ALTER SEQUENCE " FENCE_SEQUENCE
+		    " CACHE 1)", rep.val[rep.n > 1]);
+	else if (rep.ok[rep.n > 1])
+		snprintf(l->error, sizeof(l->error), "fencing sequence "
+		    FENCE_SEQUENCE " is missing and could not be made "
+		    "(CREATE SCHEMA " FENCE_SCHEMA "; CREATE SEQUENCE "
+		    FENCE_SEQUENCE " CACHE 1)");
 }
 
 /* Start a session, without blocking past CONNECT_TIMEOUT
@@ -245,6 +280,11 @@ connect_engine(struct lock *l, int cancel_fd)
 	setup(l);
 	if (e->conn == NULL) {
 		errno = ENOTCONN;
+		return -1;
+	}
+	if (e->misset) {
+		drop(e);
+		errno = EPERM;
 		return -1;
 	}
 	return 0;

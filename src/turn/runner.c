@@ -17,6 +17,7 @@
 #include "log.h"
 #include "runner.h"
 #include "work.h"
+#include "work_sleep.h"
 #include "worklog.h"
 
 #define STACK_SIZE	(64 * 1024)	/* bytes; the default is 8 MiB */
@@ -216,6 +217,7 @@ take(const struct turn *t)
 		unlink_source(s);
 		s->state = SOURCE_WORKING;
 		s->turn.held = 1;
+		s->turn.begun = t->begun;
 		s->turn.token = t->token;
 		if (s->turn.t1 == 0)
 			s->turn.t1 = t->t1;
@@ -232,6 +234,7 @@ static void
 hand_back(struct source *s, enum turn_outcome how)
 {
 	s->ops->answer(s, how);
+	work_clear(&s->work);
 	pthread_mutex_lock(&q.mu);
 	q.working = NULL;
 	pthread_mutex_unlock(&q.mu);
@@ -271,22 +274,41 @@ begin_next(void)
 	return took;
 }
 
+/* Is the lock still ours? For a work that watches it while it runs. */
+static int
+held(void *arg)
+{
+	return lock_still_held(arg);
+}
+
 /* The work, watching the lock while it runs: a lost engine session
- * stops it at once. Returns 0, or -1 with errno ENOLCK. */
+ * stops it at once. Returns 0, or -1 with errno ENOLCK, or EPERM when
+ * the source could not set it up. */
 static int
 watched_work(struct source *s)
 {
-	struct turn *t = &s->turn;
-	int rc;
+	struct work *w = &s->work;
 
-	while ((rc = work_sleep(t->t1, q.cfg->work_seconds,
-	    lock_watch_fd(q.lk))) == 1)
-		if (!lock_still_held(q.lk)) {
-			errno = ENOLCK;
-			return -1;
-		}
-	if (rc == -1)
-		log_err("req=%s clock: %s", s->id, strerror(errno));
+	memset(w, 0, sizeof(*w));
+	w->be = &work_sleep;
+	w->start = s->turn.t1;
+	w->watch_fd = lock_watch_fd(q.lk);
+	w->held = held;
+	w->held_arg = q.lk;
+	w->id = s->id;
+	w->stdin_fd = w->abort_fd = -1;
+	if (s->ops->prepare != NULL && s->ops->prepare(s, w) == -1) {
+		w->end = WORK_FAILED;
+		errno = EPERM;
+		return -1;
+	}
+	if (work_run(w) == -1)
+		log_err("req=%s work %s: %s", s->id, w->be->name,
+		    strerror(errno));
+	if (w->end == WORK_LOST) {
+		errno = ENOLCK;
+		return -1;
+	}
 	return 0;
 }
 
@@ -307,15 +329,17 @@ run_work(struct source *s)
 	enum turn_outcome how = TURN_SERVED;
 	char when[48];
 
-	if (!t->begun)		/* else begun by turn_try() */
+	if (!t->begun)		/* else begun when the lock was taken */
 		turn_begin(t);
+	board_stats_wait(t->t1 - t->t0);
 	log_slow(s);
 	if (worklog_write(q.cfg->worklog_fd, "start", t->t1, s->id, t->t0,
 	    t->token) == -1)
 		log_warn("req=%s work log: %s", s->id, strerror(errno));
 	if (watched_work(s) == -1)
-		how = TURN_LOST;
+		how = errno == ENOLCK ? TURN_LOST : TURN_FAILED;
 	t->t2 = clock_now();
+	board_stats_length(t->t2 - t->t1);
 	/* Let go first: the next waiter is already queued in the lock.
 	 * Never hold the lock while answering. */
 	if (turn_release(t, q.lk) == -1)
@@ -460,6 +484,13 @@ one_turn(struct turn *t)
 		kill(getpid(), SIGTERM);	/* multiwatch starts anew */
 		return;
 	}
+	if (board_replaced()) {
+		log_warn("req=%s board file was unlinked or replaced while "
+		    "running; stopping this responder", s->id);
+		finish(s, TURN_REPLACED);
+		kill(getpid(), SIGTERM);	/* onto the new board */
+		return;
+	}
 	if (s->ops->gone(s)) {
 		log_msg("req=%s skipped: client gone at its turn after %.3f s",
 		    s->id, clock_now() - s->turn.t0);
@@ -505,6 +536,7 @@ runner_start(const struct config *c, struct lock *l)
 
 	q.cfg = c;
 	q.lk = l;
+	work_sleep_init(c->work_seconds);
 	if ((q.cancel_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) == -1)
 		return -1;
 	if ((rc = pthread_attr_init(&attr)) != 0)

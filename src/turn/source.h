@@ -6,6 +6,7 @@
 #define SERIALCGI_SOURCE_H
 
 #include "turn.h"
+#include "work.h"
 
 struct source;
 
@@ -18,8 +19,15 @@ struct source_ops {
 	 * crash can never run it twice). Returns 0 to work, or -1 to skip
 	 * it (it is no longer queued: canceled, or the store failed). */
 	int	(*begin)(struct source *);
-	/* The turn is over with this outcome: answer the requester.
-	 * Called by the runner, once, for a source it took. */
+	/* Or NULL: the work is the sleep. The lock is held, the work
+	 * about to begin: set w up for its backend (work.h): a program,
+	 * its environment (with the wait and the fencing token, known
+	 * only now), its stdin. Returns 0, or -1 to skip the work (w->why
+	 * says why; answer() gets TURN_FAILED). */
+	int	(*prepare)(struct source *, struct work *w);
+	/* The turn is over with this outcome: answer the requester (the
+	 * work's own end is in s->work). Called by the runner, once, for
+	 * a source it took. */
 	void	(*answer)(struct source *, enum turn_outcome);
 	/* Hand the source back to its owner, which frees it. Called by
 	 * the runner after answer(), once no work of it is in progress. */
@@ -29,6 +37,7 @@ struct source_ops {
 struct source {
 	const struct source_ops *ops;
 	struct turn	 turn;
+	struct work	 work;		/* what the work was, and gave */
 	const char	*id;		/* request id, for logs */
 	struct source	*prev, *next;	/* in the runner's queue */
 	int		 state;		/* SOURCE_* below */

@@ -29,7 +29,7 @@ struct turn {
 	double		 t2;		/* end of work, mono s */
 	uint64_t	 token;		/* fencing token, 0 with flock */
 	int		 held;		/* the lock is ours */
-	int		 begun;		/* turn_begin() was called */
+	int		 begun;		/* the board has it as the holder */
 	int		 error;		/* errno of a TURN_FAILED */
 };
 
@@ -45,11 +45,13 @@ int turn_enter(struct turn *t, const char *id, int durable);
 /*
  * turn_wait: wait until t's ticket is next, then for lock l (cancel_fd
  * as lock_acquire); t1 is stamped the moment the lock is ours, before
- * any check, as the exclusive section starts there. rewait as
+ * any check, as the exclusive section starts there, and t is the
+ * holder on the board at once (turn_begin). rewait as
  * board_wait_turn. Returns 0 with the lock held, or -1 with errno
  * ECANCELED if the ticket was finished meanwhile (turn_end by another
  * thread, board_cancel by another process), EAGAIN if *rewait was set
- * before the lock was asked for, or the backend's errno in t->error.
+ * before the lock was asked for, or the backend's errno in t->error
+ * (ERANGE: the engine's fencing token went back; the lock is let go).
  */
 int turn_wait(struct turn *t, struct lock *l, int cancel_fd,
     const _Atomic int *rewait);
@@ -61,8 +63,9 @@ int turn_wait(struct turn *t, struct lock *l, int cancel_fd,
  */
 int turn_try(struct turn *t, struct lock *l);
 
-/* turn_begin: the work starts (at t1, the moment the lock was taken,
- * or now); the next ticket may queue in the lock behind us. */
+/* turn_begin: t holds the lock from t1 (the moment it was taken, or
+ * now): it is the holder on the board, and the next ticket may queue
+ * in the lock behind it. turn_wait and turn_try call it themselves. */
 void turn_begin(struct turn *t);
 
 /*

@@ -1,56 +1,39 @@
-/* work.c - the serialized work: a sleep of a set length. */
-#define _GNU_SOURCE	/* ppoll */
+/* work.c - the work, behind one interface: see work.h. */
+#define _POSIX_C_SOURCE 200809L
 
-#include <errno.h>
-#include <poll.h>
-#include <time.h>
+#include <stdlib.h>
 
-#include "clock.h"
 #include "work.h"
 
-/* Sleep until `until` (mono s) or until fd turns readable (ppoll(2),
- * nanoseconds). Returns 0 at the time, 1 if fd is ready, or -1. */
-static int
-sleep_watching(double until, int fd)
+int
+work_run(struct work *w)
 {
-	struct pollfd p = { .fd = fd, .events = POLLIN | POLLRDHUP };
-	struct timespec ts;
-	double left, now;
-	int rc;
-
-	for (;;) {
-		if ((now = clock_now()) < 0)
-			return -1;
-		if ((left = until - now) <= 0)
-			return 0;
-		ts.tv_sec = (time_t)left;
-		ts.tv_nsec = (long)((left - (double)ts.tv_sec) * 1e9);
-		rc = ppoll(&p, 1, &ts, NULL);
-		if (rc == 1)
-			return 1;
-		if (rc == -1 && errno != EINTR)
-			return -1;
-	}
+	w->end = WORK_DONE;
+	w->answer = NULL;
+	w->answer_len = w->head_len = 0;
+	w->status = 200;
+	w->exit_status = -1;
+	w->why[0] = '\0';
+	return w->be->run(w);
 }
 
-int
-work_sleep(double start, double seconds, int watch_fd)
+const char *
+work_end_name(enum work_end end)
 {
-	double end = start + seconds, now;
-	int rc;
+	static const char *const names[] = {
+		[WORK_DONE] = "done", [WORK_LOST] = "lost",
+		[WORK_TIMEOUT] = "timeout", [WORK_BAD] = "bad answer",
+		[WORK_ABORTED] = "aborted", [WORK_FAILED] = "failed",
+	};
 
-	/* Waking a thread costs about 60 us here (a VM leaving idle),
-	 * timer slack or not: sleep to just short of the deadline, then
-	 * spin the rest, so the work ends on time to the microsecond. */
-	if (seconds > WORK_SPIN) {
-		rc = watch_fd < 0 ? clock_sleep_until(end - WORK_SPIN) :
-		    sleep_watching(end - WORK_SPIN, watch_fd);
-		if (rc != 0)
-			return rc;
-	}
-	do
-		if ((now = clock_now()) < 0)
-			return -1;
-	while (now < end);
-	return 0;
+	return (unsigned)end < sizeof(names) / sizeof(names[0]) ?
+	    names[end] : "failed";
+}
+
+void
+work_clear(struct work *w)
+{
+	free(w->answer);
+	w->answer = NULL;
+	w->answer_len = w->head_len = 0;
 }

@@ -1,20 +1,70 @@
-/* work.h - the serialized work: a sleep of a set length. */
+/*
+ * work.h - the work itself, behind one small interface, as the lock's
+ * backends are (lock.h): a sleep of a set length (work_sleep.h, the
+ * default and GET /test's), or a CGI program (work_cgi.h). The runner
+ * calls it with the lock held; whatever the backend, nothing of one
+ * work is left running when it returns.
+ */
 #ifndef SERIALCGI_WORK_H
 #define SERIALCGI_WORK_H
 
-#define WORK_SPIN	200e-6	/* seconds spun before a deadline */
+#include <stddef.h>
+#include <stdint.h>
 
-/*
- * work_sleep: the critical section, as a sleep. Lasts until `start +
- * seconds` on CLOCK_MONOTONIC (clock.h): a sleep to WORK_SPIN before, a
- * spin on the clock, since a wake-up alone is tens of microseconds
- * late. `start` is the clock_now() taken when the work began.
- * watch_fd, if not -1, is polled during the sleep (lock_watch_fd): the
- * work stops early when it turns readable, and the caller decides
- * whether to go on (call again with the same start).
- * Returns 0 at the end, 1 if watch_fd turned readable first, or -1
- * with errno set if the clock fails.
- */
-int work_sleep(double start, double seconds, int watch_fd);
+/* How a work ended. */
+enum work_end {
+	WORK_DONE,	/* ran to its end: a program's answer is in
+			 * answer, a valid CGI response */
+	WORK_LOST,	/* the lock was lost: stopped at once */
+	WORK_TIMEOUT,	/* over WORK_TIMEOUT: stopped */
+	WORK_BAD,	/* the program's answer is no CGI response, or
+			 * too long: why says which */
+	WORK_ABORTED,	/* its requester left, and WORK_ON_ABORT=stop */
+	WORK_FAILED	/* could not start: why says why */
+};
+
+struct work;
+
+struct work_backend {
+	const char	*name;
+	/* Run w; set w->end (and the rest of w's results). Returns 0, or
+	 * -1 with errno set if the clock or the system failed. */
+	int		(*run)(struct work *w);
+};
+
+struct work {
+	const struct work_backend *be;
+	/* Given by the runner. */
+	double		 start;		/* mono s the lock was taken */
+	int		 watch_fd;	/* readable when the lock may be
+					 * lost (lock_watch_fd), or -1 */
+	int		(*held)(void *arg);	/* is it still ours? */
+	void		*held_arg;
+	const char	*id;		/* request or job id, for logs */
+	/* Given by the source, for a program. */
+	char		**env;		/* NULL-ended, an allow-list */
+	int		 stdin_fd;	/* the request's body, or -1 */
+	int		 abort_fd;	/* POLLRDHUP when the requester has
+					 * left (WORK_ON_ABORT=stop), or -1 */
+	/* Results. */
+	enum work_end	 end;
+	unsigned char	*answer;	/* a program's whole stdout */
+	size_t		 answer_len;
+	size_t		 head_len;	/* of its header block, through the
+					 * blank line */
+	int		 status;	/* its Status:, or 200 */
+	int		 exit_status;	/* waitpid(2)'s, or -1 */
+	char		 why[160];	/* one line: WORK_BAD, WORK_FAILED */
+};
+
+/* work_run: run w with its backend. Returns as its run(). */
+int work_run(struct work *w);
+
+/* work_end_name: "done", "lost", "timeout", "bad answer", "aborted",
+ * "failed", for logs and /metrics. */
+const char *work_end_name(enum work_end end);
+
+/* work_clear: free w's results (the answer); w can run again. */
+void work_clear(struct work *w);
 
 #endif

@@ -1,0 +1,34 @@
+/*
+ * cgi_env.h - a program's environment for a /work request, as RFC 3875
+ * section 4.1 has the meta-variables, built from an allow-list out of
+ * the request's FastCGI params (nginx's fastcgi_params), never from the
+ * responder's own environment:
+ *   GATEWAY_INTERFACE CGI/1.1, SERVER_SOFTWARE serialcgi/version,
+ *   SCRIPT_NAME /work, PATH_INFO (the path after /work), QUERY_STRING,
+ *   REQUEST_METHOD, CONTENT_TYPE and CONTENT_LENGTH (of a body),
+ *   REMOTE_ADDR, REMOTE_PORT, SERVER_NAME, SERVER_PORT, SERVER_ADDR,
+ *   SERVER_PROTOCOL, REQUEST_URI, REQUEST_SCHEME, HTTPS, AUTH_TYPE,
+ *   REMOTE_USER, every HTTP_* but HTTP_PROXY (httpoxy, CVE-2016-5385:
+ *   a Proxy: header must never become a proxy setting), PATH, and
+ *   SERIALCGI_REQUEST_ID, SERIALCGI_WAIT_SECONDS and, with a lock
+ *   engine, SERIALCGI_FENCE_TOKEN.
+ */
+#ifndef SERIALCGI_CGI_ENV_H
+#define SERIALCGI_CGI_ENV_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define CGI_ENV_PATH	"/usr/local/bin:/usr/bin:/bin"
+
+/*
+ * cgi_env_build: the environment of the request whose gathered params
+ * are params[0..len) (record_params), with body_len bytes of body, id,
+ * the seconds it waited and its fencing token (0: none). Returns a
+ * NULL-ended array, one malloc'd block (free() it whole), or NULL with
+ * errno ENOMEM or EPROTO.
+ */
+char **cgi_env_build(const unsigned char *params, size_t len,
+    size_t body_len, const char *id, double wait, uint64_t token);
+
+#endif
