@@ -148,12 +148,14 @@ install_pair() {
 		grep -qxF "    include $RUN/$f;" "$RUN/nginx.conf" ||
 			grep -qxF "        include $RUN/$f;" "$RUN/nginx.conf"
 	done
-	run grep -h '^ *limit_conn' "$RUN/serialcgi-http.conf" \
-		"$RUN/serialcgi-server.conf"
+	run grep -h '^ *limit_conn_zone' "$RUN/serialcgi-http.conf"
 	assert_output "limit_conn_zone serialcgi zone=serialcgi:64k;
-    limit_conn serialcgi 7;
-    limit_conn_status 503;
-    limit_conn_log_level warn;"
+limit_conn_zone serialcgi zone=serialcgi_jobs:64k;"
+	# QUEUE for the work (/test, /work), JOB_QUEUE for submissions.
+	run bash -c "grep -h '^ *limit_conn ' '$RUN/serialcgi-server.conf' |
+		sort -u"
+	assert_output "    limit_conn serialcgi 7;
+    limit_conn serialcgi_jobs 1000;"
 }
 
 @test "Debian's nginx with the pair: nginx -t, then 4 at once 0.5 s apart" {
@@ -258,10 +260,11 @@ install_pair() {
 	done
 	run grep -F 'req=big' "$RUN/responders.log"
 	assert_failure
-	# Not under the /test limit, and local by address, not by allow.
+	# Not under the /test limit (submissions have their own), and
+	# local by address, not by allow.
 	run awk '/location = \/jobs|location \^~ \/jobs\//,/^}/' \
 		"$NGX/snippets/serialcgi.conf"
-	refute_output --partial limit_conn
+	refute_output --partial 'limit_conn serialcgi '
 	refute_output --partial allow
 	run bash -c "awk '/location = \\/jobs|location \\^~ \\/jobs\\//,/^}/' \
 		'$NGX/snippets/serialcgi.conf' |

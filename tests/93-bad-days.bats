@@ -272,11 +272,10 @@ afresh() {
 	id=$(submit)
 	[[ -n $id ]]
 	# The responders go; nginx stays, and the socket's file too.
-	kill -TERM "$(cat "$RUN/responders.pid")"
-	for ((i = 0; i < 100; i++)); do
-		[[ -z $(responder_pids 2>/dev/null) ]] && break
-		sleep 0.05
-	done
+	mw=$(cat "$RUN/responders.pid")
+	kill -TERM "$mw"
+	until_ok 10 "the responders gone" eval "! running $mw"
+	[[ -z $(pgrep -f "$RUN/serialcgi") ]]
 	for path in /jobs "/jobs/$id"; do
 		method=GET
 		[[ $path == /jobs ]] && method=POST
@@ -412,12 +411,7 @@ afresh() {
 	wait_for "$LOG" '^start .* w '
 	kill -KILL "$(cat "$RUN/responders.pid")"
 	# Within a few seconds, whole: the stack is gone.
-	for ((i = 0; i < 100; i++)); do
-		running "$runner" || break
-		sleep 0.1
-	done
-	run running "$runner"
-	assert_failure
+	until_ok 10 "spawn/stack run gone" eval "! running $runner"
 	wait "$runner" || rc=$?
 	assert_equal "${rc:-0}" 1
 	grep -q 'stack: a part of the stack died; stopping' "$BATS_TEST_TMPDIR/run.out"

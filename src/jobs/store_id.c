@@ -1,15 +1,14 @@
 /* store_id.c - the job store's identity file: see store_id.h. */
-#define _GNU_SOURCE	/* O_NOFOLLOW, getrandom */
+#define _GNU_SOURCE	/* getrandom */
 
 #include <sys/random.h>
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
+#include "privfile.h"
 #include "store_id.h"
 
 int
@@ -39,19 +38,12 @@ is_id(const char *s)
 int
 store_id_read(const char *path, char *id)
 {
-	char buf[STORE_ID_LEN + 2];
-	ssize_t n;
-	int fd;
+	char buf[STORE_ID_LEN + 8], why[160];
 
-	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) == -1)
+	/* A private file, as the callback secret and the node's
+	 * identity are (privfile.h): ours, 0600, never a symlink. */
+	if (privfile_read(path, buf, sizeof(buf), why, sizeof(why)) == -1)
 		return errno == ENOENT ? 0 : -1;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n < STORE_ID_LEN) {
-		errno = n == -1 ? errno : EINVAL;
-		return -1;
-	}
-	buf[n] = '\0';
 	if (!is_id(buf)) {
 		errno = EINVAL;
 		return -1;
@@ -64,30 +56,10 @@ store_id_read(const char *path, char *id)
 int
 store_id_write(const char *path, const char *id)
 {
-	char tmp[4096], line[STORE_ID_LEN + 2];
-	int fd, rc = -1, e;
+	char line[STORE_ID_LEN + 2], why[160];
 
-	if (snprintf(tmp, sizeof(tmp), "%s.%ld", path, (long)getpid()) >=
-	    (int)sizeof(tmp)) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
 	snprintf(line, sizeof(line), "%.*s\n", STORE_ID_LEN, id);
-	(void)unlink(tmp);	/* one a dead process of this pid left */
-	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
-	    O_CLOEXEC, 0600)) == -1)
-		return -1;
-	/* Durable before it is in place: a crash leaves the old file or
-	 * the new one, never an empty one (rename(2)). */
-	if (write(fd, line, strlen(line)) == (ssize_t)strlen(line) &&
-	    fsync(fd) == 0)
-		rc = rename(tmp, path);
-	e = errno;
-	close(fd);
-	if (rc == -1)
-		(void)unlink(tmp);
-	errno = e;
-	return rc;
+	return privfile_create(path, line, strlen(line), why, sizeof(why));
 }
 
 void

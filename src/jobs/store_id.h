@@ -24,15 +24,17 @@
 int store_id_path(const char *board_path, char *buf, size_t len);
 
 /*
- * store_id_read: the id in the file at path into id (STORE_ID_LEN + 1
- * bytes). Returns 1 read, 0 no such file, -1 with errno set (EINVAL:
- * the file holds no id; it is never followed through a symlink).
+ * store_id_read: the id in the private file at path (privfile.h) into
+ * id (STORE_ID_LEN + 1 bytes). Returns 1 read, 0 no such file, -1 with
+ * errno set (EINVAL: the file holds no id; EPERM: it is not a private
+ * file of ours; ELOOP: a symlink).
  */
 int store_id_read(const char *path, char *id);
 
 /*
- * store_id_write: make the file at path say id, atomically (a new file
- * renamed over it, rename(2)), mode 0600. Returns 0, or -1 with errno
+ * store_id_write: make the private file at path say id, 0600, durable
+ * before it is in place, unless it exists already: of processes racing
+ * to make it, one wins (privfile_create). Returns 0, or -1 with errno
  * set.
  */
 int store_id_write(const char *path, const char *id);
