@@ -334,9 +334,12 @@ answer(struct pending *p)
 	struct conn *c = p->c;
 	char hdr[128];
 
+	/* With the time from the whole request to its answer: the
+	 * batch's wait for the store, and its commit. */
 	if (p->status == 202 && !p->replayed)
-		log_msg("req=%s job=%s queued (ticket %llu)", c->id, p->j.id,
-		    (unsigned long long)p->t.ticket);
+		log_msg("req=%s job=%s queued (ticket %llu, %.3f ms)", c->id,
+		    p->j.id, (unsigned long long)p->t.ticket,
+		    (clock_now() - p->t.t0) * 1e3);
 	if (!p->ticket_done)	/* its ticket leaves the queue */
 		board_finish(p->t.ticket, BOARD_FAILED);
 	if (p->status == 202) {
