@@ -26,6 +26,8 @@ static struct {
 	char		 idpath[PATH_MAX];	/* the identity file, or ""
 						 * for none */
 	int		 schema_done;
+	dev_t		 dev;		/* the SQLite file open, to tell */
+	ino_t		 ino;		/* one put in its place */
 	int		 refused;	/* not the store of record */
 	char		 why[200];	/* why, for clients */
 	char		 err[sizeof(((struct db *)0)->error)];
@@ -327,6 +329,27 @@ identify(int known, const char *want)
 	return 0;
 }
 
+/* Is the SQLite file open still the one at the path? SQLite goes on
+ * writing a file that was deleted or replaced (in WAL mode it does not
+ * notice), and what it writes is lost at close: a stat(2) before each
+ * use tells. If not, the store is let go; the next call finds out what
+ * is at the path now. Returns 0, or -1 with errno ESTALE. */
+static int
+still_there(void)
+{
+	struct stat st;
+
+	if (sto.url != NULL || (stat(sto.path, &st) == 0 &&
+	    st.st_dev == sto.dev && st.st_ino == sto.ino))
+		return 0;
+	db_close(&sto.db);
+	snprintf(sto.db.error, sizeof(sto.db.error), "job store lost: its "
+	    "file was moved or deleted while in use");
+	log_err("job store %s: %s", sto.path, sto.db.error);
+	errno = ESTALE;
+	return -1;
+}
+
 /* Open the store if it is closed, and make sure it is the store of
  * record (store_id.h); the tables are made by the first open of each
  * process. With the mutex held. Returns 0, or -1 with errno set and
@@ -335,10 +358,11 @@ static int
 ensure(void)
 {
 	char want[STORE_ID_LEN + 1], why[160];
+	struct stat st;
 	int known, rc, e;
 
 	if (sto.db.be != NULL)
-		return 0;
+		return still_there();
 	if ((known = recorded(want)) == -1)
 		return -1;
 	/* A private file, made 0600 before SQLite opens it (lock.h). */
@@ -348,6 +372,12 @@ ensure(void)
 		    sto.path, why);
 		errno = e;
 		return -1;
+	}
+	/* The file as it is before SQLite opens it: a race with a rename
+	 * then shows at the next call, as a file that moved. */
+	if (sto.url == NULL && stat(sto.path, &st) == 0) {
+		sto.dev = st.st_dev;
+		sto.ino = st.st_ino;
 	}
 	rc = sto.url != NULL ? db_open_pg(&sto.db, sto.url) :
 	    db_open_sqlite(&sto.db, sto.path);
@@ -373,9 +403,9 @@ after_failure(void)
 	int e = errno;
 
 	if (e == ESTALE && sto.db.be != NULL) {
-		snprintf(sto.err, sizeof(sto.err), "%s", sto.db.error);
 		db_close(&sto.db);
-		snprintf(sto.db.error, sizeof(sto.db.error), "%s", sto.err);
+		snprintf(sto.db.error, sizeof(sto.db.error), "job store lost: "
+		    "its file was moved or deleted while in use");
 	}
 	errno = e;
 }
