@@ -31,7 +31,7 @@ TURN	= src/turn/runner.c src/turn/turn.c src/turn/board.c \
 	  src/turn/board_shm.c src/turn/board_stats.c src/turn/lock.c \
 	  src/turn/lock_flock.c src/turn/lock_pg.c src/turn/work.c \
 	  src/turn/work_sleep.c src/turn/work_cgi.c src/turn/cgi.c \
-	  src/turn/proctree.c \
+	  src/turn/proctree.c src/turn/work_upstream.c src/turn/work_env.c \
 	  src/turn/worklog.c
 JOBS	= src/jobs/jobs.c src/jobs/jobrun.c src/jobs/janitor.c \
 	  src/jobs/job_json.c src/jobs/store.c src/jobs/db.c \
@@ -97,7 +97,8 @@ endif
 # THREADS is gone; passed on only so that the stack can say so.
 $(foreach v,PORT PROCESSES WORK_SECONDS QUEUE RUN_DIR SERVICE_USER WORK_LOG \
 	IO_TIMEOUT SLOW_WAIT THREADS LOCK_URL LOCK_KEY ENGINE_PORT JOB_QUEUE \
-	JOB_RETENTION CALLBACK_ALLOW,\
+	JOB_RETENTION CALLBACK_ALLOW WORK_COMMAND WORK_TIMEOUT WORK_OUTPUT_MAX \
+	WORK_ON_ABORT WORK_URL WORK_CA_FILE,\
 	$(if $(value $(v)),$(eval export $(v))))
 
 .PHONY: all deps run cluster test bench deb install install-nginx uninstall \

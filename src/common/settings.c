@@ -89,8 +89,15 @@ static const struct setting table[] = {
 	  AT(work_output_max), 1, 64L << 20, "1048576", "BYTES",
 	  "bytes of a program's answer kept; more\nis a 502" },
 	{ "work-on-abort", 'B', "WORK_ON_ABORT", K_WORD, AT(work_on_abort),
-	  0, 0, "finish", "WORD", "finish|stop: a program whose client\n"
-	  "left runs to its end, or is stopped" },
+	  0, 0, "finish", "WORD", "finish|stop: a work whose client left\n"
+	  "runs to its end, or is stopped" },
+	{ "work-url", 'U', "WORK_URL", K_PATH_OFF, AT(work_url), 0, 0, "",
+	  "URL", "an HTTP upstream (http:// or https://)\n"
+	  "that /work/... is forwarded to, one\n"
+	  "call at a time; off: /work is 404" },
+	{ "work-ca-file", 'C', "WORK_CA_FILE", K_PATH_OFF, AT(work_ca_file),
+	  0, 0, "", "PATH", "the CA certificates that WORK_URL's\n"
+	  "must chain to; off: the system's" },
 	{ NULL, 0, "QUEUE", K_INT, AT(queue), 1, 8000, "1024", NULL,
 	  "requests nginx admits to /test at once\n"
 	  "(the stack's; with JOB_QUEUE at most\n"

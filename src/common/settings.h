@@ -37,6 +37,9 @@ struct config {
 	double		 work_timeout;	/* s one program may take */
 	long		 work_output_max;	/* bytes of its answer kept */
 	const char	*work_on_abort;	/* "finish" or "stop" */
+	const char	*work_url;	/* an HTTP upstream as the work, or
+					 * NULL */
+	const char	*work_ca_file;	/* its private CA, or NULL */
 	/* The stack's (spawn/stack, nginx), checked here too, so that
 	 * every setting is judged in one place. */
 	long		 queue;		/* requests nginx admits to /test */

@@ -22,6 +22,10 @@ struct curl_api {
 	CURLMcode	 (*multi_socket_action)(CURLM *, curl_socket_t, int,
 			    int *);
 	CURLMsg		*(*multi_info_read)(CURLM *, int *);
+	CURLMcode	 (*multi_perform)(CURLM *, int *);
+	CURLMcode	 (*multi_poll)(CURLM *, struct curl_waitfd *,
+			    unsigned int, int, int *);
+	CURLMcode	 (*multi_cleanup)(CURLM *);
 	CURLMcode	 (*multi_add_handle)(CURLM *, CURL *);
 	CURLMcode	 (*multi_remove_handle)(CURLM *, CURL *);
 	CURL		*(*easy_init)(void);

@@ -10,8 +10,7 @@
 #include "parse.h"
 #include "record.h"
 #include "version.h"
-
-#define ENV_MAX		256	/* variables, at most */
+#include "work_env.h"
 
 /* The params passed on as they are. */
 static const char *const keep[] = {
@@ -21,14 +20,10 @@ static const char *const keep[] = {
 	"AUTH_TYPE", "REMOTE_USER", NULL
 };
 
-/* What is built: the strings, "NAME=value\0" one after the other, then
- * the array is made to point at them. */
+/* What is built, and what was seen of the request. */
 struct env {
-	char		*buf;
-	size_t		 len, cap;
-	int		 n;
+	struct work_env	 w;
 	int		 has_query;
-	int		 failed;	/* out of memory */
 	size_t		 body_len;
 };
 
@@ -36,32 +31,13 @@ static int
 add(struct env *e, const char *name, size_t nlen, const char *v,
     size_t vlen)
 {
-	size_t need = nlen + vlen + 2;
-	char *p;
-
-	if (e->n == ENV_MAX || memchr(v, '\0', vlen) != NULL)
-		return 0;	/* a NUL would cut it: leave it out */
-	if (e->len + need > e->cap) {
-		e->cap = 2 * (e->cap + need);
-		if ((p = realloc(e->buf, e->cap)) == NULL) {
-			e->failed = 1;
-			return -1;
-		}
-		e->buf = p;
-	}
-	memcpy(e->buf + e->len, name, nlen);
-	e->buf[e->len + nlen] = '=';
-	memcpy(e->buf + e->len + nlen + 1, v, vlen);
-	e->buf[e->len + need - 1] = '\0';
-	e->len += need;
-	e->n++;
-	return 0;
+	return work_env_add(&e->w, name, nlen, v, vlen);
 }
 
 static int
 add_str(struct env *e, const char *name, const char *v)
 {
-	return add(e, name, strlen(name), v, strlen(v));
+	return work_env_add_str(&e->w, name, v);
 }
 
 static int
@@ -98,18 +74,14 @@ param(void *arg, const char *name, size_t n, const char *v, size_t vlen)
 
 /* Ours, not the request's to set. */
 static int
-ours(struct env *e, const char *id, double wait, uint64_t token)
+ours(struct env *e)
 {
 	char num[32];
 
 	if (add_str(e, "GATEWAY_INTERFACE", "CGI/1.1") == -1 ||
 	    add_str(e, "SERVER_SOFTWARE", "serialcgi/" SERIALCGI_VERSION) ==
 	    -1 || add_str(e, "SCRIPT_NAME", "/work") == -1 ||
-	    add_str(e, "PATH", CGI_ENV_PATH) == -1 ||
-	    add_str(e, "SERIALCGI_REQUEST_ID", id) == -1)
-		return -1;
-	snprintf(num, sizeof(num), "%.6f", wait);
-	if (add_str(e, "SERIALCGI_WAIT_SECONDS", num) == -1)
+	    add_str(e, "PATH", CGI_ENV_PATH) == -1)
 		return -1;
 	if (e->body_len > 0) {
 		snprintf(num, sizeof(num), "%zu", e->body_len);
@@ -118,42 +90,23 @@ ours(struct env *e, const char *id, double wait, uint64_t token)
 	}
 	if (!e->has_query && add_str(e, "QUERY_STRING", "") == -1)
 		return -1;
-	if (token == 0)
-		return 0;
-	snprintf(num, sizeof(num), "%llu", (unsigned long long)token);
-	return add_str(e, "SERIALCGI_FENCE_TOKEN", num);
+	return 0;
 }
 
-/* The array, in front of the strings, in one block. */
-static char **
-pack(struct env *e)
-{
-	size_t head = (size_t)(e->n + 1) * sizeof(char *);
-	char **env, *s;
-	int i;
-
-	if ((env = malloc(head + e->len)) == NULL)
-		return NULL;
-	s = (char *)env + head;
-	memcpy(s, e->buf, e->len);
-	for (i = 0; i < e->n; i++, s += strlen(s) + 1)
-		env[i] = s;
-	env[e->n] = NULL;
-	return env;
-}
-
-char **
-cgi_env_build(const unsigned char *params, size_t len, size_t body_len,
-    const char *id, double wait, uint64_t token)
+int
+cgi_env_request(const unsigned char *params, size_t len, size_t body_len,
+    char **block, size_t *blen)
 {
 	struct env e = { .body_len = body_len };
-	char **env = NULL;
 
-	if (record_pairs(params, len, param, &e) == 0 && !e.failed &&
-	    ours(&e, id, wait, token) == 0 && (env = pack(&e)) == NULL)
-		errno = ENOMEM;
-	else if (env == NULL && errno != EPROTO)
-		errno = ENOMEM;
-	free(e.buf);
-	return env;
+	if (record_pairs(params, len, param, &e) == -1 || e.w.failed ||
+	    ours(&e) == -1) {
+		if (e.w.failed)
+			errno = ENOMEM;
+		free(e.w.buf);
+		return -1;
+	}
+	*block = e.w.buf;
+	*blen = e.w.len;
+	return 0;
 }

@@ -9,26 +9,26 @@
  *   REMOTE_ADDR, REMOTE_PORT, SERVER_NAME, SERVER_PORT, SERVER_ADDR,
  *   SERVER_PROTOCOL, REQUEST_URI, REQUEST_SCHEME, HTTPS, AUTH_TYPE,
  *   REMOTE_USER, every HTTP_* but HTTP_PROXY (httpoxy, CVE-2016-5385:
- *   a Proxy: header must never become a proxy setting), PATH, and
- *   SERIALCGI_REQUEST_ID, SERIALCGI_WAIT_SECONDS and, with a lock
- *   engine, SERIALCGI_FENCE_TOKEN.
+ *   a Proxy: header must never become a proxy setting), and PATH; at
+ *   its turn (work_env.h) SERIALCGI_REQUEST_ID, SERIALCGI_WAIT_SECONDS
+ *   and, with a lock engine, SERIALCGI_FENCE_TOKEN.
  */
 #ifndef SERIALCGI_CGI_ENV_H
 #define SERIALCGI_CGI_ENV_H
 
 #include <stddef.h>
-#include <stdint.h>
 
 #define CGI_ENV_PATH	"/usr/local/bin:/usr/bin:/bin"
 
 /*
- * cgi_env_build: the environment of the request whose gathered params
- * are params[0..len) (record_params), with body_len bytes of body, id,
- * the seconds it waited and its fencing token (0: none). Returns a
- * NULL-ended array, one malloc'd block (free() it whole), or NULL with
- * errno ENOMEM or EPROTO.
+ * cgi_env_request: the request's part of the environment (all but what
+ * only its turn knows: work_env_turn adds that), from its gathered
+ * params[0..len) (record_params) and its body's length, as a block of
+ * "NAME=value" strings (work_env.h) in *block (malloc'd, free() it),
+ * *blen bytes. Kept as it is, a job's request runs later with the very
+ * same environment. Returns 0, or -1 with errno ENOMEM or EPROTO.
  */
-char **cgi_env_build(const unsigned char *params, size_t len,
-    size_t body_len, const char *id, double wait, uint64_t token);
+int cgi_env_request(const unsigned char *params, size_t len,
+    size_t body_len, char **block, size_t *blen);
 
 #endif

@@ -206,7 +206,7 @@ void
 http_init(const struct config *cfg, const char *lock_engine)
 {
 	ht.engine = lock_engine;
-	ht.program = cfg->work_command != NULL;
+	ht.program = cfg->work_command != NULL || cfg->work_url != NULL;
 	status_init(cfg->board_path, cfg->work_seconds);
 	reply_init(cfg->work_seconds);
 	work_http_init(cfg);

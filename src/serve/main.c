@@ -43,6 +43,7 @@
 #include "settings.h"
 #include "signals.h"
 #include "work_cgi.h"
+#include "work_upstream.h"
 #include "worklog.h"
 
 static struct config cfg;
@@ -92,6 +93,17 @@ check_together(void)
 	if (cfg.work_command != NULL &&
 	    work_cgi_check(cfg.work_command, why, sizeof(why)) == -1)
 		errx(2, "WORK_COMMAND: %s", why);
+	if (cfg.work_command != NULL && cfg.work_url != NULL)
+		errx(2, "WORK_COMMAND and WORK_URL: the work is one or the "
+		    "other");
+	/* libcurl is loaded now, before any thread: it checks the URL. */
+	if (cfg.work_url != NULL &&
+	    work_upstream_check(cfg.work_url, why, sizeof(why)) == -1)
+		errx(2, "WORK_URL: %s", why);
+	if (cfg.work_ca_file != NULL && access(cfg.work_ca_file, R_OK) ==
+	    -1)
+		errx(2, "WORK_CA_FILE: %s: %s", cfg.work_ca_file,
+		    strerror(errno));
 	/* The scoreboard holds every ticket: /test's waiters, nginx's
 	 * bound, and the queued jobs, each with one. */
 	if (cfg.queue + cfg.job_queue > BOARD_RING)
@@ -214,6 +226,9 @@ main(int argc, char *argv[])
 	    cfg.work_timeout, (size_t)cfg.work_output_max) == -1)
 		err(1, "WORK_COMMAND %s: prctl PR_SET_CHILD_SUBREAPER",
 		    cfg.work_command);
+	if (cfg.work_url != NULL)
+		work_upstream_init(cfg.work_url, cfg.work_ca_file,
+		    cfg.work_timeout, (size_t)cfg.work_output_max);
 	if (runner_start(&cfg, &lk) == -1)
 		err(1, "pthread_create (turn runner)");
 	log_msg("ready: event loop and turn runner, work %.3f s, lock %s %s%s",
@@ -222,7 +237,8 @@ main(int argc, char *argv[])
 	/* A stop waits for the work in progress: one work at most (a
 	 * program's WORK_TIMEOUT and its 2 s to die), and a margin. */
 	notify_ready((cfg.work_command != NULL ? cfg.work_timeout +
-	    WORK_CGI_GRACE : cfg.work_seconds) + 5);
+	    WORK_CGI_GRACE : cfg.work_url != NULL ? cfg.work_timeout :
+	    cfg.work_seconds) + 5);
 	if ((sig = loop_run()) == -1)
 		err(1, "epoll_wait");
 	log_msg("stopped");

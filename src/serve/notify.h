@@ -31,9 +31,10 @@ void notify_ready(double stop_seconds);
  * ssi_pid). If that is our supervisor (the parent, multiwatch), the
  * whole service is stopping: send STOPPING=1, and EXTEND_TIMEOUT_USEC
  * for the stop_seconds notify_ready was given (one work at most, and a
- * margin), and stop the STATUS= lines. A signal from anyone else stops this responder alone (the
- * supervisor respawns it), so the service is not stopping and systemd
- * must not be told it is: STOPPING=1 would start its stop timeout.
+ * margin), and stop the STATUS= lines. A signal from anyone else stops
+ * this responder alone (the supervisor respawns it), so the service is
+ * not stopping and systemd must not be told it is: STOPPING=1 would
+ * start its stop timeout.
  */
 void notify_stopping(pid_t sender);
 

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 #include "board_stats.h"
@@ -13,10 +14,13 @@
 #include "log.h"
 #include "reply.h"
 #include "work_cgi.h"
+#include "work_env.h"
 #include "work_http.h"
+#include "work_upstream.h"
 
 static struct {
-	int		 on;		/* WORK_COMMAND is set */
+	const struct work_backend *be;	/* a program's, an upstream's, or
+					 * NULL: /work is 404 */
 	int		 stop_on_abort;	/* WORK_ON_ABORT=stop */
 } wh;
 
@@ -44,11 +48,16 @@ prepare(struct source *s, struct work *w)
 {
 	struct conn *c = (struct conn *)s;
 	const struct turn *t = &s->turn;
+	char *block = NULL;
+	size_t blen;
 
-	w->be = &work_cgi;
-	if ((c->env = cgi_env_build(c->params, c->params_len, c->body_len,
-	    c->id, t->t1 - t->t0, t->token)) == NULL ||
-	    (c->body_len > 0 && body_fd(c) == -1)) {
+	w->be = wh.be;
+	if (cgi_env_request(c->params, c->params_len, c->body_len, &block,
+	    &blen) == 0)
+		c->env = work_env_turn(block, blen, c->id, t->t1 - t->t0,
+		    t->token, NULL);
+	free(block);
+	if (c->env == NULL || (c->body_len > 0 && body_fd(c) == -1)) {
 		snprintf(w->why, sizeof(w->why), "the program's %s: %s",
 		    c->env == NULL ? "environment" : "stdin",
 		    strerror(errno));
@@ -136,10 +145,11 @@ static const struct source_ops work_source = {
 const struct source_ops *
 work_http_ops(struct conn *c)
 {
-	if (!wh.on) {
-		log_msg("req=%s 404 %.64s: no WORK_COMMAND", c->id, c->path);
-		reply_error(c, 404, "", "not found: no program here "
-		    "(WORK_COMMAND)");
+	if (wh.be == NULL) {
+		log_msg("req=%s 404 %.64s: no WORK_COMMAND or WORK_URL",
+		    c->id, c->path);
+		reply_error(c, 404, "", "not found: no work here "
+		    "(WORK_COMMAND, WORK_URL)");
 		return NULL;
 	}
 	if (c->rejected) {
@@ -152,7 +162,8 @@ work_http_ops(struct conn *c)
 void
 work_http_init(const struct config *cfg)
 {
-	wh.on = cfg->work_command != NULL;
+	wh.be = cfg->work_command != NULL ? &work_cgi :
+	    cfg->work_url != NULL ? &work_upstream : NULL;
 	wh.stop_on_abort = cfg->work_on_abort != NULL &&
 	    strcmp(cfg->work_on_abort, "stop") == 0;
 }

@@ -44,8 +44,16 @@ struct work {
 	/* Given by the source, for a program. */
 	char		**env;		/* NULL-ended, an allow-list */
 	int		 stdin_fd;	/* the request's body, or -1 */
-	int		 abort_fd;	/* POLLRDHUP when the requester has
-					 * left (WORK_ON_ABORT=stop), or -1 */
+	int		 abort_fd;	/* readable when the work must stop:
+					 * its requester left (a connection
+					 * at EOF, WORK_ON_ABORT=stop), its
+					 * job was canceled (an eventfd); or
+					 * -1 */
+	/* Or NULL: a job's, told each line a program writes on fd 3,
+	 * "<fraction 0..1> [note]" (SERIALCGI_PROGRESS_FD). */
+	void		(*on_progress)(struct work *w, double fraction,
+			    const char *note);
+	void		*progress_arg;
 	/* Results. */
 	enum work_end	 end;
 	unsigned char	*answer;	/* a program's whole stdout */

@@ -39,6 +39,9 @@ struct run {
 	pid_t		 pid;
 	int		 pidfd;		/* -1 once it is reaped */
 	int		 out, err;	/* pipes' read ends, -1 at EOF */
+	int		 prog;		/* fd 3's, for a job, or -1 */
+	char		 pline[160];	/* a progress line, so far */
+	size_t		 pline_len;
 	int		 status, done;	/* the program's wait status */
 	size_t		 cap;		/* of w->answer */
 	int		 over;		/* more than output_max came */
@@ -92,7 +95,7 @@ work_cgi_init(const char *command, double timeout, size_t output_max)
  * signal blocked or ignored (the runner blocks them all), stdin the
  * body, stdout and stderr our pipes. Returns 0, or an errno. */
 static int
-spawn(struct run *r, int out, int err)
+spawn(struct run *r, int out, int err, int prog)
 {
 	char *argv[] = { (char *)cg.command, NULL };
 	int in = r->w->stdin_fd >= 0 ? r->w->stdin_fd : cg.devnull, rc;
@@ -108,6 +111,8 @@ spawn(struct run *r, int out, int err)
 	posix_spawn_file_actions_adddup2(&fa, in, 0);
 	posix_spawn_file_actions_adddup2(&fa, out, 1);
 	posix_spawn_file_actions_adddup2(&fa, err, 2);
+	if (prog != -1)
+		posix_spawn_file_actions_adddup2(&fa, prog, 3);
 	posix_spawnattr_init(&at);
 	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSID |
 	    POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
@@ -204,6 +209,47 @@ read_err(struct run *r)
 	}
 }
 
+/* One progress line: "<fraction 0..1> [note]"; others are ignored. */
+static void
+progress_line(struct run *r)
+{
+	double f;
+	char *end, *note;
+
+	r->pline[r->pline_len] = '\0';
+	r->pline_len = 0;
+	f = strtod(r->pline, &end);
+	if (end == r->pline || !(f >= 0 && f <= 1) ||
+	    (*end != '\0' && *end != ' ' && *end != '\t'))
+		return;
+	for (note = end; *note == ' ' || *note == '\t'; note++)
+		;
+	r->w->on_progress(r->w, f, note);
+}
+
+/* More of fd 3: each whole line is the job's progress. */
+static void
+read_prog(struct run *r)
+{
+	char buf[512];
+	ssize_t n, i;
+
+	n = read(r->prog, buf, sizeof(buf));
+	if (n == -1 && (errno == EINTR || errno == EAGAIN))
+		return;
+	if (n <= 0) {
+		close(r->prog);
+		r->prog = -1;
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		if (buf[i] == '\n')
+			progress_line(r);
+		else if (r->pline_len < sizeof(r->pline) - 1)
+			r->pline[r->pline_len++] = buf[i] < ' ' ? ' ' : buf[i];
+	}
+}
+
 /* The program has exited: reap it (and whatever else has). */
 static void
 reaped(struct run *r)
@@ -223,7 +269,7 @@ running(struct run *r, int *linger)
 	int left;
 
 	*linger = 0;
-	if (r->pidfd != -1 || r->out != -1 || r->err != -1)
+	if (r->pidfd != -1 || r->out != -1 || r->err != -1 || r->prog != -1)
 		return 1;
 	if ((left = proctree_reap(r->pid, &r->status, &r->done)) == -1)
 		return 0;
@@ -251,11 +297,14 @@ events(struct run *r, struct pollfd *p)
 		read_out(r);
 	if (p[2].revents)
 		read_err(r);
+	if (p[5].revents)
+		read_prog(r);
 	if (p[0].revents)
 		reaped(r);
 	if (p[3].revents && !w->held(w->held_arg))
 		stop(r, WORK_LOST, 0);	/* another may hold it now */
-	if (p[4].revents & (POLLRDHUP | POLLHUP | POLLERR))
+	/* A connection's EOF, or a cancel's eventfd. */
+	if (p[4].revents)
 		stop(r, WORK_ABORTED, WORK_CGI_GRACE);
 }
 
@@ -264,7 +313,7 @@ static void
 watch(struct run *r)
 {
 	struct work *w = r->w;
-	struct pollfd p[5];
+	struct pollfd p[6];
 	int linger, n;
 
 	while (running(r, &linger)) {
@@ -274,8 +323,9 @@ watch(struct run *r)
 		p[3] = (struct pollfd){ .fd = r->stop == WORK_LOST ? -1 :
 		    w->watch_fd, .events = POLLIN | POLLRDHUP };
 		p[4] = (struct pollfd){ .fd = r->stop != WORK_DONE ? -1 :
-		    w->abort_fd, .events = POLLRDHUP };
-		n = poll(p, 5, next_wait(r, linger));
+		    w->abort_fd, .events = POLLIN | POLLRDHUP };
+		p[5] = (struct pollfd){ .fd = r->prog, .events = POLLIN };
+		n = poll(p, 6, next_wait(r, linger));
 		if (n == -1 && errno != EINTR) {
 			log_err("req=%s poll: %s", w->id, strerror(errno));
 			stop(r, WORK_FAILED, 0);
@@ -333,14 +383,17 @@ log_end(const struct run *r, double took)
 static int
 cgi_run(struct work *w)
 {
-	struct run r = { .w = w, .pidfd = -1, .out = -1, .err = -1 };
-	int out[2] = { -1, -1 }, err[2] = { -1, -1 }, rc = 0;
+	struct run r = { .w = w, .pidfd = -1, .out = -1, .err = -1,
+	    .prog = -1 };
+	int out[2] = { -1, -1 }, err[2] = { -1, -1 }, prog[2] = { -1, -1 };
+	int rc = 0;
 	double t0 = clock_now();
 
 	r.deadline = w->start + cg.timeout;
 	if (pipe2(out, O_CLOEXEC) == -1 || pipe2(err, O_CLOEXEC) == -1 ||
-	    (rc = spawn(&r, out[1], err[1])) != 0) {
-		rc = out[1] == -1 || err[1] == -1 ? errno : rc;
+	    (w->on_progress != NULL && pipe2(prog, O_CLOEXEC) == -1) ||
+	    (rc = spawn(&r, out[1], err[1], prog[1])) != 0) {
+		rc = rc == 0 ? errno : rc;
 		snprintf(w->why, sizeof(w->why), "cannot run %s: %s",
 		    cg.command, strerror(rc));
 		w->end = WORK_FAILED;
@@ -348,10 +401,13 @@ cgi_run(struct work *w)
 	}
 	close(out[1]);
 	close(err[1]);
-	out[1] = err[1] = -1;
+	if (prog[1] != -1)
+		close(prog[1]);
+	out[1] = err[1] = prog[1] = -1;
 	r.out = out[0];
 	r.err = err[0];
-	out[0] = err[0] = -1;
+	r.prog = prog[0];
+	out[0] = err[0] = prog[0] = -1;
 	/* pidfd_open(2), Linux 5.3: the program's exit as a descriptor. */
 	if ((r.pidfd = (int)syscall(SYS_pidfd_open, r.pid, 0)) == -1)
 		log_err("req=%s pidfd_open: %s", w->id, strerror(errno));
@@ -367,6 +423,10 @@ out:
 		close(err[0]);
 	if (err[1] != -1)
 		close(err[1]);
+	if (prog[0] != -1)
+		close(prog[0]);
+	if (prog[1] != -1)
+		close(prog[1]);
 	return 0;
 }
 
