@@ -27,7 +27,8 @@ PROG	= serialcgi
 COMMON	= src/common/clock.c src/common/parse.c src/common/log.c \
 	  src/common/textbuf.c src/common/dl.c src/common/settings.c \
 	  src/common/loop.c src/common/pq.c src/common/webapi.c \
-	  src/common/procfs.c src/common/incarnation.c src/common/privfile.c
+	  src/common/procfs.c src/common/incarnation.c src/common/privfile.c \
+	  src/common/utf8.c
 TURN	= src/turn/runner.c src/turn/turn.c src/turn/board.c \
 	  src/turn/board_shm.c src/turn/board_stats.c src/turn/lock.c \
 	  src/turn/lock_flock.c src/turn/lock_pg.c src/turn/work.c \
@@ -37,7 +38,8 @@ TURN	= src/turn/runner.c src/turn/turn.c src/turn/board.c \
 JOBS	= src/jobs/jobs.c src/jobs/jobrun.c src/jobs/janitor.c \
 	  src/jobs/job_json.c src/jobs/store.c src/jobs/db.c \
 	  src/jobs/db_sqlite.c src/jobs/db_pg.c src/jobs/deliver.c \
-	  src/jobs/secret.c src/jobs/allow.c
+	  src/jobs/secret.c src/jobs/allow.c \
+	  src/jobs/store_id.c src/jobs/job_body.c
 SERVE	= src/serve/main.c src/serve/fcgi.c src/serve/conn.c \
 	  src/serve/record.c src/serve/http.c src/serve/reply.c \
 	  src/serve/jobs_http.c src/serve/status.c src/serve/status_html.c \

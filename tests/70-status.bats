@@ -48,9 +48,10 @@ metric() { curl -s "$URL/metrics" | awk -v k="$1" '$1 == k { print $2 }'; }
 serialcgi_holder 1.0
 serialcgi_processes 2.0
 serialcgi_served_total 0.0"
-	# Every family has HELP and TYPE; the histogram is whole.
+	# Every family has HELP and TYPE; the histogram is whole. The
+	# eight of before, then the disk and the job store's two.
 	run grep -c '^# TYPE serialcgi_' "$BATS_TEST_TMPDIR/metrics"
-	assert_output 8
+	assert_output 11
 	run grep -E '^serialcgi_wait_seconds_(count|bucket\{le="\+Inf"\}) ' "$BATS_TEST_TMPDIR/metrics"
 	assert_output --partial 'serialcgi_wait_seconds_count 1'
 	thaw

@@ -156,7 +156,7 @@ for k in IDS:
 	assert_success
 	# The plain answer's keys come first, with the same counts.
 	run jq -c 'keys_unsorted' "$BATS_TEST_TMPDIR/full"
-	assert_output '["holder","waiters","served","skipped","rejected","processes","queue","estimate","wait_seconds","host"]'
+	assert_output '["holder","waiters","served","skipped","rejected","processes","queue","estimate","wait_seconds","host","jobs"]'
 	# The queue's estimates count on the median of the last works:
 	# the holder's is one, so each waiter's eta is one work more.
 	run jq -e '.estimate.typical_work_seconds > 0 and
@@ -246,7 +246,7 @@ metrics_pids() {
 	until_ok 10 "a quiet moment to read /metrics, ps and proc" figures
 	# Ours are as they were: eight families, none of them process_*.
 	run grep -c '^# TYPE serialcgi_' "$BATS_TEST_TMPDIR/metrics"
-	assert_output 8
+	assert_output 11
 	for f in process_cpu_seconds_total process_resident_memory_bytes \
 		process_virtual_memory_bytes process_open_fds \
 		process_start_time_seconds; do

@@ -148,15 +148,18 @@ install_pair() {
 		grep -qxF "    include $RUN/$f;" "$RUN/nginx.conf" ||
 			grep -qxF "        include $RUN/$f;" "$RUN/nginx.conf"
 	done
-	# One zone, and QUEUE for each location under it: /test, /work
-	# and /work/ share the one limit.
-	run grep -h '^ *limit_conn' "$RUN/serialcgi-http.conf" \
-		"$RUN/serialcgi-server.conf"
+	run grep -h '^ *limit_conn_zone' "$RUN/serialcgi-http.conf"
 	assert_output "limit_conn_zone serialcgi zone=serialcgi:64k;
-$(for l in /test /work /work/; do
-	printf '    limit_conn serialcgi 7;\n    limit_conn_status 503;\n'
-	printf '    limit_conn_log_level warn;\n'
-done)"
+limit_conn_zone serialcgi zone=serialcgi_jobs:64k;"
+	# QUEUE for the work (/test, /work); for submissions, JOB_QUEUE
+	# or what the connections hold beside their margin (7 here).
+	run bash -c "grep -h '^ *limit_conn ' '$RUN/serialcgi-server.conf' |
+		sort -u"
+	assert_output "    limit_conn serialcgi 7;
+    limit_conn serialcgi_jobs $(((2 * 7 + 7 / 4) / 2));"
+	# /test, /work and /work/ share the one limit: QUEUE in each.
+	run grep -c '^    limit_conn serialcgi 7;$' "$RUN/serialcgi-server.conf"
+	assert_output 3
 	run grep -c -E '^location (= /test|= /work|\^~ /work/) \{$' \
 		"$RUN/serialcgi-server.conf"
 	assert_output 3
@@ -264,10 +267,11 @@ done)"
 	done
 	run grep -F 'req=big' "$RUN/responders.log"
 	assert_failure
-	# Not under the /test limit, and local by address, not by allow.
+	# Not under the /test limit (submissions have their own), and
+	# local by address, not by allow.
 	run awk '/location = \/jobs|location \^~ \/jobs\//,/^}/' \
 		"$NGX/snippets/serialcgi.conf"
-	refute_output --partial limit_conn
+	refute_output --partial 'limit_conn serialcgi '
 	refute_output --partial allow
 	run bash -c "awk '/location = \\/jobs|location \\^~ \\/jobs\\//,/^}/' \
 		'$NGX/snippets/serialcgi.conf' |

@@ -23,6 +23,13 @@ struct db_backend {
 	const char	*serialize;	/* a statement that makes schema
 					 * changes wait for each other, or
 					 * NULL */
+	const char	*tables;	/* a query: the names of the tables
+					 * beginning "serialcgi", one a row */
+	const char	*mark;		/* statements (';'-separated) that
+					 * mark a new store as serialcgi's,
+					 * or NULL */
+	const char	*mark_read;	/* a query: that mark, 0 for none,
+					 * or NULL */
 	int	(*exec)(struct db *, const char *sql, int nparams,
 		    const char *const *params, db_row_fn fn, void *arg,
 		    long *changes);
@@ -65,15 +72,18 @@ int db_open_pg(struct db *d, const char *url);
  * NULL), calling fn for each row it returns (fn may be NULL). *changes,
  * if not NULL, gets the rows it inserted, updated or deleted.
  * Returns 0, or -1 with errno EIO (d->conflict set if a UNIQUE
- * constraint refused it) or ENOTCONN (the engine is gone), d->error
- * saying why.
+ * constraint refused it), ENOSPC (the store is full: no room on its
+ * disk, or its quota), ESTALE (SQLite: the file was moved or deleted
+ * while open) or ENOTCONN (the engine is gone), d->error saying why.
  */
 int db_exec(struct db *d, const char *sql, int nparams,
     const char *const *params, db_row_fn fn, void *arg, long *changes);
 
 /* db_begin, db_commit, db_rollback: a write transaction (SQLite BEGIN
  * IMMEDIATE: a deferred read-then-write would fail with SQLITE_BUSY that
- * no timeout can help). Return 0, or -1 as db_exec. */
+ * no timeout can help). A rollback after the backend rolled back by
+ * itself (SQLite does on a full disk) does nothing, and keeps the error
+ * that caused it. Return 0, or -1 as db_exec. */
 int db_begin(struct db *d);
 int db_commit(struct db *d);
 int db_rollback(struct db *d);

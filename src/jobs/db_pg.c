@@ -145,6 +145,11 @@ static const struct db_backend db_pg = {
 	.name = "postgresql",
 	.serial = "BIGSERIAL PRIMARY KEY",
 	.serialize = "SELECT pg_advisory_xact_lock(" PQ_SETUP_KEY ")",
+	.tables = "SELECT tablename FROM pg_catalog.pg_tables WHERE "
+	    "schemaname = ANY (current_schemas(false)) AND "
+	    "tablename LIKE 'serialcgi%'",
+	.mark = NULL,		/* the meta table alone */
+	.mark_read = NULL,
 	.exec = pg_exec,
 	.begin = pg_begin,
 	.commit = pg_commit,

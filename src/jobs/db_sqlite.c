@@ -46,6 +46,8 @@ static struct {
 	int		 (*changes)(sqlite3 *);
 	const char	*(*errmsg)(sqlite3 *);
 	int		 (*extended_errcode)(sqlite3 *);
+	int		 (*system_errno)(sqlite3 *);
+	int		 (*get_autocommit)(sqlite3 *);
 } sq;
 
 #define SYM(f, name)	DL_SYM(sq, f, name)
@@ -62,6 +64,8 @@ static const struct dl_sym syms[] = {
 	SYM(finalize, "sqlite3_finalize"), SYM(changes, "sqlite3_changes"),
 	SYM(errmsg, "sqlite3_errmsg"),
 	SYM(extended_errcode, "sqlite3_extended_errcode"),
+	SYM(system_errno, "sqlite3_system_errno"),
+	SYM(get_autocommit, "sqlite3_get_autocommit"),
 };
 static void *lib;		/* libsqlite3, while a connection is open */
 
@@ -69,13 +73,30 @@ static void *lib;		/* libsqlite3, while a connection is open */
 #define BUSY_STEP_US	100	/* look again after this long */
 #define CACHE_KIB	256	/* page cache per connection */
 #define MAXCOLS		32
+#define DB_SQLITE_APP_ID "1396919874"	/* 0x53434a42, "SCJB" */
 
+/* A full store, whichever way SQLite says it: SQLITE_FULL, or an I/O
+ * error whose system errno is a full disk or quota
+ * (sqlite.org/rescode.html#full, sqlite3_system_errno). */
+static int
+is_full(struct db *d)
+{
+	int se = sq.system_errno(d->h);
+
+	return (sq.extended_errcode(d->h) & 0xff) == SQLITE_FULL ||
+	    se == ENOSPC || se == EDQUOT;
+}
+
+/* errno for the last failure: a full store is ENOSPC; a file that was
+ * moved or deleted while open (SQLITE_READONLY_DBMOVED: SQLite refuses
+ * to write what would be lost at close) is ESTALE. */
 static int
 fail(struct db *d, int error)
 {
 	snprintf(d->error, sizeof(d->error), "sqlite: %s",
 	    sq.errmsg(d->h));
-	errno = error;
+	errno = is_full(d) ? ENOSPC : sq.extended_errcode(d->h) ==
+	    SQLITE_READONLY_DBMOVED ? ESTALE : error;
 	return -1;
 }
 
@@ -160,9 +181,16 @@ sqlite_commit(struct db *d)
 	return plain(d, "COMMIT");
 }
 
+/* SQLite may have rolled the transaction back itself (on SQLITE_FULL,
+ * SQLITE_IOERR, SQLITE_BUSY or SQLITE_NOMEM: sqlite.org/lang_
+ * transaction.html, "Response To Errors Within A Transaction"); a
+ * ROLLBACK then fails with "no transaction is active", and its message
+ * would hide the cause. */
 static int
 sqlite_rollback(struct db *d)
 {
+	if (sq.get_autocommit(d->h))
+		return 0;
 	return plain(d, "ROLLBACK");
 }
 
@@ -181,6 +209,13 @@ static const struct db_backend db_sqlite = {
 	.name = "sqlite",
 	.serial = "INTEGER PRIMARY KEY AUTOINCREMENT",
 	.serialize = NULL,	/* BEGIN IMMEDIATE is enough */
+	.tables = "SELECT name FROM sqlite_master WHERE type = 'table' AND "
+	    "name LIKE 'serialcgi%'",
+	/* The file's own mark, in its header (sqlite.org/fileformat.html
+	 * 1.3.19, 1.3.15): "SCJB", and the store's schema version. */
+	.mark = "PRAGMA application_id = " DB_SQLITE_APP_ID ";"
+	    "PRAGMA user_version = 1",
+	.mark_read = "PRAGMA application_id",
 	.exec = sqlite_exec,
 	.begin = sqlite_begin,
 	.commit = sqlite_commit,

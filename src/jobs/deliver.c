@@ -25,6 +25,7 @@
 #include "loop.h"
 #include "parse.h"
 #include "secret.h"
+#include "utf8.h"
 #include "webapi.h"
 
 #define BACKOFF_FIRST	1.0	/* s before the first retry */
@@ -207,7 +208,9 @@ payload(const struct job *j)
 	    cJSON_AddStringToObject(o, "timestamp", now) &&
 	    cJSON_AddItemToObject(o, "data", data)) {
 		data = NULL;
-		text = cJSON_PrintUnformatted(o);
+		/* Valid UTF-8 whatever an older build stored (utf8.h). */
+		if ((text = cJSON_PrintUnformatted(o)) != NULL)
+			(void)utf8_scrub(text, strlen(text));
 	}
 	cJSON_Delete(data);
 	cJSON_Delete(o);
@@ -510,6 +513,93 @@ deliver_stop(void)
 
 /* ---- set-up and the submit-time check --------------------------------- */
 
+/*
+ * What libcurl's parser forgives and a callback may not be. A URL is
+ * ASCII (RFC 3986 2: a byte outside it, or a space, is percent-encoded),
+ * so any control character, space or raw non-ASCII byte is refused.
+ * Returns 0, or -1 with why.
+ */
+static int
+url_bytes_ok(const char *url, char *why, size_t len)
+{
+	const char *p;
+
+	for (p = url; *p != '\0'; p++)
+		if ((unsigned char)*p <= ' ' || (unsigned char)*p >= 0x7f) {
+			snprintf(why, len, "callback_url: a control character, "
+			    "space or non-ASCII byte at byte %ld (percent-"
+			    "encode it: RFC 3986)", (long)(p - url));
+			return -1;
+		}
+	return 0;
+}
+
+/* And after the scheme come exactly two slashes and an authority (RFC
+ * 3986 3), where libcurl takes "http:/x" and "http:///x" for
+ * "http://x". Returns 0, or -1 with why. */
+static int
+slashes_ok(const char *url, char *why, size_t len)
+{
+	const char *colon = strchr(url, ':');
+
+	if (colon == NULL || strncmp(colon, "://", 3) != 0 ||
+	    colon[3] == '/' || colon[3] == '\\') {
+		snprintf(why, len, "callback_url: want scheme://host "
+		    "(RFC 3986 3)");
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * The host as libcurl parsed it: an IP literal (IPv6 in brackets, or
+ * IPv4 as libcurl normalizes it) or a plain ASCII name: letters,
+ * digits, '-' and '_' in labels of 1 to 63 (RFC 1035 2.3.4), dots
+ * between them, at most one at the end; at most 253 in all. No other
+ * script's letters, digits or dots, which look like ASCII ones
+ * (UTS #39): IDNs come as their xn-- form. Returns 1 or 0.
+ */
+static int
+host_ok(const char *host)
+{
+	size_t n = strlen(host), label = 0, i;
+
+	if (n >= 2 && host[0] == '[' && host[n - 1] == ']')
+		return 1;
+	if (n == 0 || n > 254 || (n == 254 && host[n - 1] != '.'))
+		return 0;
+	for (i = 0; i < n; i++) {
+		if (host[i] == '.') {
+			if (label == 0)
+				return 0;
+			label = 0;
+			continue;
+		}
+		if (!((host[i] >= 'a' && host[i] <= 'z') ||
+		    (host[i] >= 'A' && host[i] <= 'Z') ||
+		    (host[i] >= '0' && host[i] <= '9') || host[i] == '-' ||
+		    host[i] == '_') || ++label > 63)
+			return 0;
+	}
+	return 1;
+}
+
+/* The port, if the URL names one: 1 to 65535 (libcurl takes 0).
+ * Returns 0, or -1. */
+static int
+port_ok(CURLU *u)
+{
+	char *port = NULL;
+	long p;
+	int rc;
+
+	if (cu.url_get(u, CURLUPART_PORT, &port, 0) != CURLUE_OK)
+		return 0;	/* none: the scheme's */
+	rc = parse_count(port, 1, 65535, &p);
+	cu.free(port);
+	return rc;
+}
+
 int
 deliver_check_url(const char *url, char *why, size_t len)
 {
@@ -532,16 +622,25 @@ deliver_check_url(const char *url, char *why, size_t len)
 		errno = EAGAIN;		/* ours, not the request's */
 		return -1;
 	}
-	if ((rc = cu.url_set(u, CURLUPART_URL, url, 0)) != CURLUE_OK)
+	if (url_bytes_ok(url, why, len) == -1)
+		;
+	else if ((rc = cu.url_set(u, CURLUPART_URL, url, 0)) != CURLUE_OK)
 		snprintf(why, len, "callback_url: not a URL (%s)",
 		    cu.url_strerror(rc));
 	else if (cu.url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
 	    (strcmp(scheme, "http") != 0 && strcmp(scheme, "https") != 0))
 		snprintf(why, len, "callback_url: want http or https");
+	else if (slashes_ok(url, why, len) == -1)
+		;
 	else if (cu.url_get(u, CURLUPART_USER, &user, 0) == CURLUE_OK)
 		snprintf(why, len, "callback_url: no credentials in the URL");
 	else if (cu.url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK)
 		snprintf(why, len, "callback_url: no host");
+	else if (!host_ok(host))
+		snprintf(why, len, "callback_url: the host is neither an "
+		    "ASCII name nor an IP literal");
+	else if (port_ok(u) == -1)
+		snprintf(why, len, "callback_url: the port is not 1 to 65535");
 	else if (host_of(url, literal, sizeof(literal)),
 	    allow_text(&dv.allow, literal) == 0)
 		snprintf(why, len, "callback_url: address not allowed: %s",

@@ -38,6 +38,8 @@
 #define IDLE_AFTER	10.0	/* s after the last job request */
 #define STALE_DELIVERY	120.0	/* s: another node's delivery is lost */
 #define SCAN_EVERY	10.0	/* s between looks at every job, at most */
+#define RESTART_EVERY	1.0	/* s between parkings of jobs whose start
+				 * the store refused */
 
 static struct {
 	struct loop_timer tick;		/* the next round */
@@ -55,6 +57,7 @@ static struct {
 	int		 rescan, scan_found;
 	uint64_t	 live_sig;
 	double		 next_scan;	/* mono s */
+	double		 next_restart;	/* mono s */
 } jan = { .rescan = 1 };
 
 /* What a round gathers: jobs of this node, as rows first, so the store
@@ -415,7 +418,13 @@ tick(struct loop_timer *t, double now)
 		return;
 	loop_timer_set(t, now + JANITOR_TICK, tick, NULL);
 	bump = board_jobs();
-	kicked = jobs_kicked();
+	kicked = jobs_kicked() | jobs_restart_asked();
+	/* Jobs whose start the store refused (jobrun.c) are parked again
+	 * by the next scan, at most once a second. */
+	if (now >= jan.next_restart && jobs_restart_take()) {
+		jan.rescan = 1;
+		jan.next_restart = now + RESTART_EVERY;
+	}
 	/* One responder makes the first round (jobs an earlier start left);
 	 * the others wait for a job to be about. */
 	first = !jan.started && board_first_round();

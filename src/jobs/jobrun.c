@@ -35,10 +35,13 @@ struct unsaved {
 	struct unsaved	*next;
 };
 
+#define START_LOG_EVERY	10.0	/* s between logs of failed starts */
+
 static struct {
 	pthread_mutex_t	 mu;
 	struct job_source *mine;	/* parked or working */
 	struct unsaved	*unsaved;	/* ends to store again */
+	double		 next_log;	/* mono s; the runner's alone */
 } jr = { .mu = PTHREAD_MUTEX_INITIALIZER };
 
 static struct job_source *
@@ -81,11 +84,19 @@ js_begin(struct source *s)
 
 	if ((rc = store_start(&js->job, clock_wall_at(s->turn.t1))) == 1)
 		return 0;
-	if (rc == 0)
+	if (rc == 0) {
 		log_msg("job=%s skipped at its turn: canceled", js->job.id);
-	else	/* it stays queued; the janitor parks it again */
-		log_err("job=%s not started: job store: %s", js->job.id,
-		    store_error());
+		return -1;
+	}
+	/* It stays queued; the janitor parks it again, once a second
+	 * while the store fails (a full disk refuses every try): said
+	 * once in START_LOG_EVERY, not at every try. */
+	jobs_restart();
+	if (clock_now() >= jr.next_log) {
+		log_err("job=%s not started: job store: %s (parked again "
+		    "until the store takes it)", js->job.id, store_error());
+		jr.next_log = clock_now() + START_LOG_EVERY;
+	}
 	return -1;
 }
 

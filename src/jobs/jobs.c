@@ -17,7 +17,7 @@
 #include "lock.h"
 
 struct jobs jobs;
-static _Atomic int kicked;
+static _Atomic int kicked, restart;
 
 void
 jobs_kick(void)
@@ -29,6 +29,25 @@ int
 jobs_kicked(void)
 {
 	return atomic_exchange(&kicked, 0);
+}
+
+void
+jobs_restart(void)
+{
+	atomic_store(&restart, 1);
+	jobs_kick();
+}
+
+int
+jobs_restart_asked(void)
+{
+	return atomic_load(&restart);
+}
+
+int
+jobs_restart_take(void)
+{
+	return atomic_exchange(&restart, 0);
 }
 
 /* The name stores before 0.5 gave the node: host/machine:lock file,
@@ -125,14 +144,19 @@ jobs_init(const struct config *cfg, char *why, size_t len)
 		snprintf(why, len, "node identity: %s", reason);
 		return -1;
 	}
+	jobs.on = 1;
+	/* Opened when a job is about; the janitor's first round, in one
+	 * responder, opens it soon after the start. */
+	store_init(cfg->jobs_db, cfg->lock_url, cfg->board_path);
+	/* A store of record that is gone or empty is lost: refused (and
+	 * said) now, and never made anew behind the operator's back. The
+	 * responder serves /test all the same. */
+	if (store_check() == -1)
+		return 0;
 	if (cfg->lock_url == NULL &&
 	    lock_check(cfg->jobs_db, reason, sizeof(reason)) == -1) {
 		snprintf(why, len, "job store %s: %s", cfg->jobs_db, reason);
 		return -1;
 	}
-	jobs.on = 1;
-	/* Opened when a job is about; the janitor's first round, in one
-	 * responder, opens it soon after the start. */
-	store_init(cfg->jobs_db, cfg->lock_url);
 	return 0;
 }

@@ -38,8 +38,10 @@ extern struct jobs jobs;
  * real path: the responders that exclude each other with one flock).
  * Call after board_open(). An SQLite file that is a symlink, another
  * user's or readable by others is refused now (lock_check); the store
- * itself is opened when a job is about. Returns 0, or -1 with errno
- * set and why (at most len bytes).
+ * itself is opened when a job is about. A store of record that is
+ * gone or empty is refused to every job request (store_check), and
+ * the responder starts all the same. Returns 0, or -1 with errno set
+ * and why (at most len bytes).
  */
 int jobs_init(const struct config *cfg, char *why, size_t len);
 
@@ -48,5 +50,13 @@ int jobs_init(const struct config *cfg, char *why, size_t len);
  * jobs_kicked: was it kicked since the last call? Clears the flag. */
 void jobs_kick(void);
 int jobs_kicked(void);
+
+/* jobs_restart: a job's start could not be stored (a full store, say):
+ * have the janitor park this process's lost jobs again, soon but not
+ * at once (janitor.c). Safe from any thread. jobs_restart_asked: is it
+ * asked? jobs_restart_take: and clear it. Return 1 or 0. */
+void jobs_restart(void);
+int jobs_restart_asked(void);
+int jobs_restart_take(void);
 
 #endif

@@ -53,13 +53,33 @@ struct job {
 
 typedef int (*store_job_fn)(void *arg, const struct job *j);
 
+/* What the store was found to be at its last use, on the scoreboard
+ * for every responder's /status and /metrics (board_stats_store). */
+enum store_state {
+	STORE_OK,		/* in use, or not used yet */
+	STORE_FULL,		/* a write failed: no room (ENOSPC) */
+	STORE_REFUSED,		/* not the store of record (ESTALE) */
+	STORE_FAILING		/* any other failure */
+};
+
 /*
  * store_init: the store is the SQLite database at path, or, if url is
- * not NULL, the PostgreSQL engine at url. Nothing is opened yet: the
+ * not NULL, the PostgreSQL engine at url; its identity is kept beside
+ * the scoreboard at board_path (store_id.h). Nothing is opened yet: the
  * first call that needs the store opens it (creating the tables if
- * missing), and opens it again after store_close(). Call after fork(2).
+ * missing), and opens it again after store_close(). Each open checks
+ * that the store is the store of record: one that was emptied,
+ * replaced or deleted is refused (errno ESTALE, said once in the log)
+ * until an operator removes the identity file. Call after fork(2).
  */
-void store_init(const char *path, const char *url);
+void store_init(const char *path, const char *url, const char *board_path);
+
+/*
+ * store_check: at start, without loading SQLite: is the store of
+ * record lost, its file gone or empty? Then it is refused from now on
+ * (logged). Returns 0, or -1 with errno ESTALE.
+ */
+int store_check(void);
 
 /* store_blank: is the store a new, empty SQLite file (as jobs_init's
  * check made it), so that no job can be in it? Tells without loading
@@ -70,11 +90,17 @@ int store_blank(void);
  * or an engine session); the next call opens it again. */
 void store_close(void);
 
-/* store_backend: "sqlite" or "postgresql". */
+/* store_backend: "sqlite" or "postgresql". store_path: the SQLite
+ * file, or NULL (the engine holds the jobs). */
 const char *store_backend(void);
+const char *store_path(void);
 
-/* store_error: the last failure, one line, for the log. */
+/* store_error: the last failure, one line, for the log; while the
+ * store is refused, why, in words a client may read. */
 const char *store_error(void);
+
+/* store_state_name: "ok", "full", "refused" or "failing". */
+const char *store_state_name(int state);
 
 /* store_status_name: "queued" ... "canceled". store_status_parse: the
  * reverse; returns 0, or -1 for an unknown name. */
@@ -83,8 +109,13 @@ int store_status_parse(const char *name, enum job_status *s);
 
 /*
  * store_tx_begin, store_tx_end: one write transaction (commit 1: COMMIT,
- * 0: ROLLBACK), holding the store to this thread from begin to end.
- * Return 0, or -1 with errno set (store_error says why).
+ * 0: ROLLBACK), holding the store to this thread from begin to end. A
+ * rollback keeps the error of what failed before it. Return 0, or -1
+ * with errno set (store_error says why).
+ *
+ * Every call that uses the store returns -1 with errno ENOSPC when the
+ * store is full, ESTALE when it is refused (not the store of record),
+ * and another errno for other failures.
  */
 int store_tx_begin(void);
 int store_tx_end(int commit);
@@ -100,7 +131,7 @@ long store_count(enum job_status s);
 
 /* store_insert: a new queued job, with its Idempotency-Key and body
  * (or NULLs). Returns 0, or -1 with errno EEXIST if the id or the key
- * is taken, other errno on failure. */
+ * is taken (the transaction goes on), other errno on failure. */
 int store_insert(const struct job *j, const char *key, const char *body);
 
 /* store_get: the job with id. Returns 1 found, 0 not, -1 error. */

@@ -178,10 +178,16 @@ whole(struct conn *c, unsigned char *buf)
 	routed = http_route(c, fc.stopping);
 	/* A process that goes from idle to busy moves to the back of the
 	 * listener's queue: see listener_arm(). */
-	if (routed == HTTP_PARKED_IDLE || routed == HTTP_ANSWERED_BUSY)
+	if (routed == HTTP_PARKED_IDLE)
 		listener_arm(1);
-	if (routed == HTTP_ANSWERED || routed == HTTP_ANSWERED_BUSY) {
+	if (routed == HTTP_ANSWERED) {
 		finished(c);
+		return;
+	}
+	if (routed == HTTP_HELD) {
+		/* Nothing to watch: answered after this round, then handed
+		 * back (hand_back) and closed by the reap. */
+		loop_fd_del(&c->ev);
 		return;
 	}
 	c->parked = 1;
@@ -398,6 +404,13 @@ on_done(struct loop_fd *e, uint32_t events)
 {
 	(void)e, (void)events;
 	loop_timer_set(&fc.reap, clock_now(), on_reap, NULL);
+}
+
+void
+fcgi_went_busy(void)
+{
+	if (!fc.stopping)
+		listener_arm(1);
 }
 
 void

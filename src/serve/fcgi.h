@@ -17,6 +17,11 @@
  */
 int fcgi_start(const struct config *cfg);
 
+/* fcgi_went_busy: this process went from idle to busy outside a route
+ * (a batch of jobs gave its runner work): it moves to the back of the
+ * listener's queue, as a parked request does (fcgi.c). */
+void fcgi_went_busy(void);
+
 /*
  * fcgi_drain: stop for good: accept no more, close the requests still
  * reading, and answer every parked one 503 (TURN_STOPPING, through the

@@ -169,7 +169,7 @@ http_route(struct conn *c, int stopping)
 
 	if (!c->path_cut && (strcmp(c->path, "/jobs") == 0 ||
 	    strncmp(c->path, "/jobs/", 6) == 0))
-		return jobs_http_route(c, stopping) ? HTTP_ANSWERED_BUSY :
+		return jobs_http_route(c, stopping) ? HTTP_HELD :
 		    HTTP_ANSWERED;
 	if (conn_is_work(c)) {
 		if ((ops = work_http_ops(c)) == NULL)

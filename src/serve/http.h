@@ -25,8 +25,8 @@ enum http_verdict {
 	HTTP_PARKED,		/* the runner owns c now */
 	HTTP_PARKED_IDLE,	/* the same, in a process that had nothing
 				 * to do until then */
-	HTTP_ANSWERED_BUSY	/* c may be closed; a job it submitted
-				 * gave an idle process work */
+	HTTP_HELD		/* a job submission, held for its batch,
+				 * which calls c->done once it answered */
 };
 int http_route(struct conn *c, int stopping);
 

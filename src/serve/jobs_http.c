@@ -21,21 +21,21 @@
 #include "board.h"
 #include "board_stats.h"
 #include "clock.h"
-#include "deliver.h"
+#include "fcgi.h"
 #include "janitor.h"
+#include "job_body.h"
 #include "job_json.h"
 #include "jobrun.h"
 #include "jobs.h"
 #include "jobs_http.h"
 #include "incarnation.h"
 #include "log.h"
+#include "loop.h"
 #include "parse.h"
 #include "reply.h"
 
 #define LIST_MAX	1000	/* jobs in one page, at most */
 #define LIST_DEFAULT	100
-
-static int took_work;	/* the last submit gave this idle process work */
 
 /* ---- answers ---------------------------------------------------------- */
 
@@ -61,14 +61,36 @@ reply_job(struct conn *c, int status, const char *extra, const struct job *j)
 	return rc;
 }
 
+/* A store failure, in words that name the cause (errno as the store
+ * set it: store.h): full, lost, or otherwise unavailable. */
+static void
+cause(int error, char *msg, size_t len)
+{
+	if (error == ENOSPC)	/* SQLite's words for SQLITE_FULL */
+		snprintf(msg, len, "job store full: database or disk is "
+		    "full");
+	else if (error == ESTALE)
+		snprintf(msg, len, "%s", store_error());
+	else
+		snprintf(msg, len, "job store unavailable: %s",
+		    store_error());
+}
+
 static int
-unavailable(struct conn *c, const char *why)
+unavailable_msg(struct conn *c, const char *msg)
+{
+	log_err("req=%s 503 %s", c->id, msg);
+	return reply_error(c, 503, reply_retry_after(), msg);
+}
+
+/* 503 with Retry-After for the store failure that just happened. */
+static int
+unavailable(struct conn *c)
 {
 	char msg[256];
 
-	snprintf(msg, sizeof(msg), "job store unavailable: %s", why);
-	log_err("req=%s 503 %s", c->id, msg);
-	return reply_error(c, 503, reply_retry_after(), msg);
+	cause(errno, msg, sizeof(msg));
+	return unavailable_msg(c, msg);
 }
 
 static int
@@ -88,6 +110,35 @@ bad(struct conn *c, int status, const char *why)
 }
 
 /* ---- submit ----------------------------------------------------------- */
+
+/*
+ * Submissions are stored in batches: one transaction, and one fsync of
+ * the store's log, for every submission whose request came whole in one
+ * round of the event loop (loop.h runs a timer set to now after the
+ * round's file events). A burst then costs a commit per round, not per
+ * job, and the loop is back to accepting within one commit. Each
+ * submission takes its ticket when its request is whole, as before;
+ * every answer, 202 or not, goes out after the commit.
+ */
+#define BATCH_MAX	64	/* submissions in one transaction, at most */
+
+struct pending {
+	struct conn	*c;
+	struct turn	 t;
+	struct job	 j;		/* the new job, or the replayed one */
+	int		 status;	/* the answer: 202, or a refusal */
+	int		 replayed;	/* an Idempotency-Key replay */
+	int		 parked;	/* with the runner: leave on failure */
+	int		 ticket_done;	/* finished, or the runner's now */
+	char		 why[160];	/* a refusal's message */
+	struct pending	*next;
+};
+
+static struct {
+	struct pending	*head, **tail;
+	int		 n;
+	struct loop_timer flush;
+} batch = { .tail = &batch.head };
 
 static int
 is_json_type(const char *t)
@@ -120,46 +171,6 @@ clean_key(struct conn *c)
 	return n > 0 ? 0 : -1;
 }
 
-/* The body: nothing, or {"callback_url": "..."}. Returns 0 with the URL
- * (or "") in j->cb_url, or -1 with why (the request's fault), or -2
- * (ours: the URL cannot be checked now). */
-static int
-read_body(struct conn *c, struct job *j, char *why, size_t len)
-{
-	cJSON *o, *m;
-	int rc = -1;
-
-	if (c->body_len == 0)
-		return 0;
-	if ((o = cJSON_ParseWithLength(c->body, c->body_len)) == NULL ||
-	    !cJSON_IsObject(o)) {
-		snprintf(why, len, "body: not a JSON object");
-		goto out;
-	}
-	cJSON_ArrayForEach(m, o) {
-		if (strcmp(m->string, "callback_url") != 0) {
-			snprintf(why, len, "body: unknown member \"%.40s\"",
-			    m->string);
-			goto out;
-		}
-		if (!cJSON_IsString(m) ||
-		    strlen(m->valuestring) > JOB_URL_MAX) {
-			snprintf(why, len, "callback_url: not a string of at "
-			    "most %d bytes", JOB_URL_MAX);
-			goto out;
-		}
-		if (deliver_check_url(m->valuestring, why, len) == -1) {
-			rc = errno == EAGAIN ? -2 : -1;
-			goto out;
-		}
-		snprintf(j->cb_url, sizeof(j->cb_url), "%s", m->valuestring);
-	}
-	rc = 0;
-out:
-	cJSON_Delete(o);
-	return rc;
-}
-
 static void
 new_id(char *id)
 {
@@ -174,142 +185,255 @@ new_id(char *id)
 		snprintf(id + 2 * i, 3, "%02x", r[i]);
 }
 
-/* Within the store's transaction: the row of a new job, whose ticket
- * t holds. Returns 0, or -1 with errno EEXIST (the id or the key is
+/* Within the store's transaction: the row of p's new job, whose ticket
+ * p->t holds. Returns 0, or -1 with errno EEXIST (the id or the key is
  * taken) or the store's. */
 static int
-enqueue(struct job *j, const struct conn *c, const struct turn *t)
+enqueue(struct pending *p)
 {
+	struct job *j = &p->j;
+	const struct conn *c = p->c;
+
 	new_id(j->id);
 	board_self(&j->owner_slot, &j->owner_pid);
 	snprintf(j->node, sizeof(j->node), "%s", jobs.node);
 	j->gen = incarnation_self();	/* the owner: store.h */
-	j->ticket = t->ticket;
-	j->arrived_mono = t->t0;
-	j->created = clock_wall_at(t->t0);
+	j->ticket = p->t.ticket;
+	j->arrived_mono = p->t.t0;
+	j->created = clock_wall_at(p->t.t0);
 	j->status = JOB_QUEUED;
 	return store_insert(j, c->key_len ? c->key : NULL, c->body ?
 	    c->body : "");
 }
 
-/* The same key again: replay (same body) or 422. Returns 1 answered,
- * 0 no such key, -1 store error. */
+/* The same key again, found in the store: replay (same body) or 422.
+ * Returns 1 decided, 0 no such key, -1 store error. */
 static int
-replay(struct conn *c)
+replay(struct pending *p)
 {
 	static char body[CONN_BODY_MAX + 1];
-	struct job j;
+	struct conn *c = p->c;
 	int rc;
 
-	if (!c->key_len || (rc = store_find_key(c->key, &j, body,
+	if (!c->key_len || (rc = store_find_key(c->key, &p->j, body,
 	    sizeof(body))) == 0)
 		return 0;
 	if (rc == -1)
 		return -1;
-	(void)store_tx_end(1);
-	if (strcmp(body, c->body ? c->body : "") != 0)
-		bad(c, 422, "Idempotency-Key: already used with another body");
-	else {
-		char hdr[96];
-
-		snprintf(hdr, sizeof(hdr), "Location: /jobs/%s\r\n"
-		    "Idempotent-Replayed: true\r\n", j.id);
-		reply_job(c, 202, hdr, &j);
+	if (strcmp(body, c->body ? c->body : "") != 0) {
+		p->status = 422;
+		snprintf(p->why, sizeof(p->why), "Idempotency-Key: already "
+		    "used with another body");
+	} else {
+		p->status = 202;
+		p->replayed = 1;
 	}
 	return 1;
 }
 
-/* Answer a submission that is not going ahead (the store's
- * transaction is over): its ticket leaves the queue. */
+/* One submission, within the batch's transaction: *queued is the queue's
+ * length so far. Returns 0 decided, or -1 on a store error. */
 static int
-drop_ticket(const struct turn *t, int rc)
+store_one(struct pending *p, long *queued, int *took)
 {
-	board_finish(t->ticket, BOARD_FAILED);
-	return rc;
+	int rc;
+
+	if ((rc = replay(p)) != 0)
+		return rc == 1 ? 0 : -1;
+	if (*queued >= jobs.queue) {
+		p->status = 503;
+		snprintf(p->why, sizeof(p->why), "busy: %ld jobs already "
+		    "queued", *queued);
+		board_stats_rejected();
+		return 0;
+	}
+	if (enqueue(p) == -1) {
+		if (errno != EEXIST || !p->c->key_len)
+			return -1;
+		/* Another request with the key is being stored (another
+		 * process or host): the IETF draft's 409. */
+		p->status = 409;
+		snprintf(p->why, sizeof(p->why), "Idempotency-Key: a request "
+		    "with this key is in flight; retry");
+		return 0;
+	}
+	/* Parked before the commit, so that its turn never waits for the
+	 * fsync: should the turn come first, the runner's store_start()
+	 * waits for the store, and finds the job only if it was
+	 * committed. */
+	if ((rc = jobrun_park(&p->j, p->t.ticket, p->t.t0)) == -1) {
+		/* Its ticket must not hold the queue up: the janitor parks
+		 * it again with a new one. */
+		board_finish(p->t.ticket, BOARD_FAILED);
+		janitor_rescan();
+		log_err("job=%s queued, but not parked here: out of memory "
+		    "(the janitor takes it up)", p->j.id);
+	}
+	p->parked = rc != -1;
+	p->ticket_done = 1;
+	*took |= rc == 1;
+	p->status = 202;
+	(*queued)++;
+	return 0;
 }
 
+/* The batch's transaction failed: every submission in it gets the
+ * cause; none of its new jobs was stored. */
+static void
+batch_failed(struct pending *list, int error)
+{
+	char msg[160];
+	struct pending *p;
+
+	cause(error, msg, sizeof(msg));
+	for (p = list; p != NULL; p = p->next) {
+		/* Out of the queue; or, taken by the runner already, its
+		 * store_start() finds no row and skips it. */
+		if (p->parked)
+			(void)jobrun_leave(p->j.id);
+		p->parked = 0;
+		p->replayed = 0;
+		p->status = 503;
+		snprintf(p->why, sizeof(p->why), "%s", msg);
+	}
+}
+
+/* Store every submission of the list in one transaction. Returns 1 if
+ * a job gave this idle process work. */
+static int
+store_all(struct pending *list)
+{
+	struct pending *p;
+	long queued;
+	int took = 0, e;
+
+	if (store_tx_begin() == -1) {
+		batch_failed(list, errno);
+		return 0;
+	}
+	if ((queued = store_count(JOB_QUEUED)) < 0)
+		goto failed;
+	for (p = list; p != NULL; p = p->next)
+		if (store_one(p, &queued, &took) == -1)
+			goto failed;
+	if (store_tx_end(1) == 0)
+		return took;
+	batch_failed(list, errno);
+	return 0;
+failed:
+	e = errno;
+	(void)store_tx_end(0);
+	batch_failed(list, e);
+	return 0;
+}
+
+/* Answer p as the batch decided, and hand its connection back. */
+static void
+answer(struct pending *p)
+{
+	struct conn *c = p->c;
+	char hdr[128];
+
+	/* With the time from the whole request to its answer: the
+	 * batch's wait for the store, and its commit. */
+	if (p->status == 202 && !p->replayed)
+		log_msg("req=%s job=%s queued (ticket %llu, %.3f ms)", c->id,
+		    p->j.id, (unsigned long long)p->t.ticket,
+		    (clock_now() - p->t.t0) * 1e3);
+	if (!p->ticket_done)	/* its ticket leaves the queue */
+		board_finish(p->t.ticket, BOARD_FAILED);
+	if (p->status == 202) {
+		snprintf(hdr, sizeof(hdr), "Location: /jobs/%s\r\n%s",
+		    p->j.id, p->replayed ? "Idempotent-Replayed: true\r\n" :
+		    "");
+		reply_job(c, 202, hdr, &p->j);
+	} else if (p->status == 503 && strncmp(p->why, "busy", 4) == 0)
+		reply_error(c, 503, reply_retry_after(), p->why);
+	else if (p->status == 503)
+		unavailable_msg(c, p->why);
+	else
+		bad(c, p->status, p->why);
+	c->done(c);
+}
+
+/* After the loop's round: the batch, stored and answered. */
+static void
+flush(struct loop_timer *t, double now)
+{
+	struct pending *list = batch.head, *p, *next;
+
+	(void)t, (void)now;
+	batch.head = NULL;
+	batch.tail = &batch.head;
+	batch.n = 0;
+	if (list == NULL)
+		return;
+	if (store_all(list))
+		fcgi_went_busy();
+	for (p = list; p != NULL; p = next) {
+		next = p->next;
+		answer(p);
+		free(p);
+	}
+}
+
+/* A submission judged good so far, with its ticket: into the batch.
+ * Returns 1 (held: the batch answers it), or 0 (answered now). */
+static int
+hold(struct conn *c, const struct turn *t, const char *url)
+{
+	struct pending *p;
+
+	if ((p = calloc(1, sizeof(*p))) == NULL) {
+		board_finish(t->ticket, BOARD_FAILED);
+		reply_error(c, 503, reply_retry_after(), "out of memory");
+		return 0;
+	}
+	p->c = c;
+	p->t = *t;
+	snprintf(p->j.cb_url, sizeof(p->j.cb_url), "%s", url);
+	*batch.tail = p;
+	batch.tail = &p->next;
+	if (++batch.n >= BATCH_MAX)
+		flush(&batch.flush, clock_now());
+	else if (batch.n == 1)
+		loop_timer_set(&batch.flush, clock_now(), flush, NULL);
+	return 1;
+}
+
+/* POST /jobs. Returns 1 if c is held for the batch, 0 if answered. */
 static int
 submit(struct conn *c, int stopping)
 {
-	struct job j = { 0 };
+	char why[160], url[JOB_URL_MAX + 1];
 	struct turn t = { 0 };
-	char why[160], hdr[96];
-	long n;
 	int rc;
 
 	if (stopping)
 		return reply_error(c, 503, reply_retry_after(),
-		    "responder is stopping");
+		    "responder is stopping"), 0;
 	if (c->body_len > CONN_BODY_MAX)
 		return bad(c, 413, "request body too large: at most 4096 "
-		    "bytes");
+		    "bytes"), 0;
 	if (c->body_len > 0 && !is_json_type(c->ctype))
-		return bad(c, 415, "Content-Type: want application/json");
+		return bad(c, 415, "Content-Type: want application/json"), 0;
 	if (c->key_len && clean_key(c) == -1)
 		return bad(c, 400, "Idempotency-Key: want 1 to 128 visible "
-		    "ASCII characters");
-	if ((rc = read_body(c, &j, why, sizeof(why))) == -2)
-		return unavailable(c, why);
+		    "ASCII characters"), 0;
+	rc = job_body_judge(c->body ? c->body : "", c->body_len, url,
+	    sizeof(url), why, sizeof(why));
+	if (rc == -2)
+		return unavailable_msg(c, why), 0;
 	if (rc == -1)
-		return bad(c, 400, why);
+		return bad(c, 400, why), 0;
 	/* The ticket first: a job arrives when its request is whole, as
 	 * GET /test does, however long the store then takes. The board
 	 * lists the creating request's id, never the job's: a job id is
 	 * its only secret, and /status?full shows every ticket. */
 	if (turn_enter(&t, c->id, 1) == -1)
 		return reply_error(c, 503, reply_retry_after(),
-		    "busy: the queue is full");
-	if (store_tx_begin() == -1)
-		return drop_ticket(&t, unavailable(c, store_error()));
-	if ((rc = replay(c)) == 1)
-		return drop_ticket(&t, 0);
-	if (rc == -1 || (n = store_count(JOB_QUEUED)) < 0)
-		goto store_failed;
-	if (n >= jobs.queue) {
-		(void)store_tx_end(0);
-		snprintf(why, sizeof(why), "busy: %ld jobs already queued", n);
-		board_stats_rejected();
-		return drop_ticket(&t, reply_error(c, 503,
-		    reply_retry_after(), why));
-	}
-	if (enqueue(&j, c, &t) == -1) {
-		if (errno != EEXIST || !c->key_len)
-			goto store_failed;
-		/* Another request with the key is being stored (a second
-		 * host): the IETF draft's 409. */
-		(void)store_tx_end(0);
-		return drop_ticket(&t, bad(c, 409, "Idempotency-Key: a "
-		    "request with this key is in flight; retry"));
-	}
-	/* Parked before the commit, so that its turn never waits for the
-	 * fsync: should the turn come first, the runner's store_start()
-	 * waits for the store, and finds the job only if it was
-	 * committed. */
-	if ((rc = jobrun_park(&j, t.ticket, t.t0)) == -1) {
-		/* Its ticket must not hold the queue up: the janitor parks
-		 * it again with a new one. */
-		board_finish(t.ticket, BOARD_FAILED);
-		janitor_rescan();
-		log_err("job=%s queued, but not parked here: out of memory "
-		    "(the janitor takes it up)", j.id);
-	}
-	took_work = rc == 1;
-	if (store_tx_end(1) == -1) {
-		/* Out of the queue; or, taken by the runner already, its
-		 * store_start() finds no row and skips it. */
-		if (rc != -1)
-			(void)jobrun_leave(j.id);
-		return unavailable(c, store_error());
-	}
-	/* Durable now: only then 202 (a 202 is a promise). */
-	log_msg("req=%s job=%s queued (ticket %llu)", c->id, j.id,
-	    (unsigned long long)t.ticket);
-	snprintf(hdr, sizeof(hdr), "Location: /jobs/%s\r\n", j.id);
-	return reply_job(c, 202, hdr, &j);
-store_failed:
-	snprintf(why, sizeof(why), "%s", store_error());
-	(void)store_tx_end(0);
-	return drop_ticket(&t, unavailable(c, why));
+		    "busy: the queue is full"), 0;
+	return hold(c, &t, url);
 }
 
 /* ---- the monitor, cancel, list ---------------------------------------- */
@@ -320,7 +444,7 @@ lookup(struct conn *c, const char *id, struct job *j)
 	int rc;
 
 	if ((rc = store_get(id, j)) == -1)
-		return unavailable(c, store_error()), -1;
+		return unavailable(c), -1;
 	if (rc == 0 || (j->finished != 0 &&
 	    j->finished + jobs.retention < clock_wall())) {
 		reply_error(c, 404, "", "no such job");
@@ -348,7 +472,7 @@ cancel(struct conn *c, const char *id)
 
 	switch ((rc = store_cancel(id, clock_wall(), &j))) {
 	case -1:
-		return unavailable(c, store_error());
+		return unavailable(c);
 	case 0:
 		return reply_error(c, 404, "", "no such job");
 	case 2:
@@ -435,8 +559,10 @@ list(struct conn *c)
 		return reply_json(c, 500, "", NULL);
 	}
 	if ((n = store_list(st, before, limit, add_listed, &p)) == -1) {
+		n = errno;
 		cJSON_Delete(o);
-		return unavailable(c, store_error());
+		errno = (int)n;
+		return unavailable(c);
 	}
 	hdr[0] = next[0] = '\0';
 	if (n == limit) {	/* RFC 8288: where the next page is */
@@ -471,8 +597,9 @@ is_id(const char *s, size_t n)
 	return 1;
 }
 
-/* One request below /jobs, answered. */
-static void
+/* One request below /jobs, answered, or held for a batch (POST
+ * /jobs): returns 1 if held. */
+static int
 route(struct conn *c, int stopping)
 {
 	const char *rest = c->path + 5, *slash;
@@ -480,18 +607,18 @@ route(struct conn *c, int stopping)
 
 	if (*rest == '\0') {			/* /jobs */
 		if (strcmp(c->method, "POST") == 0)
-			submit(c, stopping);
-		else if (conn_is(c, "GET HEAD"))
+			return submit(c, stopping);
+		if (conn_is(c, "GET HEAD"))
 			list(c);
 		else
 			not_allowed(c, "GET, HEAD, POST");
-		return;
+		return 0;
 	}
 	rest++;					/* /jobs/... */
 	slash = strchr(rest, '/');
 	if (!is_id(rest, slash ? (size_t)(slash - rest) : strlen(rest))) {
 		reply_error(c, 404, "", "no such job");
-		return;
+		return 0;
 	}
 	memcpy(id, rest, JOB_ID_LEN);
 	id[JOB_ID_LEN] = '\0';
@@ -503,18 +630,17 @@ route(struct conn *c, int stopping)
 	else
 		(void)(strcmp(c->method, "POST") == 0 ? cancel(c, id) :
 		    not_allowed(c, "POST"));
+	return 0;
 }
 
 int
 jobs_http_route(struct conn *c, int stopping)
 {
-	took_work = 0;
-	if (!jobs.on)
+	if (!jobs.on) {
 		reply_error(c, 404, "", "jobs are off here (no JOBS_DB)");
-	else {
-		jobs.last_use = clock_now();
-		route(c, stopping);
+		return 0;
 	}
-	return took_work;
+	jobs.last_use = clock_now();
+	return route(c, stopping);
 }
 

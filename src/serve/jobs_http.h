@@ -13,9 +13,11 @@
 
 /*
  * jobs_http_route: answer a request for /jobs or below. stopping: the
- * responder takes no new job. Returns 1 when a job it queued gave this
- * idle process work, else 0; c may be closed either way: a job is
- * never tied to the connection that submitted it.
+ * responder takes no new job. A submission is held for its batch: the
+ * submissions whose requests came whole in one round of the event loop
+ * are stored in one transaction after that round, then answered, and
+ * their connections handed back through c->done. Returns 1 if c is
+ * held so, or 0 if it was answered and may be closed.
  */
 int jobs_http_route(struct conn *c, int stopping);
 

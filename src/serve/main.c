@@ -138,6 +138,22 @@ choose_backend(void)
 	return &lock_pg;
 }
 
+/* The scoreboard could not be opened: say why in words an operator
+ * acts on. A full disk is the likeliest (the file is fully allocated
+ * when made: board.h). */
+static void
+board_failed(void)
+{
+	if (errno == ENOSPC || errno == EDQUOT)
+		err(1, "board file %s: no room to allocate it on its file "
+		    "system (free some space, or move the state directory)",
+		    cfg.board_path);
+	if (errno == EUSERS)
+		errx(1, "board file %s: %d responders use it already",
+		    cfg.board_path, BOARD_PROCS);
+	err(1, "board file %s", cfg.board_path);
+}
+
 /* Small tunings; none is worth failing for. */
 static void
 tune(void)
@@ -190,7 +206,7 @@ main(int argc, char *argv[])
 	    fcgi_start(&cfg) == -1)
 		err(1, "event loop (epoll, signalfd, eventfd)");
 	if (board_open(cfg.board_path) == -1)
-		err(1, "board file %s", cfg.board_path);
+		board_failed();
 	if (lock_open(&lk, be, cfg.lock_path, cfg.lock_url, cfg.lock_key) ==
 	    -1)
 		err(1, "lock file %s", cfg.lock_path);

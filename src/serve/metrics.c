@@ -8,9 +8,12 @@
 #include <cjson/cJSON.h>
 
 #include "board_stats.h"
-#include "textbuf.h"
 #include "clock.h"
+#include "jobs.h"
 #include "metrics.h"
+#include "status.h"
+#include "store.h"
+#include "textbuf.h"
 
 static cJSON *
 holder(const struct board_stats *st, double now)
@@ -145,11 +148,29 @@ program_metrics(struct textbuf *o, const struct board_stats *st)
 	    "the last 32 works: what estimates count on.", st->typical);
 }
 
+/* The job store's series: its state as a set of 0/1 samples, one per
+ * state (OpenMetrics' StateSet, as a gauge), and its failures. */
+static void
+store_metrics(struct textbuf *o, const struct board_stats *st)
+{
+	int i;
+
+	textbuf_put(o, "# HELP serialcgi_job_store_state The job store as "
+	    "the responders last found it: 1 for its state.\n"
+	    "# TYPE serialcgi_job_store_state gauge\n");
+	for (i = STORE_OK; i <= STORE_FAILING; i++)
+		textbuf_put(o, "serialcgi_job_store_state{state=\"%s\"} %d\n",
+		    store_state_name(i), st->store_state == i);
+	metric(o, "job_store_failures_total", "counter", "Calls to the "
+	    "job store that failed.", (double)st->store_failures);
+}
+
 int
 metrics_prometheus(const struct board_stats *st, const char *engine,
     int program, char *buf, size_t len)
 {
 	struct textbuf o = { buf, len, 0, 0 };
+	double free_bytes = status_free_bytes();
 	int i;
 
 	if (engine != NULL)
@@ -183,6 +204,14 @@ metrics_prometheus(const struct board_stats *st, const char *engine,
 	    "serialcgi_wait_seconds_count %llu\n",
 	    (unsigned long long)st->buckets[BOARD_BUCKETS - 1], st->wait_sum,
 	    (unsigned long long)st->wait_count);
+	/* After the eight series of before, which stay as they were: the
+	 * disk the state lives on, and the job store. */
+	if (free_bytes >= 0)
+		metric(&o, "disk_free_bytes", "gauge", "Bytes the service "
+		    "user may still write on the state directory's file "
+		    "system (statvfs f_bavail).", free_bytes);
+	if (jobs.on)
+		store_metrics(&o, st);
 	if (o.full) {
 		errno = EOVERFLOW;
 		return -1;

@@ -9,6 +9,7 @@
 #include "board_stats.h"
 #include "cgi.h"
 #include "reply.h"
+#include "utf8.h"
 
 #define NOMEM	"{\"error\":\"out of memory\"}\n"
 
@@ -94,6 +95,9 @@ reply_json(struct conn *c, int status, const char *extra, cJSON *body)
 		return reply_text(c, 500, "application/json", "", NOMEM,
 		    strlen(NOMEM));
 	len = strlen(text);
+	/* Every answer is UTF-8 (RFC 8259 8.1), whatever a store of an
+	 * older build holds: cJSON copies bytes above 0x7f as they are. */
+	(void)utf8_scrub(text, len);
 	text[len] = '\n';	/* cJSON's buffer holds len + 1 bytes */
 	rc = reply_text(c, status, "application/json", extra, text, len + 1);
 	cJSON_free(text);

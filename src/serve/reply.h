@@ -28,7 +28,8 @@ int reply_text(struct conn *c, int status, const char *type,
 
 /*
  * reply_json: answer c with status and a JSON body printed by cJSON,
- * then a newline (a NULL body, or one cJSON cannot print for want of
+ * made valid UTF-8 (utf8_scrub), then a newline (a NULL body, or one
+ * cJSON cannot print for want of
  * memory: a 500 "out of memory" instead); reply_error: the
  * body {"error": why}; reply_unavailable: a 503 with Retry-After and
  * {"error": why}. Return 0, or -1 with errno set (reply_text).

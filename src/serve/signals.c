@@ -111,6 +111,11 @@ signals_init(struct config *cfg)
 	int fd;
 
 	st.cfg = cfg;
+	/* A log or a work log whose reader is gone (a journal stream,
+	 * a pipe) must fail the write, not kill the responder: writes
+	 * that fail stop nothing (log.h). */
+	if (signal(SIGPIPE, SIG_IGN) == SIG_ERR)
+		return -1;
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);

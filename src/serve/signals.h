@@ -4,7 +4,9 @@
  *       more, answers every parked request 503 with Retry-After, lets
  *       the work in progress finish and be answered, then ends the loop;
  *   SIGUSR1  reopen the work log (WORK_LOG), after logrotate(8) moved
- *       it, as nginx and php-fpm do.
+ *       it, as nginx and php-fpm do;
+ *   SIGPIPE  ignored: a write to a log whose reader left fails with
+ *       EPIPE, and the responder goes on.
  */
 #ifndef SERIALCGI_SIGNALS_H
 #define SERIALCGI_SIGNALS_H

@@ -12,9 +12,11 @@
 
 #include "board_stats.h"
 #include "clock.h"
+#include "jobs.h"
 #include "metrics.h"
 #include "parse.h"
 #include "status.h"
+#include "store.h"
 
 static struct {
 	char		 run_dir[PATH_MAX];	/* the board file's directory,
@@ -62,6 +64,16 @@ status_init(const char *board_path, double work_seconds)
 		    (int)(slash - board_path), board_path);
 	if (n < 0 || (size_t)n >= sizeof(sts.run_dir))
 		sts.run_dir[0] = '\0';	/* ?full says null */
+}
+
+/* Add item to o under name, or free it; returns 1 if added. */
+static int
+add(cJSON *o, const char *name, cJSON *item)
+{
+	if (item != NULL && cJSON_AddItemToObject(o, name, item))
+		return 1;
+	cJSON_Delete(item);
+	return 0;
 }
 
 /* The holder from the queue's own snapshot, so that holder and queue
@@ -178,19 +190,19 @@ histogram(const struct board_stats *st)
 	return NULL;
 }
 
-/* The file system of the run directory, as the service user sees it:
- * f_bavail excludes the blocks kept for root (statvfs(3)). */
+/* The file system of dir, as the service user sees it: f_bavail
+ * excludes the blocks kept for root (statvfs(3)). */
 static cJSON *
-disk(void)
+disk_of(const char *dir)
 {
 	struct statvfs vfs;
 	cJSON *d;
 
-	if (sts.run_dir[0] == '\0' || statvfs(sts.run_dir, &vfs) == -1)
+	if (dir[0] == '\0' || statvfs(dir, &vfs) == -1)
 		return cJSON_CreateNull();
 	if ((d = cJSON_CreateObject()) == NULL)
 		return NULL;
-	if (cJSON_AddStringToObject(d, "path", sts.run_dir) &&
+	if (cJSON_AddStringToObject(d, "path", dir) &&
 	    cJSON_AddNumberToObject(d, "free_bytes", (double)vfs.f_bavail *
 	    (double)vfs.f_frsize) && cJSON_AddNumberToObject(d,
 	    "total_bytes", (double)vfs.f_blocks * (double)vfs.f_frsize))
@@ -199,15 +211,61 @@ disk(void)
 	return NULL;
 }
 
-/* Add item to o under name, or free it; returns 1 if added. */
-static int
-add(cJSON *o, const char *name, cJSON *item)
+static cJSON *
+disk(void)
 {
-	if (item != NULL && cJSON_AddItemToObject(o, name, item))
-		return 1;
-	cJSON_Delete(item);
-	return 0;
+	return disk_of(sts.run_dir);
 }
+
+double
+status_free_bytes(void)
+{
+	struct statvfs vfs;
+
+	if (sts.run_dir[0] == '\0' || statvfs(sts.run_dir, &vfs) == -1)
+		return -1;
+	return (double)vfs.f_bavail * (double)vfs.f_frsize;
+}
+
+/* The directory of the SQLite store, into buf ("" for none). */
+static void
+store_dir(char *buf, size_t len)
+{
+	const char *path = store_path(), *slash;
+
+	buf[0] = '\0';
+	if (path == NULL)
+		return;
+	if ((slash = strrchr(path, '/')) == NULL)
+		snprintf(buf, len, ".");
+	else if (slash == path)
+		snprintf(buf, len, "/");
+	else if ((size_t)(slash - path) < len)
+		snprintf(buf, len, "%.*s", (int)(slash - path), path);
+}
+
+/* The job store as the responders last found it (the scoreboard's),
+ * with this responder's word for a failure, and its disk. */
+static cJSON *
+job_store(const struct board_stats *st)
+{
+	cJSON *o = cJSON_CreateObject();
+	char dir[PATH_MAX];
+
+	store_dir(dir, sizeof(dir));
+	if (o != NULL && cJSON_AddStringToObject(o, "backend",
+	    store_backend()) && cJSON_AddStringToObject(o, "state",
+	    store_state_name(st->store_state)) &&
+	    cJSON_AddNumberToObject(o, "failures",
+	    (double)st->store_failures) &&
+	    (st->store_state == STORE_OK ? cJSON_AddNullToObject(o, "error") :
+	    cJSON_AddStringToObject(o, "error", store_error())) &&
+	    add(o, "disk", dir[0] ? disk_of(dir) : cJSON_CreateNull()))
+		return o;
+	cJSON_Delete(o);
+	return NULL;
+}
+
 
 /* The host: load average over 1, 5 and 15 minutes, null if unknown,
  * and the run directory's disk. sysinfo(2), not getloadavg(3), which
@@ -262,7 +320,8 @@ status_full(const struct board_stats *st, const char *engine, double now)
 	if (add(o, "queue", queue(w, n, &head, typical, now)) &&
 	    add(o, "estimate", estimate(typical, st->typical > 0)) &&
 	    add(o, "wait_seconds", histogram(st)) &&
-	    add(o, "host", host()))
+	    add(o, "host", host()) &&
+	    (!jobs.on || add(o, "jobs", job_store(st))))
 		text = cJSON_PrintUnformatted(o);
 	if (text == NULL)
 		errno = ENOMEM;

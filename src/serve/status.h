@@ -36,6 +36,11 @@ int status_view(const char *q, size_t len);
  */
 void status_init(const char *board_path, double work_seconds);
 
+/* status_free_bytes: what the service user may still write on the
+ * file system of the scoreboard's directory (statvfs(3) f_bavail), or
+ * -1 if it cannot be told. */
+double status_free_bytes(void);
+
 /*
  * status_full: what metrics_status() answers, and: the holder's
  * request id and wait; "queue", the waiters in ticket order (at most
@@ -44,10 +49,15 @@ void status_init(const char *board_path, double work_seconds);
  * and "orphan": true for one waiting to be adopted; the wait
  * histogram's buckets (cumulative, as in /metrics); "host", the load
  * average (sysinfo(2)) and the free space for the service user
- * (statvfs(3) f_bavail). st is a board_stats() snapshot, now is
- * clock_now() in seconds; the queue is a snapshot of its own
- * (board_stats_queue). Returns a string to free with cJSON_free(), or NULL
- * with errno set (ENOMEM, or board_stats_queue's).
+ * (statvfs(3) f_bavail); with jobs on, "jobs": the store's backend,
+ * its state as the responders last found it ("ok", "full", "refused",
+ * "failing"), the count of its failed calls, this responder's word for
+ * a failure ("error", else null), and the free space of the SQLite
+ * store's directory ("disk", else null). st is a board_stats()
+ * snapshot, now is clock_now() in seconds; the queue is a snapshot of
+ * its own (board_stats_queue). Returns a string to free with
+ * cJSON_free(), or NULL with errno set (ENOMEM, or
+ * board_stats_queue's).
  */
 char *status_full(const struct board_stats *st, const char *engine,
     double now);

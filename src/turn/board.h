@@ -16,8 +16,10 @@ enum board_outcome { BOARD_SERVED, BOARD_SKIPPED, BOARD_FAILED };
  * board_open: map the scoreboard file (created 0600 and initialized if
  * new; checked like the lock file by the caller) and register this
  * process in it, holding an OFD lock (fcntl(2) F_OFD_SETLK) on its
- * entry so others can tell when it dies. Returns 0, or -1 with errno
- * set (ENOSPC: BOARD_PROCS processes are alive already).
+ * entry so others can tell when it dies. The file is fully allocated
+ * when made, so its mapping never faults on a full disk. Returns 0, or
+ * -1 with errno set (ENOSPC or EDQUOT: no room for the file; EUSERS:
+ * BOARD_PROCS processes are alive already).
  */
 int board_open(const char *path);
 

@@ -22,7 +22,7 @@
 #include "incarnation.h"
 #include "log.h"
 
-#define BOARD_MAGIC	0x3830445242494353ULL	/* "SCIBRD08" */
+#define BOARD_MAGIC	0x3930445242494353ULL	/* "SCIBRD09" */
 
 struct board_shm board_shm = { NULL, -1, -1, 0, NULL };
 
@@ -187,6 +187,23 @@ anyone_alive(void)
 	return 0;
 }
 
+/* Every block of the file, before any page of it is touched: a page
+ * of a shared mapping that the file system cannot back when it is
+ * first touched kills the process with SIGBUS (mmap(2)), and a sparse
+ * file on a full disk is just that. posix_fallocate(3) returns its
+ * error instead of setting errno. */
+static int
+allocate(int fd, size_t size)
+{
+	int rc;
+
+	if ((rc = posix_fallocate(fd, 0, (off_t)size)) != 0) {
+		errno = rc;
+		return -1;
+	}
+	return 0;
+}
+
 static int
 map(int fd)
 {
@@ -199,6 +216,8 @@ map(int fd)
 	if (fstat(fd, &st) == -1)
 		return -1;
 	if ((size_t)st.st_size != size && ftruncate(fd, size) == -1)
+		return -1;
+	if (allocate(fd, size) == -1)
 		return -1;
 	p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (p == MAP_FAILED)
@@ -214,7 +233,7 @@ map(int fd)
 	 * (ftruncate(2)); clearing it by hand would touch, and keep in
 	 * memory, every page of the ring. */
 	if (st.st_size != 0 && (ftruncate(fd, 0) == -1 ||
-	    ftruncate(fd, size) == -1))
+	    ftruncate(fd, size) == -1 || allocate(fd, size) == -1))
 		return -1;
 	if (getrandom(&b->gen, sizeof(b->gen), 0) != sizeof(b->gen))
 		b->gen = (uint64_t)getpid() << 32 ^ (uint64_t)time(NULL);
@@ -249,7 +268,7 @@ claim(void)
 		if (errno != EAGAIN && errno != EACCES)
 			return -1;
 	}
-	errno = ENOSPC;
+	errno = EUSERS;		/* not ENOSPC: that is a full disk */
 	return -1;
 }
 

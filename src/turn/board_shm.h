@@ -88,6 +88,10 @@ struct shared {
 					 * finishing during a handoff */
 	struct entry	 ring[BOARD_RING];
 	struct arrival	 arrival[BOARD_RING];	/* by ticket, as ring */
+	/* The job store as its last user found it (board_stats_store),
+	 * apart from the ring. */
+	_Atomic int32_t	 store_state;
+	_Atomic uint64_t store_failures;
 };
 
 /* The mapping and this process's entry in it. */
@@ -106,8 +110,11 @@ extern struct board_shm board_shm;
  * through a symlink), map it, start it anew if it is new or left by
  * responders all gone, and claim an entry, holding an OFD lock
  * (fcntl(2) F_OFD_SETLK) on its byte for as long as this process
- * lives. Returns 0, or -1 with errno set (ENOSPC: BOARD_PROCS
- * processes are alive already). board_shm_close: leave and unmap.
+ * lives. The file is fully allocated first (posix_fallocate(3)), so
+ * that no page of the mapping can fault on a full disk. Returns 0, or
+ * -1 with errno set (ENOSPC or EDQUOT: no room for the file; EUSERS:
+ * BOARD_PROCS processes are alive already). board_shm_close: leave
+ * and unmap.
  */
 int board_shm_open(const char *path);
 void board_shm_close(void);

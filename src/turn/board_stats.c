@@ -114,6 +114,28 @@ board_stats_lock_lost(void)
 	atomic_fetch_add(&b->lock_lost, 1);
 }
 
+void
+board_stats_store(int state, int failed)
+{
+	struct shared *b = board_shm.s;
+
+	if (b == NULL)
+		return;
+	/* Read first: the line stays shared while nothing changes. */
+	if (atomic_load(&b->store_state) != state)
+		atomic_store(&b->store_state, state);
+	if (failed)
+		atomic_fetch_add(&b->store_failures, 1);
+}
+
+int
+board_stats_store_state(void)
+{
+	struct shared *b = board_shm.s;
+
+	return b != NULL ? atomic_load(&b->store_state) : 0;
+}
+
 /* The one working now: two holders overlap for a moment at a handoff,
  * and the later ticket is the one at work. A dead holder is no holder
  * (its record is cleared). Returns it, or NULL. */
@@ -201,6 +223,8 @@ board_stats(struct board_stats *st)
 	for (i = 0; i < 3; i++)
 		st->exits[i] = atomic_load(&b->exits[i]);
 	st->typical = board_stats_typical();
+	st->store_state = atomic_load(&b->store_state);
+	st->store_failures = atomic_load(&b->store_failures);
 	return 0;
 }
 

@@ -30,6 +30,9 @@ struct board_stats {
 	uint64_t	 exits[3];	/* exit 0, another, a signal */
 	double		 typical;	/* median of the last works'
 					 * lengths, s; 0 before any */
+	int		 store_state;	/* the job store's, as its last user
+					 * found it (store.h's enum) */
+	uint64_t	 store_failures;	/* its calls that failed */
 };
 
 /* One request in the queue, or the one the lock holder works for. */
@@ -78,6 +81,12 @@ void board_stats_work(int end, int status);
  * (s; 0 before any), also board_stats' typical. */
 void board_stats_length(double seconds);
 double board_stats_typical(void);
+
+/* board_stats_store: the job store was found in state (a number of the
+ * store's own, 0 for fine) just now; failed: count one failed call.
+ * board_stats_store_state: the state last found (0 before board_open). */
+void board_stats_store(int state, int failed);
+int board_stats_store_state(void);
 
 /* board_stats: a consistent snapshot. Entries of dead processes are
  * cleared first, so the numbers are true even after a kill -9.
