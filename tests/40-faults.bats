@@ -24,11 +24,14 @@ teardown() {
 	before=$(responder_pids)
 	client first
 	wait_for "$LOG" '^start .* first '
-	client second
-	# The holder's pid comes from the server, not from a guess; the
-	# waiter is parked, in the other process.
+	# The holder's pid comes from the server, not from a guess. It is
+	# frozen until the kill, so that it still holds then, however long
+	# the waiter takes to come (a frozen process takes no connection:
+	# the waiter goes to the other one).
 	holder=$(holder_pid "$LOG")
 	[[ -n $holder ]]
+	freeze "$holder"
+	client second
 	until_full '.queue | map(.id) == ["second"]' 5
 	waiter=$(queued_pid second)
 	[[ -n $waiter && $waiter != "$holder" ]] ||

@@ -96,6 +96,8 @@ serialcgi_wait_seconds_count 21"
 		WORK_SECONDS=1 WORK_LOG="$BATS_TEST_TMPDIR/run/private/work.log"
 	client r1
 	wait_for "$RUN/private/work.log" '^start .* r1 ' 5
+	# r1 works until thaw (its process frozen): two admitted meanwhile.
+	freeze "$(holder_pid "$RUN/private/work.log")"
 	client r2
 	until_full '.holder.id == "r1" and .waiters == 1' 5
 	for i in 1 2 3; do
@@ -107,5 +109,6 @@ serialcgi_wait_seconds_count 21"
 	until_full '.skipped == 1' 5
 	run bash -c "curl -s '$URL/status' | jq -c '{skipped, rejected, waiters}'"
 	assert_output '{"skipped":1,"rejected":3,"waiters":0}'
+	thaw
 	wait
 }

@@ -198,6 +198,28 @@ client() {
 	echo $! >"$CLIENTS/$id.pid"
 }
 
+# in_order SECONDS ID...: GET $URL/test for each ID, in this order and
+# SECONDS apart, from one process, on connections it opened beforehand:
+# the arrival order is this order, however long a curl would take to
+# start on a loaded machine. Waits for every answer; prints "ID status"
+# a line, in the same order. (With &, the test goes on meanwhile.)
+in_order() {
+	perl -MIO::Socket::INET -MTime::HiRes=sleep -e '
+		my ($port, $gap, @ids) = @ARGV;
+		my @s = map { IO::Socket::INET->new("127.0.0.1:$port")
+		    or die "connect: $!\n" } @ids;
+		for my $i (0 .. $#ids) {
+			$s[$i]->syswrite("GET /test HTTP/1.1\r\nHost: x\r\n" .
+			    "X-Request-Id: $ids[$i]\r\nConnection: close\r\n\r\n");
+			sleep $gap if $i < $#ids;
+		}
+		for my $i (0 .. $#ids) {
+			local $/; my $a = readline($s[$i]);
+			my ($code) = ($a // "") =~ m{^HTTP/1.1 (\d+)};
+			print "$ids[$i] ", $code // "-", "\n";
+		}' "${URL##*:}" "$@"
+}
+
 # status_of ID: the HTTP status a background client got (wait first).
 status_of() { awk '{ print $1 }' "$CLIENTS/$1.out"; }
 
@@ -301,6 +323,7 @@ host_up() {
 
 hosts_down() {
 	local r
+	thaw
 	for r in ${HOSTS:-}; do
 		RUN_DIR=$r "$STACK" down || true
 	done
@@ -377,6 +400,15 @@ until_status() {
 	done
 	echo "job $id not $want after ${secs}s: $body" >&2
 	return 1
+}
+
+# running_frozen ID [SECONDS]: once job ID's work has begun (its start
+# line in the work log $LOG, within 5 s), freeze the process running it:
+# the job is still running until thaw, however long the test's next
+# requests take on a loaded machine (the other processes answer them).
+running_frozen() {
+	wait_for "$LOG" "^start .* $1 " "${2:-5}" &&
+		freeze "$(started_pid "$LOG" "$1")"
 }
 
 # starts ID: how many works of ID began, per the work log $LOG.
