@@ -23,14 +23,12 @@ teardown() {
 		WORK_LOG="$LOG"
 	before=$(responder_pids)
 	client first
-	wait_for "$LOG" '^start .* first '
 	# The holder's pid comes from the server, not from a guess. It is
 	# frozen until the kill, so that it still holds then, however long
 	# the waiter takes to come (a frozen process takes no connection:
 	# the waiter goes to the other one).
-	holder=$(holder_pid "$LOG")
-	[[ -n $holder ]]
-	freeze "$holder"
+	start_frozen "$LOG" first
+	holder=$HOLDER
 	client second
 	until_full '.queue | map(.id) == ["second"]' 5
 	waiter=$(queued_pid second)
@@ -64,13 +62,11 @@ teardown() {
 	stack_up "$BATS_TEST_TMPDIR" PROCESSES=3 QUEUE=3 WORK_SECONDS=1 \
 		WORK_LOG="$LOG"
 	client a
-	wait_for "$LOG" '^start .* a '
 	# The holder stays a's while b and c come in (a frozen process
 	# takes no connection): b and c wait in the two other processes,
 	# each parked before the next is sent.
-	holder=$(holder_pid "$LOG")
-	[[ -n $holder ]]
-	freeze "$holder"
+	start_frozen "$LOG" a
+	holder=$HOLDER
 	client b
 	until_full '.queue | map(.id) == ["b"]' 5
 	client c
@@ -152,8 +148,7 @@ teardown() {
 	# What one rejected client sees, with QUEUE admitted: w1 works
 	# (its process frozen, so it still does when w5 comes), four wait.
 	client w1
-	wait_for "$LOG" '^start .* w1 ' 5
-	freeze "$(holder_pid "$LOG")"
+	start_frozen "$LOG" w1
 	for id in w2 w3 w4 w5; do client "$id"; done
 	until_full '.holder.id == "w1" and .waiters == 4' 5
 	run curl -s -D "$BATS_TEST_TMPDIR/h" -w ' %{http_code}' "$URL/test"

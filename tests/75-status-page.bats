@@ -115,11 +115,10 @@ for k in IDS:
 	stack_up "$BATS_TEST_TMPDIR" PROCESSES=2 WORK_SECONDS=2 \
 		WORK_LOG="$BATS_TEST_TMPDIR/run/private/work.log"
 	client q1
-	wait_for "$RUN/private/work.log" '^start .* q1 ' 5
 	# q1's process frozen: it holds while the others come, and the
 	# answer is read (the other process parks them and answers).
-	holder=$(started_pid "$RUN/private/work.log" q1)
-	freeze "$holder"
+	start_frozen "$RUN/private/work.log" q1
+	holder=$HOLDER
 	in_order 0.1 q2 q3 q4 q5 >"$BATS_TEST_TMPDIR/in_order" &
 	until_full '.holder.id == "q1" and .waiters == 4'
 	full >"$BATS_TEST_TMPDIR/full"
@@ -168,9 +167,8 @@ for k in IDS:
 	stack_up "$BATS_TEST_TMPDIR" PROCESSES=2 WORK_SECONDS=1 \
 		WORK_LOG="$BATS_TEST_TMPDIR/run/private/work.log"
 	client h1
-	wait_for "$RUN/private/work.log" '^start .* h1 ' 5
 	# h1 holds until the queue is read: its process frozen.
-	freeze "$(started_pid "$RUN/private/work.log" h1)"
+	start_frozen "$RUN/private/work.log" h1
 	id=$(submit -H 'X-Request-Id: made-job')
 	[[ $id =~ ^[0-9a-f]{32}$ ]]
 	until_full '.holder.id == "h1" and .waiters == 1'
@@ -288,14 +286,13 @@ metrics_pids() {
 		WORK_LOG="$BATS_TEST_TMPDIR/run/private/work.log"
 	local log=$BATS_TEST_TMPDIR/run/private/work.log
 	client p1
-	wait_for "$log" '^start .* p1 ' 5
 	# Chromium takes a second or more to start, more than is left of
 	# a work on a loaded machine: the holder's process is frozen while
 	# the page is read, so that the state it shows stays the one
 	# asserted (a frozen process takes no connection: the other one
 	# answers the page, and parks the waiters).
-	holder=$(started_pid "$log" p1)
-	freeze "$holder"
+	start_frozen "$log" p1
+	holder=$HOLDER
 	run grep -c '^end ' "$log"
 	assert_output 0
 	in_order 0.05 p2 p3 p4 p5 >"$BATS_TEST_TMPDIR/in_order" &
@@ -323,8 +320,7 @@ queue 4 [0-9]+ p5$'
 	# The next work: one fewer waiting, one served; its process
 	# frozen in turn while the page is read.
 	thaw
-	wait_for "$log" '^start .* p2 ' 5
-	freeze "$(started_pid "$log" p2)"
+	start_frozen "$log" p2
 	run grep -c '^end .* p2 ' "$log"
 	assert_output 0
 	until_full '.holder.id == "p2" and .waiters == 3 and .served == 1'

@@ -95,9 +95,8 @@ holder_then_next() {
 	host_up A PROCESSES=1 WORK_SECONDS=1.5 WORK_LOG="$LOG"
 	host_up B PROCESSES=1 WORK_SECONDS=1.5 WORK_LOG="$LOG"
 	at "$URL_A" holder
-	wait_for "$LOG" '^start .* holder '
 	# A's holder keeps its grant until thaw (its process frozen).
-	freeze "$(started_pid "$LOG" holder)"
+	start_frozen "$LOG" holder
 	# B's head queues in the engine behind A, then its client leaves.
 	run curl -s -m 0.5 -H 'X-Request-Id: leaver' "$URL_B/test"
 	assert_failure 28
