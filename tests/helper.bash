@@ -167,12 +167,6 @@ start_frozen() {
 	until_ok 5 "pid $HOLDER stopped" stopped "$HOLDER"
 }
 
-# holder_pid LOG: the pid whose work is under way now, by the work log.
-holder_pid() { holder_line "$1" | awk '{ print $3 }'; }
-
-# started_pid LOG ID: the pid that started request ID's work.
-started_pid() { awk -v id="$2" '$1 == "start" && $4 == id { print $3 }' "$1"; }
-
 # The service user's uid/gid options for spawn-fcgi, when we are root.
 drop_args() {
 	(($(id -u) == 0)) && echo "-u $SERVICE_USER -g $SERVICE_USER"
