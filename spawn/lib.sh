@@ -97,12 +97,12 @@ nap() {
 # proc(5)'s /proc/net/tcp and tcp6 (this network namespace's). Forks
 # nothing.
 listening() {
-	local hex f local st _
+	local hex f addr st _
 	printf -v hex '%04X' "$1"
 	for f in /proc/net/tcp /proc/net/tcp6; do
 		[[ -r $f ]] || continue
-		while read -r _ local _ st _; do
-			[[ $st == 0A && ${local##*:} == "$hex" ]] && return 0
+		while read -r _ addr _ st _; do
+			[[ $st == 0A && ${addr##*:} == "$hex" ]] && return 0
 		done <"$f"
 	done
 	return 1

@@ -124,9 +124,13 @@ responder() {
 		my $s = IO::Socket::INET->new(LocalAddr => "127.0.0.1",
 		    LocalPort => $ARGV[0], Listen => 5, ReuseAddr => 1)
 		    or die "listen: $!\n";
-		sleep 30;' "$port" &
+		open(my $m, ">", $ARGV[1]); close($m);
+		sleep 30;' "$port" "$BATS_TEST_TMPDIR/listening" \
+		2>"$BATS_TEST_TMPDIR/listener.err" &
 	pid=$!
-	until_ok 5 "a listener on $port" listening "$port"
+	until_ok 10 "a listener on $port" test -e "$BATS_TEST_TMPDIR/listening" ||
+		fail "$(cat "$BATS_TEST_TMPDIR/listener.err")"
+	listening "$port"
 	stack_place "$BATS_TEST_TMPDIR"
 	PORT=$port RUN_DIR=$RUN WORK_SECONDS=0.1 run "$STACK" up
 	kill "$pid"

@@ -35,8 +35,7 @@ metric() { curl -s "$URL/metrics" | awk -v k="$1" '$1 == k { print $2 }'; }
 	# twentieth waiter is in (a frozen process takes no connection:
 	# the others go to the other one); then the counts are read.
 	client m1
-	wait_for "$log" '^start .* m1 ' 5
-	freeze "$(holder_pid "$log")"
+	start_frozen "$log" m1
 	run grep -c '^end ' "$log"
 	assert_output 0
 	for i in $(seq 2 21); do client "m$i"; done
@@ -96,7 +95,8 @@ serialcgi_wait_seconds_count 21"
 	stack_up "$BATS_TEST_TMPDIR" PROCESSES=2 QUEUE=2 \
 		WORK_SECONDS=1 WORK_LOG="$BATS_TEST_TMPDIR/run/private/work.log"
 	client r1
-	wait_for "$RUN/private/work.log" '^start .* r1 ' 5
+	# r1 works until thaw (its process frozen): two admitted meanwhile.
+	start_frozen "$RUN/private/work.log" r1
 	client r2
 	until_full '.holder.id == "r1" and .waiters == 1' 5
 	for i in 1 2 3; do
@@ -108,5 +108,6 @@ serialcgi_wait_seconds_count 21"
 	until_full '.skipped == 1' 5
 	run bash -c "curl -s '$URL/status' | jq -c '{skipped, rejected, waiters}'"
 	assert_output '{"skipped":1,"rejected":3,"waiters":0}'
+	thaw
 	wait
 }

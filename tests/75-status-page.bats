@@ -13,20 +13,6 @@ teardown() {
 # ?full; the page asks for ?full alone, so the access log tells the two
 # apart.
 
-# queue_in_order ID...: send a client for each ID, each once the one
-# before it is parked, at least 0.1 s apart: the queue's order is this
-# order, whatever the machine's load does to curl's start.
-queue_in_order() {
-	local id n=0
-	for id in "$@"; do
-		client "$id"
-		n=$((n + 1))
-		until_full ".queue | map(.id) | length == $n and .[-1] == \"$id\"" 5 ||
-			return 1
-		sleep 0.1
-	done
-}
-
 # chromium_dom URL: the page's DOM once its first poll is shown, from
 # Debian's headless Chromium, as root too (no sandbox; a fresh profile
 # and HOME in the test's directory). Its console goes to
@@ -129,12 +115,11 @@ for k in IDS:
 	stack_up "$BATS_TEST_TMPDIR" PROCESSES=2 WORK_SECONDS=2 \
 		WORK_LOG="$BATS_TEST_TMPDIR/run/private/work.log"
 	client q1
-	wait_for "$RUN/private/work.log" '^start .* q1 ' 5
 	# q1's process frozen: it holds while the others come, and the
 	# answer is read (the other process parks them and answers).
-	holder=$(started_pid "$RUN/private/work.log" q1)
-	freeze "$holder"
-	queue_in_order q2 q3 q4 q5
+	start_frozen "$RUN/private/work.log" q1
+	holder=$HOLDER
+	in_order 0.1 q2 q3 q4 q5 >"$BATS_TEST_TMPDIR/in_order" &
 	until_full '.holder.id == "q1" and .waiters == 4'
 	full >"$BATS_TEST_TMPDIR/full"
 	run jq -c '.holder | {pid, id}' "$BATS_TEST_TMPDIR/full"
@@ -188,9 +173,8 @@ for k in IDS:
 	stack_up "$BATS_TEST_TMPDIR" PROCESSES=2 WORK_SECONDS=1 \
 		WORK_LOG="$BATS_TEST_TMPDIR/run/private/work.log"
 	client h1
-	wait_for "$RUN/private/work.log" '^start .* h1 ' 5
 	# h1 holds until the queue is read: its process frozen.
-	freeze "$(started_pid "$RUN/private/work.log" h1)"
+	start_frozen "$RUN/private/work.log" h1
 	id=$(submit -H 'X-Request-Id: made-job')
 	[[ $id =~ ^[0-9a-f]{32}$ ]]
 	until_full '.holder.id == "h1" and .waiters == 1'
@@ -204,34 +188,32 @@ for k in IDS:
 	wait
 }
 
-# fds_rss PID: "descriptors open, resident KiB" of the process now.
-fds_rss() {
-	echo "$(find "/proc/$1/fd" -mindepth 1 -maxdepth 1 | wc -l)" \
-		"$(ps -o rss= -p "$1")"
-}
+# fds PID: how many descriptors the process has open now (proc(5)).
+fds() { find "/proc/$1/fd" -mindepth 1 -maxdepth 1 | wc -l; }
 
-# figures: /metrics, and around it what proc(5) and ps(1) say of each
-# responder, "pid times etimes rss vsz fds now" a line, into
-# $BATS_TEST_TMPDIR/{metrics,parsed,proc}. Fails unless the reads were
-# taken at a quiet moment: each responder had as many descriptors open,
-# and as much memory resident, just before /metrics as just after it,
-# nothing opened, closed or first touched in between (a responder's own
-# work, such as the janitor's first round, or its first answer of
-# /metrics, may do so at any moment).
-figures() {
-	local d=$BATS_TEST_TMPDIR pid i=0 pids before=() times etimes rss vsz
-	mapfile -t pids < <(responder_pids)
-	for pid in "${pids[@]}"; do before+=("$(fds_rss "$pid")"); done
-	curl -s "$URL/metrics" >"$d/metrics" || return 1
-	: >"$d/proc"
-	for pid in "${pids[@]}"; do
-		read -r times etimes rss vsz < <(ps -o times=,etimes=,rss=,vsz= -p "$pid")
-		[[ $(fds_rss "$pid") == "${before[i]}" ]] || return 1
-		echo "$pid $times $etimes $rss $vsz ${before[i]%% *} $(date +%s)" >>"$d/proc"
-		i=$((i + 1))
+# quiet_figures ANSWERER: /metrics as ANSWERER gives it, every other
+# responder frozen meanwhile, and what ps(1) and proc(5) say of each
+# frozen one, "pid times etimes rss vsz fds now" a line. A frozen
+# process takes no connection, so ANSWERER answers; and it opens,
+# closes and touches nothing, so that the figures read of it by
+# ANSWERER and by ps are those of one moment. (A process's own view of
+# itself is of no moment: it holds the connection it answers, and the
+# kernel counts the pages its threads touch lately apart, up to 256 KiB
+# a thread.) Into $BATS_TEST_TMPDIR/{metrics,parsed,proc}.ANSWERER.
+quiet_figures() {
+	local a=$1 d=$BATS_TEST_TMPDIR pid others=() times etimes rss vsz
+	for pid in $(responder_pids); do
+		[[ $pid == "$a" ]] || others+=("$pid")
 	done
-	[[ $(responder_pids) == "$(printf '%s\n' "${pids[@]}")" ]] || return 1
-	parse_metrics <"$d/metrics" >"$d/parsed"
+	freeze "${others[@]}"
+	curl -s "$URL/metrics" >"$d/metrics.$a"
+	: >"$d/proc.$a"
+	for pid in "${others[@]}"; do
+		read -r times etimes rss vsz < <(ps -o times=,etimes=,rss=,vsz= -p "$pid")
+		echo "$pid $times $etimes $rss $vsz $(fds "$pid") $(date +%s)" >>"$d/proc.$a"
+	done
+	thaw
+	parse_metrics <"$d/metrics.$a" >"$d/parsed.$a"
 }
 
 # metrics_pids: the pids of /metrics' process_open_fds series, sorted.
@@ -243,22 +225,34 @@ metrics_pids() {
 @test "/metrics: process_* series for each responder, by pid, through the official parser" {
 	stack_up "$BATS_TEST_TMPDIR" PROCESSES=3 WORK_SECONDS=0.1
 	curl -s "$URL/test" >/dev/null
-	until_ok 10 "a quiet moment to read /metrics, ps and proc" figures
-	# Ours are as they were: eight families, none of them process_*.
-	run grep -c '^# TYPE serialcgi_' "$BATS_TEST_TMPDIR/metrics"
+	mapfile -t pids < <(responder_pids)
+	# Each responder's figures as another one read them: the last
+	# answers with the others frozen, then the first.
+	quiet_figures "${pids[2]}"
+	quiet_figures "${pids[0]}"
+	m=$BATS_TEST_TMPDIR/metrics.${pids[2]}
+	parsed=$BATS_TEST_TMPDIR/parsed.${pids[2]}
+	# Ours are as they were: eleven families, none of them process_*.
+	run grep -c '^# TYPE serialcgi_' "$m"
 	assert_output 11
 	for f in process_cpu_seconds_total process_resident_memory_bytes \
 		process_virtual_memory_bytes process_open_fds \
 		process_start_time_seconds; do
-		run grep -c "^# TYPE $f " "$BATS_TEST_TMPDIR/metrics"
+		run grep -c "^# TYPE $f " "$m"
 		assert_output 1
-		run bash -c "grep -oE '^$f\\{pid=[0-9]+\\}' '$BATS_TEST_TMPDIR/parsed' |
+		run bash -c "grep -oE '^$f\\{pid=[0-9]+\\}' '$parsed' |
 			grep -oE '[0-9]+' | sort | paste -sd' ' -"
 		assert_output "$(responder_pids | paste -sd' ' -)"
 	done
 	# Each figure against what ps(1) and proc(5) said of the process.
-	while read -r pid times etimes rss vsz fds now; do
-		v() { awk -v k="$1{pid=$pid}" '$1 == k { print $2 }' "$BATS_TEST_TMPDIR/parsed"; }
+	{ grep -vw "^${pids[2]}" "$BATS_TEST_TMPDIR/proc.${pids[2]}" |
+		sed "s|\$| ${pids[2]}|"
+	  grep -w "^${pids[2]}" "$BATS_TEST_TMPDIR/proc.${pids[0]}" |
+		sed "s|\$| ${pids[0]}|"; } >"$BATS_TEST_TMPDIR/checks"
+	run wc -l <"$BATS_TEST_TMPDIR/checks"
+	assert_output 3
+	while read -r pid times etimes rss vsz fds now a; do
+		v() { awk -v k="$1{pid=$pid}" '$1 == k { print $2 }' "$BATS_TEST_TMPDIR/parsed.$a"; }
 		awk -v cpu="$(v process_cpu_seconds_total)" -v t="$times" \
 		    -v res="$(v process_resident_memory_bytes)" -v rss="$rss" \
 		    -v virt="$(v process_virtual_memory_bytes)" -v vsz="$vsz" \
@@ -279,7 +273,7 @@ metrics_pids() {
 			    " vsz " virt "/" vsz " fds " fd "/" n \
 			    " start " st "/" now - up
 			exit !ok }' || fail "pid $pid: figures differ from ps and proc"
-	done <"$BATS_TEST_TMPDIR/proc"
+	done <"$BATS_TEST_TMPDIR/checks"
 	# A responder killed is gone from the series; its respawn is in,
 	# once it has started.
 	victim=$(responder_pids | head -1)
@@ -298,17 +292,16 @@ metrics_pids() {
 		WORK_LOG="$BATS_TEST_TMPDIR/run/private/work.log"
 	local log=$BATS_TEST_TMPDIR/run/private/work.log
 	client p1
-	wait_for "$log" '^start .* p1 ' 5
 	# Chromium takes a second or more to start, more than is left of
 	# a work on a loaded machine: the holder's process is frozen while
 	# the page is read, so that the state it shows stays the one
 	# asserted (a frozen process takes no connection: the other one
 	# answers the page, and parks the waiters).
-	holder=$(started_pid "$log" p1)
-	freeze "$holder"
+	start_frozen "$log" p1
+	holder=$HOLDER
 	run grep -c '^end ' "$log"
 	assert_output 0
-	queue_in_order p2 p3 p4 p5
+	in_order 0.05 p2 p3 p4 p5 >"$BATS_TEST_TMPDIR/in_order" &
 	until_full '.holder.id == "p1" and .waiters == 4'
 	t0=$(mono)
 	chromium_dom "$URL/status?html" | dom_facts >"$BATS_TEST_TMPDIR/dom1"
@@ -333,8 +326,7 @@ queue 4 [0-9]+ p5$'
 	# The next work: one fewer waiting, one served; its process
 	# frozen in turn while the page is read.
 	thaw
-	wait_for "$log" '^start .* p2 ' 5
-	freeze "$(started_pid "$log" p2)"
+	start_frozen "$log" p2
 	run grep -c '^end .* p2 ' "$log"
 	assert_output 0
 	until_full '.holder.id == "p2" and .waiters == 3 and .served == 1'

@@ -94,9 +94,9 @@ nginx_as() {
 debian_up() {
 	local i
 	nginx_as
-	"${NGINX_AS[@]}" nginx -t -q -e "$D/log/error.log" -p "$NGX/" \
+	"${NGINX_AS[@]}" /usr/sbin/nginx -t -q -e "$D/log/error.log" -p "$NGX/" \
 		-c "$NGX/nginx.conf"
-	setsid "${NGINX_AS[@]}" nginx -e "$D/log/error.log" -p "$NGX/" \
+	setsid "${NGINX_AS[@]}" /usr/sbin/nginx -e "$D/log/error.log" -p "$NGX/" \
 		-c "$NGX/nginx.conf" -g 'daemon off;' </dev/null >/dev/null 2>&1 &
 	echo $! >"$D/nginx.master"
 	for ((i = 0; i < 100; i++)); do

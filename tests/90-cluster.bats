@@ -95,7 +95,8 @@ holder_then_next() {
 	host_up A PROCESSES=1 WORK_SECONDS=1.5 WORK_LOG="$LOG"
 	host_up B PROCESSES=1 WORK_SECONDS=1.5 WORK_LOG="$LOG"
 	at "$URL_A" holder
-	wait_for "$LOG" '^start .* holder '
+	# A's holder keeps its grant until thaw (its process frozen).
+	start_frozen "$LOG" holder
 	# B's head queues in the engine behind A, then its client leaves.
 	run curl -s -m 0.5 -H 'X-Request-Id: leaver' "$URL_B/test"
 	assert_failure 28
@@ -103,6 +104,7 @@ holder_then_next() {
 	until_rows '^[0-9]+\|t$' 5
 	run advisory_rows
 	assert_output --regexp '^[0-9]+\|t$'	# A's grant, and nothing else
+	thaw
 	wait
 	run status_of holder
 	assert_output 200
@@ -176,7 +178,9 @@ holder_then_next() {
 }
 
 @test "engine restart with a holder and waiters: lock lost, then back" {
-	host_up A PROCESSES=2 WORK_SECONDS=1 WORK_LOG="$LOG"
+	# The holder's work (3 s) lasts while its waiters are seen queued
+	# and pg_ctl restarts the engine, on a loaded machine too.
+	host_up A PROCESSES=2 WORK_SECONDS=3 WORK_LOG="$LOG"
 	host_up B PROCESSES=2 WORK_SECONDS=1 WORK_LOG="$LOG"
 	at "$URL_A" holder
 	wait_for "$LOG" '^start .* holder '

@@ -29,10 +29,12 @@ once_in_order() {
 }
 
 # one_running_three_queued: start a stack (work 1 s) and submit four
-# jobs: ids[0] running, ids[1..3] queued.
+# jobs: ids[0] running (its process frozen: it still is when the test
+# goes on; stack_down thaws it), ids[1..3] queued.
 one_running_three_queued() {
 	stack_up "$BATS_TEST_TMPDIR" PROCESSES=2 WORK_SECONDS=1 WORK_LOG="$LOG"
 	ids=("$(submit)")
+	running_frozen "${ids[0]}"
 	until_status "${ids[0]}" running 3 >/dev/null
 	for i in 1 2 3; do ids+=("$(submit)"); done
 }
@@ -60,14 +62,12 @@ works_ids() {
 	grep -qi '^Retry-After: 1'$'\r'"\$" "$BATS_TEST_TMPDIR/submit.h"
 	run jq -r .status "$BATS_TEST_TMPDIR/submit.json"
 	assert_output queued
-	# Running: progress between 0 and 1, and Retry-After on the monitor;
-	# the work's process frozen meanwhile, so that it still runs when
-	# the monitor is asked again (the other process answers).
+	# Running: progress between 0 and 1, and Retry-After on the monitor
+	# (the work's process frozen meanwhile, so that it still runs when
+	# the monitor is asked: the other process answers).
+	running_frozen "$id"
 	body=$(until_status "$id" running 5)
 	jq -e '.progress >= 0 and .progress < 1' <<<"$body"
-	freeze "$(started_pid "$LOG" "$id")"
-	run job "$id"
-	assert_output --partial '"status":"running"'
 	run curl -s -D - -o /dev/null "$URL/jobs/$id"
 	assert_output --partial 'Retry-After: 1'
 	thaw
@@ -181,6 +181,8 @@ works_ids() {
 @test "cancel: a queued job never works and the next starts at once; running is 409" {
 	stack_up "$BATS_TEST_TMPDIR" PROCESSES=2 WORK_SECONDS=1 WORK_LOG="$LOG"
 	a=$(submit)
+	# a runs until thaw: its process frozen.
+	running_frozen "$a"
 	until_status "$a" running 3 >/dev/null
 	b=$(submit)
 	c=$(submit)
@@ -191,6 +193,7 @@ works_ids() {
 	# A retried cancel says the same.
 	run curl -s -o /dev/null -w '%{http_code}' -X POST "$URL/jobs/$b/cancel"
 	assert_output 200
+	thaw
 	until_status "$c" succeeded 5 >/dev/null
 	assert_equal "$(starts "$b")" 0
 	# c began the moment a ended: b left no gap.
@@ -208,6 +211,8 @@ works_ids() {
 @test "kill -9 of the responder running a job: failed, interrupted, in 2 s; the next runs" {
 	stack_up "$BATS_TEST_TMPDIR" PROCESSES=2 WORK_SECONDS=2 WORK_LOG="$LOG"
 	a=$(submit)
+	# a runs until the kill: its process frozen.
+	running_frozen "$a"
 	until_status "$a" running 3 >/dev/null
 	b=$(submit)
 	pid=$(holder_line "$LOG" | awk '{ print $3 }')
@@ -286,9 +291,11 @@ works_ids() {
 }
 
 @test "a full job queue: 503 with Retry-After; past retention: 404" {
-	stack_up "$BATS_TEST_TMPDIR" PROCESSES=1 WORK_SECONDS=1 JOB_QUEUE=2 \
+	# Two processes: one runs a until thaw (frozen), the other answers.
+	stack_up "$BATS_TEST_TMPDIR" PROCESSES=2 WORK_SECONDS=1 JOB_QUEUE=2 \
 		JOB_RETENTION=1 WORK_LOG="$LOG"
 	a=$(submit)
+	running_frozen "$a"
 	until_status "$a" running 3 >/dev/null
 	submit >/dev/null
 	submit >/dev/null
@@ -296,6 +303,7 @@ works_ids() {
 	assert_output --partial '503 Service Unavailable'
 	assert_output --partial 'Retry-After: 1'
 	assert_output --partial '{"error":"busy: 2 jobs already queued"}'
+	thaw
 	until_status "$a" succeeded 3 >/dev/null
 	# Past JOB_RETENTION (1 s) the janitor forgets it, within a bound.
 	until_ok 5 "job $a forgotten" eval \

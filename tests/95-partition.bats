@@ -97,7 +97,9 @@ partition() {
 	host_up A PROCESSES=2 WORK_SECONDS=1 WORK_LOG="$LOG"
 	host_up B PROCESSES=2 WORK_SECONDS=0.2 WORK_LOG="$LOG"
 	URL=$URL_A client frozen
-	wait_for "$LOG" '^start .* frozen '
+	# Its process stopped at once, so that the work still holds when
+	# the whole host is (next's client may take a while to come).
+	start_frozen "$LOG" frozen
 	URL=$URL_B client next
 	# B's head waits in the engine: a row not granted.
 	until_rows '\|f'

@@ -14,6 +14,8 @@ teardown() { cluster_teardown; }
 	URL=$URL_A
 	a=$(submit)
 	b=$(submit)
+	# a runs until thaw: its process, on A, frozen.
+	running_frozen "$a"
 	URL=$URL_B
 	body=$(until_status "$a" running 3)
 	jq -e '.progress >= 0' <<<"$body"
@@ -21,6 +23,7 @@ teardown() { cluster_teardown; }
 	assert_output --partial '"status":"queued"'
 	run curl -s -w ' %{http_code}' -X POST "$URL/jobs/$b/cancel"
 	assert_output --regexp '"status":"canceled".* 200$'
+	thaw
 	# B's own job waits behind A's, and runs on B.
 	c=$(submit)
 	until_status "$c" succeeded 5 >/dev/null

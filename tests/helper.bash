@@ -134,11 +134,38 @@ ahead_of_load() {
 	for p in "$@"; do chrt -a -f -p 10 "$p" >/dev/null; done
 }
 
-# holder_pid LOG: the pid whose work is under way now, by the work log.
-holder_pid() { holder_line "$1" | awk '{ print $3 }'; }
-
-# started_pid LOG ID: the pid that started request ID's work.
-started_pid() { awk -v id="$2" '$1 == "start" && $4 == id { print $3 }' "$1"; }
+# start_frozen LOG ID [SECONDS]: as soon as request ID's work has begun
+# (its start line in the work log LOG, within 5 s), freeze the process
+# doing it: the work is still under way until thaw, however long the
+# test's next steps take on a loaded machine (the other processes
+# answer meanwhile). Sets HOLDER to its pid. The wait forks nothing, so
+# that the freeze comes within milliseconds of the start, not after a
+# work of 0.5 s is over (a loop of grep and sleep could take that long
+# at a load of 9 on 2 cores).
+start_frozen() {
+	local log=$1 id=$2 secs=${3:-5} end l lines
+	end=$((${EPOCHREALTIME/./} + secs * 1000000))
+	[[ -n ${NAP_FD:-} ]] || nap_open "$BATS_TEST_TMPDIR"
+	HOLDER=
+	while [[ -z $HOLDER ]]; do
+		lines=()
+		[[ -r $log ]] && mapfile -t lines <"$log"
+		for l in "${lines[@]}"; do
+			[[ $l =~ ^start\ [^\ ]+\ ([0-9]+)\ $id\  ]] || continue
+			HOLDER=${BASH_REMATCH[1]}
+			break
+		done
+		[[ -n $HOLDER ]] && break
+		if ((${EPOCHREALTIME/./} > end)); then
+			echo "no start of $id in $log after ${secs}s" >&2
+			return 1
+		fi
+		nap 0.005
+	done
+	kill -STOP "$HOLDER"
+	FROZEN="$FROZEN $HOLDER"
+	until_ok 5 "pid $HOLDER stopped" stopped "$HOLDER"
+}
 
 # The service user's uid/gid options for spawn-fcgi, when we are root.
 drop_args() {
@@ -196,6 +223,28 @@ client() {
 		-o "$CLIENTS/$id.json" -w '%{http_code} %{time_total}\n' \
 		"$URL$path" >"$CLIENTS/$id.out" 2>/dev/null &
 	echo $! >"$CLIENTS/$id.pid"
+}
+
+# in_order SECONDS ID...: GET $URL/test for each ID, in this order and
+# SECONDS apart, from one process, on connections it opened beforehand:
+# the arrival order is this order, however long a curl would take to
+# start on a loaded machine. Waits for every answer; prints "ID status"
+# a line, in the same order. (With &, the test goes on meanwhile.)
+in_order() {
+	perl -MIO::Socket::INET -MTime::HiRes=sleep -e '
+		my ($port, $gap, @ids) = @ARGV;
+		my @s = map { IO::Socket::INET->new("127.0.0.1:$port")
+		    or die "connect: $!\n" } @ids;
+		for my $i (0 .. $#ids) {
+			$s[$i]->syswrite("GET /test HTTP/1.1\r\nHost: x\r\n" .
+			    "X-Request-Id: $ids[$i]\r\nConnection: close\r\n\r\n");
+			sleep $gap if $i < $#ids;
+		}
+		for my $i (0 .. $#ids) {
+			local $/; my $a = readline($s[$i]);
+			my ($code) = ($a // "") =~ m{^HTTP/1.1 (\d+)};
+			print "$ids[$i] ", $code // "-", "\n";
+		}' "${URL##*:}" "$@"
 }
 
 # status_of ID: the HTTP status a background client got (wait first).
@@ -301,6 +350,7 @@ host_up() {
 
 hosts_down() {
 	local r
+	thaw
 	for r in ${HOSTS:-}; do
 		RUN_DIR=$r "$STACK" down || true
 	done
@@ -378,6 +428,10 @@ until_status() {
 	echo "job $id not $want after ${secs}s: $body" >&2
 	return 1
 }
+
+# running_frozen ID [SECONDS]: once job ID's work has begun, freeze the
+# process running it (start_frozen on the work log $LOG).
+running_frozen() { start_frozen "$LOG" "$1" "${2:-5}"; }
 
 # starts ID: how many works of ID began, per the work log $LOG.
 starts() { grep -c "^start .* $1 " "$LOG" || true; }
