@@ -12,8 +12,10 @@
 #   make install-systemd   the units, where pkg-config's systemd says
 #
 # Settings pass through to the stack: PORT PROCESSES WORK_SECONDS QUEUE
-# RUN_DIR SERVICE_USER WORK_LOG IO_TIMEOUT SLOW_WAIT, e.g.
+# RUN_DIR SERVICE_USER WORK_LOG IO_TIMEOUT SLOW_WAIT WORK_COMMAND
+# WORK_TIMEOUT WORK_OUTPUT_MAX WORK_ON_ABORT, e.g.
 #   make run PORT=18080 PROCESSES=4 WORK_SECONDS=0.2
+#   make run WORK_COMMAND=$PWD/doc/examples/counter   (doc/work.md)
 
 # src/ by concern, each folder using only those before it:
 #   common  clock, numbers, log, text, dlopen, settings, the event loop

@@ -93,6 +93,21 @@ nap() {
 	fi
 }
 
+# listening PORT: a TCP socket listens on PORT, on any address, by
+# proc(5)'s /proc/net/tcp and tcp6 (this network namespace's). Forks
+# nothing.
+listening() {
+	local hex f local st _
+	printf -v hex '%04X' "$1"
+	for f in /proc/net/tcp /proc/net/tcp6; do
+		[[ -r $f ]] || continue
+		while read -r _ local _ st _; do
+			[[ $st == 0A && ${local##*:} == "$hex" ]] && return 0
+		done <"$f"
+	done
+	return 1
+}
+
 # free_port: a TCP port nobody uses, at random in 20000-31999: below the
 # ephemeral range (32768-60999) that clients take their ports from.
 free_port() {
@@ -264,11 +279,12 @@ settings_defaults() {
 }
 
 # work_bound: the longest one work may last, whole seconds rounded up:
-# WORK_SECONDS for the sleep, or with WORK_COMMAND its WORK_TIMEOUT and
-# the 2 s from SIGTERM to SIGKILL, whichever is longer. 5 when the
-# settings are unknown (no responder built).
+# WORK_SECONDS for the sleep, or with WORK_COMMAND or WORK_URL their
+# WORK_TIMEOUT and 2 s more (a program's from SIGTERM to SIGKILL, an
+# upstream's margin), whichever is longer. 5 when the settings are
+# unknown (no responder built).
 work_bound() {
-	awk -v s="${WORK_SECONDS:-}" -v c="${WORK_COMMAND:-}" \
+	awk -v s="${WORK_SECONDS:-}" -v c="${WORK_COMMAND:-}${WORK_URL:-}" \
 		-v t="${WORK_TIMEOUT:-}" 'BEGIN {
 		w = s == "" ? 5 : s + 0
 		if (c != "" && t + 2 > w) w = t + 2

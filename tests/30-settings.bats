@@ -117,6 +117,25 @@ responder() {
 	assert_output --partial "RUN_DIR: $p is not searchable by $SERVICE_USER"
 }
 
+@test "a PORT another server listens on is refused before anything starts" {
+	local port pid
+	port=$(free_port)
+	perl -MIO::Socket::INET -e '
+		my $s = IO::Socket::INET->new(LocalAddr => "127.0.0.1",
+		    LocalPort => $ARGV[0], Listen => 5, ReuseAddr => 1)
+		    or die "listen: $!\n";
+		sleep 30;' "$port" &
+	pid=$!
+	until_ok 5 "a listener on $port" listening "$port"
+	stack_place "$BATS_TEST_TMPDIR"
+	PORT=$port RUN_DIR=$RUN WORK_SECONDS=0.1 run "$STACK" up
+	kill "$pid"
+	assert_failure 1
+	assert_output --partial "PORT: 127.0.0.1:$port is taken: another server listens there"
+	refute_output --partial "http://127.0.0.1"
+	[[ ! -e $RUN/responders.pid && ! -e $RUN/nginx.master ]]
+}
+
 @test "lock 0600, socket 0660, in a 0700 dir that only the service user owns" {
 	stack_up "$BATS_TEST_TMPDIR" PROCESSES=1 WORK_SECONDS=0.1
 	run stat -c '%a %U %n' "$RUN/private/serialcgi.lock" \

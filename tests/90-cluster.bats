@@ -202,3 +202,21 @@ holder_then_next() {
 	URL=$URL_B
 	until_200
 }
+
+@test "responders starting together on a fresh engine: every one starts (the fencing sequence's CREATE races)" {
+	# Each responder makes the schema and the sequence if missing, at
+	# its first connect. IF NOT EXISTS does not stop two sessions from
+	# creating the same name at once: the loser gets a unique violation,
+	# and must try again rather than refuse to start.
+	for round in 1 2 3; do
+		sql "drop schema if exists serialcgi cascade"
+		host_up "r$round" PROCESSES=8 WORK_SECONDS=0.05
+		URL=$(eval echo "\$URL_r$round")
+		run curl -s -o /dev/null -w '%{http_code}' "$URL/test"
+		assert_output 200
+		run grep -c 'duplicate key' "$(eval echo "\$RUN_r$round")/responders.log"
+		assert_output 0
+		hosts_down
+		HOSTS=
+	done
+}

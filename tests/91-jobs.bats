@@ -60,11 +60,17 @@ works_ids() {
 	grep -qi '^Retry-After: 1'$'\r'"\$" "$BATS_TEST_TMPDIR/submit.h"
 	run jq -r .status "$BATS_TEST_TMPDIR/submit.json"
 	assert_output queued
-	# Running: progress between 0 and 1, and Retry-After on the monitor.
+	# Running: progress between 0 and 1, and Retry-After on the monitor;
+	# the work's process frozen meanwhile, so that it still runs when
+	# the monitor is asked again (the other process answers).
 	body=$(until_status "$id" running 5)
 	jq -e '.progress >= 0 and .progress < 1' <<<"$body"
+	freeze "$(started_pid "$LOG" "$id")"
+	run job "$id"
+	assert_output --partial '"status":"running"'
 	run curl -s -D - -o /dev/null "$URL/jobs/$id"
 	assert_output --partial 'Retry-After: 1'
+	thaw
 	body=$(until_status "$id" succeeded 5)
 	jq -e '.created_at <= .started_at and .started_at <= .finished_at' \
 		<<<"$body"

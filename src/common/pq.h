@@ -55,6 +55,12 @@ extern struct pq_api pq;
 	"keepalives_interval", "keepalives_count", "tcp_user_timeout"
 #define PQ_LIVENESS_VALS	"1", "1", "1", "2", "3000"
 
+/* The advisory key every CREATE in the engine is made under, within its
+ * transaction (pg_advisory_xact_lock): IF NOT EXISTS does not stop two
+ * sessions creating one name at once, and responders start together.
+ * The fencing sequence's (lock_pg.c) and the job store's (db_pg.c). */
+#define PQ_SETUP_KEY	"1396918090"
+
 /*
  * pq_load: dlopen(3) libpq.so.5 (Debian's libpq5) and fill pq. Safe to
  * call more than once. Returns 0, or -1 with the loader's message

@@ -318,11 +318,14 @@ settings_load(int argc, char *argv[], struct config *cfg, char *why,
 	struct option lo[NSETTINGS + 1];
 	char so[2 * NSETTINGS + 2];
 	const struct setting *s;
-	int ch, verdict = SETTINGS_RUN;
+	int ch, verdict = SETTINGS_RUN, env_bad;
 
+	/* A bad variable is said after the options are read, so that
+	 * --help, --version and --settings answer whatever the
+	 * environment holds: the stack reads its defaults from --settings
+	 * before it has anything checked. */
 	defaults(cfg);
-	if (from_env(cfg, why, len) == SETTINGS_BAD)
-		return SETTINGS_BAD;
+	env_bad = from_env(cfg, why, len) == SETTINGS_BAD;
 	option_tables(lo, so);
 	opterr = 0;
 	while ((ch = getopt_long(argc, argv, so, lo, NULL)) != -1) {
@@ -341,13 +344,18 @@ settings_load(int argc, char *argv[], struct config *cfg, char *why,
 			continue;
 		case ':':
 		case '?':
-			return bad_option(ch, argv, why, len);
+			return env_bad ? SETTINGS_BAD :
+			    bad_option(ch, argv, why, len);
 		}
+		if (env_bad)
+			continue;	/* said below */
 		if ((s = by_key(ch)) == NULL)
 			return bad_option('?', argv, why, len);
 		if (apply(s, optarg, cfg) == -1)
 			return refuse(why, len, "--", s->name, optarg, s);
 	}
+	if (env_bad)
+		return SETTINGS_BAD;
 	if (optind != argc) {
 		snprintf(why, len, "unexpected argument \"%s\"", argv[optind]);
 		return SETTINGS_BAD;

@@ -17,7 +17,6 @@
 #include "db.h"
 #include "pq.h"
 
-#define SCHEMA_KEY	"1396918090"	/* advisory key for the CREATEs */
 #define CONNECT_TIMEOUT	0.5	/* s the loop may wait for a session */
 #define RETRY_AFTER	2.0	/* s between tries while it is away */
 
@@ -145,7 +144,7 @@ pg_close(struct db *d)
 static const struct db_backend db_pg = {
 	.name = "postgresql",
 	.serial = "BIGSERIAL PRIMARY KEY",
-	.serialize = "SELECT pg_advisory_xact_lock(" SCHEMA_KEY ")",
+	.serialize = "SELECT pg_advisory_xact_lock(" PQ_SETUP_KEY ")",
 	.tables = "SELECT tablename FROM pg_catalog.pg_tables WHERE "
 	    "schemaname = ANY (current_schemas(false)) AND "
 	    "tablename LIKE 'serialcgi%'",

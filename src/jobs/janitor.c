@@ -250,21 +250,46 @@ running(struct batch *b, const char *node)
 	return 0;
 }
 
+/* Is j's owner a live responder of this node that serves another
+ * board (the board file was replaced: it stops itself within a second,
+ * or at its turn, and its jobs are then adopted here)? */
+static int
+elsewhere(const struct job *j)
+{
+	return owner_alive(j) && !board_owner_here(j->owner_slot, j->gen);
+}
+
+/*
+ * Queued jobs whose owner died (or that this process lost) are taken
+ * in submission order, each behind the ones before it: a job adopted
+ * with a new ticket goes to the back of the queue, so none is while an
+ * earlier one waits with a live owner on another board; they are
+ * taken together once that owner has stopped. A process whose own
+ * board was replaced takes none: it is about to stop, and what it took
+ * would be adopted again.
+ */
 static int
 queued(struct batch *b, const char *node)
 {
 	size_t i;
+	int behind = 0;
 
 	b->n = 0;
 	if (store_scan(node, JOB_QUEUED, gather, b) == -1)
 		return -1;
-	for (i = 0; i < b->n; i++) {
+	jan.active |= b->n > 0;
+	if (board_replaced())
+		return 0;
+	for (i = 0; i < b->n && !behind; i++) {
 		if (is_mine(&b->j[i]) && !jobrun_has(b->j[i].id))
 			renew(&b->j[i]);	/* lost here: park again */
 		else if (!is_mine(&b->j[i]) && !owner_alive(&b->j[i]))
 			adopt(&b->j[i]);
+		else if (elsewhere(&b->j[i]))
+			behind = 1;
 	}
-	jan.active |= b->n > 0;
+	if (behind)
+		jan.rescan = 1;	/* again next round, until it stopped */
 	return 0;
 }
 

@@ -20,6 +20,15 @@ static const char *const keep[] = {
 	"AUTH_TYPE", "REMOTE_USER", NULL
 };
 
+/* Request headers never passed on: Proxy, which a program's HTTP
+ * client would take for its proxy (httpoxy, CVE-2016-5385), and those
+ * that are meta-variables already (RFC 3875 4.1.18): the body's length
+ * and type are CONTENT_LENGTH and CONTENT_TYPE, what the program gets,
+ * not what the client said. */
+static const char *const dropped[] = {
+	"HTTP_PROXY", "HTTP_CONTENT_LENGTH", "HTTP_CONTENT_TYPE", NULL
+};
+
 /* What is built, and what was seen of the request. */
 struct env {
 	struct work_env	 w;
@@ -41,12 +50,12 @@ add_str(struct env *e, const char *name, const char *v)
 }
 
 static int
-kept(const char *name, size_t n)
+listed(const char *const *list, const char *name, size_t n)
 {
 	int i;
 
-	for (i = 0; keep[i] != NULL; i++)
-		if (parse_is(name, n, keep[i]))
+	for (i = 0; list[i] != NULL; i++)
+		if (parse_is(name, n, list[i]))
 			return 1;
 	return 0;
 }
@@ -66,8 +75,8 @@ param(void *arg, const char *name, size_t n, const char *v, size_t vlen)
 		e->has_query = 1;
 	if (parse_is(name, n, "CONTENT_TYPE") && e->body_len == 0)
 		return 0;
-	if (kept(name, n) || (n > 5 && memcmp(name, "HTTP_", 5) == 0 &&
-	    !parse_is(name, n, "HTTP_PROXY")))
+	if (listed(keep, name, n) || (n > 5 && memcmp(name, "HTTP_", 5) ==
+	    0 && !listed(dropped, name, n)))
 		return add(e, name, n, v, vlen);
 	return 0;
 }

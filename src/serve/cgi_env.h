@@ -9,7 +9,8 @@
  *   REMOTE_ADDR, REMOTE_PORT, SERVER_NAME, SERVER_PORT, SERVER_ADDR,
  *   SERVER_PROTOCOL, REQUEST_URI, REQUEST_SCHEME, HTTPS, AUTH_TYPE,
  *   REMOTE_USER, every HTTP_* but HTTP_PROXY (httpoxy, CVE-2016-5385:
- *   a Proxy: header must never become a proxy setting), and PATH; at
+ *   a Proxy: header must never become a proxy setting) and those of
+ *   CONTENT_LENGTH and CONTENT_TYPE (RFC 3875 4.1.18), and PATH; at
  *   its turn (work_env.h) SERIALCGI_REQUEST_ID, SERIALCGI_WAIT_SECONDS
  *   and, with a lock engine, SERIALCGI_FENCE_TOKEN.
  */

@@ -132,8 +132,9 @@ program_metrics(struct textbuf *o, const struct board_stats *st)
 	static const char *const exits[3] = { "zero", "nonzero", "signal" };
 	int i;
 
-	textbuf_put(o, "# HELP serialcgi_work_ends_total Programs' works, "
-	    "by how they ended.\n# TYPE serialcgi_work_ends_total counter\n");
+	textbuf_put(o, "# HELP serialcgi_work_ends_total Works of /work (a "
+	    "program's or an upstream's call), by how they ended.\n"
+	    "# TYPE serialcgi_work_ends_total counter\n");
 	for (i = 0; i < BOARD_WORK_ENDS; i++)
 		textbuf_put(o, "serialcgi_work_ends_total{end=\"%s\"} %llu\n",
 		    ends[i], (unsigned long long)st->work_ends[i]);

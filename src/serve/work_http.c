@@ -105,7 +105,12 @@ answer(struct source *s, enum turn_outcome how)
 	    w->end == WORK_FAILED ? (int)w->end : -1, w->exit_status);
 	switch (how) {
 	case TURN_SERVED:
-		if (w->end == WORK_DONE)
+		if (w->end == WORK_DONE && conn_gone(s))
+			/* WORK_ON_ABORT=finish: it ran to its end for
+			 * nobody; not a failure to write. */
+			log_msg("req=%s %d, answer dropped: client gone",
+			    c->id, w->status);
+		else if (w->end == WORK_DONE)
 			answer_done(c, &s->turn, w);
 		else if (w->end == WORK_ABORTED)
 			log_msg("req=%s program stopped: client gone", c->id);

@@ -90,7 +90,9 @@ board_enter(const char *id, double *arrived, uint64_t *ticket, long *ahead,
  * the wrong moment. The ticket right behind the next one (its owner
  * about to take the lock, or just granted it and marking itself the
  * holder) looks every 10 ms, so that such a death costs the queue at
- * most that; the others every 200 ms.
+ * most that; so does the one right behind an orphan, passed over
+ * within 10 ms of its grace (board_shm_advance); the others every
+ * 200 ms.
  */
 static const struct timespec *
 recheck(uint64_t ticket)
@@ -99,9 +101,10 @@ recheck(uint64_t ticket)
 	static const struct timespec later = { 0, 200 * 1000 * 1000 };
 	struct shared *b = board_shm.s;
 	struct entry *before = &b->ring[(ticket - 1) % BOARD_RING];
+	uint32_t st = atomic_load(&before->state);
 
 	return ticket > 0 && atomic_load(&before->ticket) == ticket - 1 &&
-	    atomic_load(&before->state) == E_NEXT ? &soon : &later;
+	    (st == E_NEXT || st == E_ORPHAN) ? &soon : &later;
 }
 
 int
@@ -282,6 +285,14 @@ board_self(int *slot, long *pid)
 
 	*slot = me;
 	*pid = (long)atomic_load(&b->pid[me]);
+}
+
+int
+board_owner_here(int slot, uint64_t inc)
+{
+	signed char seen[BOARD_PROCS] = { 0 };
+
+	return board_shm_owner_alive(slot, inc, seen);
 }
 
 int

@@ -101,6 +101,11 @@ uint64_t board_gen(void);
  * with its tickets (and its incarnation: incarnation_self()). */
 void board_self(int *slot, long *pid);
 
+/* board_owner_here: is incarnation inc the live responder in entry
+ * slot of this board? 0 for a live process of another board (the file
+ * was replaced: it stops itself soon) as for a dead one. */
+int board_owner_here(int slot, uint64_t inc);
+
 /*
  * board_adopt: take over ticket, a durable one whose owner, incarnation
  * inc, died (an orphan), keeping its place in the queue. Returns 0, or

@@ -126,6 +126,19 @@ pass_over(struct entry *e, uint64_t u)
 	return 1;
 }
 
+/* With the mutex held: an orphan holds the queue at u; the entries
+ * behind it are looked at too, so that every orphan of one death is
+ * found now, and passed over with the first rather than one grace
+ * after another. */
+static void
+find_orphans(uint64_t u, signed char *seen)
+{
+	struct shared *b = board_shm.s;
+
+	for (u++; u < b->next; u++)
+		(void)board_shm_live_state(&b->ring[u % BOARD_RING], seen);
+}
+
 /* With the mutex held: drop finished and dead entries at the head, and
  * let the first waiter queue in flock(2), right behind the holder. */
 void
@@ -154,6 +167,8 @@ board_shm_advance(void)
 			atomic_store(&e->state, E_NEXT);
 			board_shm_wake(&e->state);
 		}
+		if (st == E_ORPHAN)
+			find_orphans(u, seen);
 		break;		/* NEXT, or an ORPHAN: the queue waits */
 	}
 }

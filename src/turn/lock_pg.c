@@ -40,7 +40,8 @@
  * search_path: the new one starts past it. */
 #define FENCE_SCHEMA	"serialcgi"
 #define FENCE_SEQUENCE	FENCE_SCHEMA ".fence"
-#define FENCE_SETUP	"CREATE SCHEMA IF NOT EXISTS " FENCE_SCHEMA "; " \
+#define FENCE_SETUP	"SELECT pg_advisory_xact_lock(" PQ_SETUP_KEY "); " \
+	"CREATE SCHEMA IF NOT EXISTS " FENCE_SCHEMA "; " \
 	"DO $$DECLARE old bigint := 0; BEGIN " \
 	"IF to_regclass('" FENCE_SEQUENCE "') IS NULL THEN " \
 	"IF to_regclass('serialcgi_fence') IS NOT NULL THEN " \
@@ -200,10 +201,13 @@ drop:
 /*
  * Make the fencing sequence if it is missing, then check it: CACHE 1,
  * or tokens handed out by two sessions come out of order (a session
- * takes CACHE values at once: 1, 21, 2). Its CREATE may race another
- * responder's, or lack the privilege where an operator made it
- * beforehand: the check says what is wrong. A sequence that is not
- * right makes every turn fail (e->misset) until it is.
+ * takes CACHE values at once: 1, 21, 2). All of it is one transaction
+ * under the setup's advisory lock (PQ_SETUP_KEY): responders that start
+ * together on a fresh engine would otherwise race each other's CREATE
+ * SCHEMA, and the loser, a unique violation, refused to start. The
+ * CREATE may still lack the privilege where an operator made the
+ * sequence beforehand: the check says what is wrong. A sequence that is
+ * not right makes every turn fail (e->misset) until it is.
  */
 static void
 setup(struct lock *l)

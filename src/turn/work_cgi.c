@@ -28,10 +28,11 @@
 
 static struct {
 	const char	*command;
+	char		*dir;		/* the command's directory */
 	double		 timeout;	/* s */
 	size_t		 output_max;	/* bytes */
 	int		 devnull;	/* stdin of a request without body */
-} cg = { NULL, 60, 1 << 20, -1 };
+} cg = { NULL, NULL, 60, 1 << 20, -1 };
 
 /* One program's run. */
 struct run {
@@ -82,9 +83,16 @@ work_cgi_check(const char *path, char *why, size_t len)
 int
 work_cgi_init(const char *command, double timeout, size_t output_max)
 {
+	size_t n;
+
 	cg.command = command;
 	cg.timeout = timeout;
 	cg.output_max = output_max;
+	/* Its directory; the path is absolute (work_cgi_check): "/" for
+	 * "/prog". */
+	n = (size_t)(strrchr(command, '/') - command);
+	if ((cg.dir = strndup(command, n > 0 ? n : 1)) == NULL)
+		return -1;
 	if ((cg.devnull = open("/dev/null", O_RDONLY | O_CLOEXEC)) == -1)
 		return -1;
 	return proctree_init();
@@ -93,7 +101,11 @@ work_cgi_init(const char *command, double timeout, size_t output_max)
 /* posix_spawn(3) the program: its own session and group (so that a
  * signal to the group reaches what it did not move out of it), no
  * signal blocked or ignored (the runner blocks them all), stdin the
- * body, stdout and stderr our pipes. Returns 0, or an errno. */
+ * body, stdout and stderr our pipes, and no other descriptor: not one
+ * the responder inherited without close-on-exec from whoever started
+ * it (glibc 2.34). Its working directory is its own (RFC 3875 7.2),
+ * not wherever the service happened to be started. Returns 0, or an
+ * errno. */
 static int
 spawn(struct run *r, int out, int err, int prog)
 {
@@ -113,6 +125,8 @@ spawn(struct run *r, int out, int err, int prog)
 	posix_spawn_file_actions_adddup2(&fa, err, 2);
 	if (prog != -1)
 		posix_spawn_file_actions_adddup2(&fa, prog, 3);
+	posix_spawn_file_actions_addclosefrom_np(&fa, prog != -1 ? 4 : 3);
+	posix_spawn_file_actions_addchdir_np(&fa, cg.dir);
 	posix_spawnattr_init(&at);
 	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSID |
 	    POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);

@@ -2,7 +2,8 @@
  * work_cgi.h - the work as a CGI program (RFC 3875): WORK_COMMAND runs
  * once per turn, with the environment and stdin its source gives
  * (work.h), and its whole answer (stdout, up to WORK_OUTPUT_MAX bytes)
- * is kept for the requester. Its stderr goes to the log, line by line,
+ * is kept for the requester. It runs in its own directory, with no
+ * descriptor but those three. Its stderr goes to the log, line by line,
  * with the request id. The work is over when the program and every
  * process it started have exited (proctree.h): at WORK_TIMEOUT they all
  * get SIGTERM, SIGKILL 2 s later; a lost lock kills them at once.

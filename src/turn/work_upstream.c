@@ -18,8 +18,9 @@
 #define HEAD_MAX	(64 * 1024)	/* bytes of the upstream's fields */
 
 static struct {
-	const char	*base;		/* WORK_URL, without a final '/' */
-	size_t		 base_len;
+	const char	*url;		/* WORK_URL: where to connect */
+	const char	*path;		/* its path, without a final '/' */
+	size_t		 path_len;
 	const char	*ca_file;	/* or NULL */
 	double		 timeout;	/* s */
 	size_t		 output_max;	/* bytes */
@@ -141,6 +142,11 @@ request_fields(char **env)
 
 	if ((h = append(h, "Expect:")) == NULL)	/* no 100-continue */
 		return NULL;
+	/* For a client that sent no Accept, libcurl would send its own
+	 * (any type): the upstream sees none. */
+	if (env_get(env, "HTTP_ACCEPT") == NULL &&
+	    (h = append(h, "Accept:")) == NULL)
+		return NULL;
 	for (i = 0; env[i] != NULL; i++) {
 		if (strncmp(env[i], "HTTP_", 5) != 0 ||
 		    (eq = strchr(env[i], '=')) == NULL)
@@ -173,22 +179,104 @@ request_fields(char **env)
 	return forwarded(h, env);
 }
 
-/* The URL: the base, and the request's own path after /work, as it
- * came (REQUEST_URI: not decoded), with its query. */
-static int
-target(char **env, char *buf, size_t len)
+/* The length of a '/' at p, plain or percent-encoded, or of a '\\'
+ * (a separator to some servers), or 0. */
+static size_t
+separator(const char *p, const char *end)
 {
-	const char *uri = env_get(env, "REQUEST_URI"), *p, *q;
+	if (*p == '/' || *p == '\\')
+		return 1;
+	if (end - p >= 3 && (strncasecmp(p, "%2f", 3) == 0 ||
+	    strncasecmp(p, "%5c", 3) == 0))
+		return 3;
+	return 0;
+}
 
-	if (uri != NULL && strncmp(uri, "/work", 5) == 0 &&
-	    (uri[5] == '\0' || uri[5] == '/' || uri[5] == '?'))
-		return snprintf(buf, len, "%.*s%s", (int)up.base_len,
-		    up.base, uri + 5) < (int)len ? 0 : -1;
+/* Has the path p..end a "." or ".." segment, plain or percent-encoded?
+ * nginx matched /work/ on the path it normalized; the upstream would
+ * resolve the raw one against the base, so /work/a/../../x would
+ * reach /x, outside the base. */
+static int
+dot_segment(const char *p, const char *end)
+{
+	int dots = 0, other = 0;
+	size_t k;
+
+	for (;; p += k) {
+		k = p < end ? separator(p, end) : 0;
+		if (p == end || k > 0) {
+			if (!other && (dots == 1 || dots == 2))
+				return 1;
+			if (p == end)
+				return 0;
+			dots = other = 0;
+		} else if (*p == '.' || (end - p >= 3 &&
+		    strncasecmp(p, "%2e", 3) == 0)) {
+			dots++;
+			k = *p == '.' ? 1 : 3;
+		} else {
+			other = 1;
+			k = 1;
+		}
+	}
+}
+
+/* The request target: the base's path, then the request's own after
+ * /work as it came (REQUEST_URI: not decoded, not normalized) with its
+ * query. It is sent as it is (CURLOPT_REQUEST_TARGET): from a URL,
+ * libcurl would percent-encode bytes over 0x7f and remove dot segments.
+ * Returns it (malloc'ed), or NULL: with *why set, a path that may not
+ * be forwarded; else with errno ENOMEM. */
+static char *
+target(char **env, const char **why)
+{
+	const char *uri = env_get(env, "REQUEST_URI"), *p, *q, *s;
+	size_t n;
+	char *t;
+
 	p = env_get(env, "PATH_INFO");
 	q = env_get(env, "QUERY_STRING");
-	return snprintf(buf, len, "%.*s%s%s%s", (int)up.base_len, up.base,
-	    p ? p : "", q && *q ? "?" : "", q && *q ? q : "") < (int)len ?
-	    0 : -1;
+	if (uri != NULL && strncmp(uri, "/work", 5) == 0 &&
+	    (uri[5] == '\0' || uri[5] == '/' || uri[5] == '?'))
+		p = uri + 5, q = NULL;
+	p = p != NULL ? p : "";
+	n = up.path_len + strlen(p) + (q ? strlen(q) : 0) + 3;
+	if ((t = malloc(n)) == NULL)
+		return NULL;
+	snprintf(t, n, "%.*s%s%s%s%s", (int)up.path_len, up.path,
+	    *p == '/' || up.path_len > 0 ? "" : "/", p,
+	    q && *q ? "?" : "", q && *q ? q : "");
+	for (s = t; *s != '\0'; s++)
+		if ((unsigned char)*s <= ' ' || *s == 0x7f) {
+			*why = "a control character or a space in the path";
+			break;
+		}
+	if (*s == '\0' && dot_segment(t + up.path_len, t + up.path_len +
+	    strcspn(t + up.path_len, "?")))
+		*why = "a . or .. segment in the path";
+	else if (*s == '\0')
+		return t;
+	free(t);
+	return NULL;
+}
+
+/* A request that is not forwarded: 400, a CGI response as the
+ * upstream's would be, and no call. */
+static int
+refuse(struct work *w, const char *why)
+{
+	static const char head[] = "Status: 400 Bad Request\r\n"
+	    "Content-Type: application/json\r\n\r\n";
+	size_t n = sizeof(head) - 1 + strlen(why) + 32;
+
+	if ((w->answer = malloc(n)) == NULL)
+		return -1;
+	w->answer_len = (size_t)snprintf((char *)w->answer, n,
+	    "%s{\"error\":\"not forwarded: %s\"}\n", head, why);
+	w->head_len = sizeof(head) - 1;
+	w->status = 400;
+	log_warn("req=%s 400 not forwarded: %s", w->id, why);
+	return 0;
 }
 
 /* libcurl's header callback: the status line starts a response (a 1xx
@@ -263,7 +351,7 @@ on_read(char *p, size_t size, size_t n, void *arg)
 }
 
 static int
-setup(CURL *e, struct call *c, const char *url, struct curl_slist *h)
+setup(CURL *e, struct call *c, const char *target, struct curl_slist *h)
 {
 	char **env = c->w->env;
 	const char *method = env_get(env, "REQUEST_METHOD");
@@ -272,7 +360,8 @@ setup(CURL *e, struct call *c, const char *url, struct curl_slist *h)
 	long ms = left > 0.001 ? (long)(left * 1000) : 1;
 
 	method = method != NULL ? method : "GET";
-	if (cu.easy_setopt(e, CURLOPT_URL, url) ||
+	if (cu.easy_setopt(e, CURLOPT_URL, up.url) ||
+	    cu.easy_setopt(e, CURLOPT_REQUEST_TARGET, target) ||
 	    cu.easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https") ||
 	    cu.easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L) ||
 	    cu.easy_setopt(e, CURLOPT_NOPROXY, "*") ||
@@ -386,6 +475,16 @@ answer(struct call *c)
 	return 0;
 }
 
+/* Was the call never made: no connection, or no TLS session to trust?
+ * That is a failed work, not a bad answer, in the log and /metrics. */
+static int
+unreachable(CURLcode rc)
+{
+	return rc == CURLE_COULDNT_RESOLVE_HOST ||
+	    rc == CURLE_COULDNT_CONNECT || rc == CURLE_SSL_CONNECT_ERROR ||
+	    rc == CURLE_PEER_FAILED_VERIFICATION;
+}
+
 /* What a failed transfer says, in one line. */
 static void
 judge(struct call *c, CURLcode rc, enum work_end why)
@@ -407,7 +506,7 @@ judge(struct call *c, CURLcode rc, enum work_end why)
 		snprintf(w->why, sizeof(w->why), "upstream: answer over "
 		    "WORK_OUTPUT_MAX (%zu bytes)", up.output_max);
 	} else {
-		w->end = WORK_BAD;
+		w->end = unreachable(rc) ? WORK_FAILED : WORK_BAD;
 		snprintf(w->why, sizeof(w->why), "upstream: %.140s", e);
 		w->why[strcspn(w->why, "\r\n")] = '\0';
 	}
@@ -419,16 +518,19 @@ upstream_run(struct work *w)
 	struct call c = { .w = w };
 	enum work_end why = WORK_DONE;
 	struct curl_slist *h = NULL;
-	char url[8192];
+	const char *no = NULL;
 	CURLM *m = NULL;
 	CURL *e = NULL;
 	CURLcode rc;
+	char *t;
 
-	if (target(w->env, url, sizeof(url)) == -1 ||
-	    (c.head = malloc(HEAD_MAX)) == NULL ||
+	if ((t = target(w->env, &no)) == NULL && no != NULL &&
+	    refuse(w, no) == 0)
+		return 0;
+	if (t == NULL || (c.head = malloc(HEAD_MAX)) == NULL ||
 	    (h = request_fields(w->env)) == NULL ||
 	    (m = cu.multi_init()) == NULL || (e = cu.easy_init()) == NULL ||
-	    setup(e, &c, url, h) == -1 ||
+	    setup(e, &c, t, h) == -1 ||
 	    cu.multi_add_handle(m, e) != CURLM_OK) {
 		w->end = WORK_FAILED;
 		snprintf(w->why, sizeof(w->why), "upstream call not made: "
@@ -453,15 +555,26 @@ out:
 		cu.multi_cleanup(m);
 	if (h != NULL)
 		cu.slist_free_all(h);
+	free(t);
 	free(c.head);
 	free(c.body);
 	return 0;
 }
 
+/* Does url's authority hold credentials (user@, user:password@)? */
+static int
+userinfo(const char *url)
+{
+	const char *a = strstr(url, "://");
+
+	a = a != NULL ? a + 3 : url;
+	return memchr(a, '@', strcspn(a, "/?#")) != NULL;
+}
+
 int
 work_upstream_check(const char *url, char *why, size_t len)
 {
-	char *scheme = NULL, *host = NULL, *user = NULL, *port = NULL;
+	char *scheme = NULL, *host = NULL, *port = NULL;
 	char err[160];
 	long p;
 	CURLU *u;
@@ -472,17 +585,22 @@ work_upstream_check(const char *url, char *why, size_t len)
 		snprintf(why, len, "cannot load libcurl: %s", err);
 		return -1;
 	}
-	/* libcurl takes http:///x for http://x/: an empty host is none. */
+	/* libcurl takes http:///x for http://x/: an empty host is none.
+	 * A password is never shown, not even in a refusal: the log
+	 * keeps it. The request's own query is appended to the base. */
 	if (strstr(url, ":///") != NULL)
 		snprintf(why, len, "%s: no host", url);
+	else if (userinfo(url))
+		snprintf(why, len, "no credentials in the URL (not shown)");
+	else if (strpbrk(url, "?#") != NULL)
+		snprintf(why, len, "%s: no query or fragment in the base",
+		    url);
 	else if ((rc = cu.url_set(u, CURLUPART_URL, url, 0)) != CURLUE_OK)
 		snprintf(why, len, "%s: not a URL (%s)", url,
 		    cu.url_strerror(rc));
 	else if (cu.url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
 	    (strcmp(scheme, "http") != 0 && strcmp(scheme, "https") != 0))
 		snprintf(why, len, "%s: want http:// or https://", url);
-	else if (cu.url_get(u, CURLUPART_USER, &user, 0) == CURLUE_OK)
-		snprintf(why, len, "%s: no credentials in the URL", url);
 	else if (cu.url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
 	    *host == '\0')
 		snprintf(why, len, "%s: no host", url);
@@ -493,7 +611,6 @@ work_upstream_check(const char *url, char *why, size_t len)
 	else
 		ok = 0;
 	cu.free(scheme);
-	cu.free(user);
 	cu.free(host);
 	cu.free(port);
 	cu.url_cleanup(u);
@@ -504,10 +621,16 @@ void
 work_upstream_init(const char *url, const char *ca_file, double timeout,
     size_t output_max)
 {
-	up.base = url;
-	up.base_len = strlen(url);
-	while (up.base_len > 0 && url[up.base_len - 1] == '/')
-		up.base_len--;
+	const char *p = strstr(url, "://");
+
+	/* The path starts at the authority's end (checked: no userinfo,
+	 * no query, no fragment). */
+	p = p != NULL ? p + 3 : url;
+	up.url = url;
+	up.path = p + strcspn(p, "/");
+	up.path_len = strlen(up.path);
+	while (up.path_len > 0 && up.path[up.path_len - 1] == '/')
+		up.path_len--;
 	up.ca_file = ca_file;
 	up.timeout = timeout;
 	up.output_max = output_max;
