@@ -38,7 +38,7 @@ TURN	= src/turn/runner.c src/turn/turn.c src/turn/board.c \
 JOBS	= src/jobs/jobs.c src/jobs/jobrun.c src/jobs/janitor.c \
 	  src/jobs/job_json.c src/jobs/store.c src/jobs/db.c \
 	  src/jobs/db_sqlite.c src/jobs/db_pg.c src/jobs/deliver.c \
-	  src/jobs/secret.c src/jobs/allow.c \
+	  src/jobs/secret.c src/jobs/allow.c src/jobs/store_conn.c \
 	  src/jobs/store_id.c src/jobs/job_body.c
 SERVE	= src/serve/main.c src/serve/fcgi.c src/serve/conn.c \
 	  src/serve/record.c src/serve/http.c src/serve/reply.c \

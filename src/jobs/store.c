@@ -17,21 +17,8 @@
 #include "log.h"
 #include "parse.h"
 #include "store.h"
+#include "store_conn.h"
 #include "store_id.h"
-
-static struct {
-	struct db	 db;		/* closed: db.be is NULL */
-	pthread_mutex_t	 mu;		/* recursive: see store.h */
-	const char	*path, *url;	/* SQLite's file, or the engine */
-	char		 idpath[PATH_MAX];	/* the identity file, or ""
-						 * for none */
-	int		 schema_done;
-	dev_t		 dev;		/* the SQLite file open, to tell */
-	ino_t		 ino;		/* one put in its place */
-	int		 refused;	/* not the store of record */
-	char		 why[200];	/* why, for clients */
-	char		 err[sizeof(((struct db *)0)->error)];
-} sto;
 
 static const char *const status_names[] = {
 	"queued", "running", "succeeded", "failed", "canceled"
@@ -43,38 +30,7 @@ static const char *const status_names[] = {
 	"cb_attempts, cb_next_at, cb_last_status, cb_last_error, cb_node, " \
 	"cb_gen, cb_slot, cb_pid"
 #define NCOLS	28
-#define TABLE	"serialcgi_jobs"
-#define META	"serialcgi_meta"
-#define APP_ID	1396919874L	/* SQLite's application_id: "SCJB" */
-
-/* The one table, in types both backends take (SQLite reads BIGINT as
- * INTEGER and DOUBLE PRECISION as REAL); %s is the backend's serial. */
-#define SCHEMA	"CREATE TABLE IF NOT EXISTS " TABLE " (" \
-	"seq %s, id TEXT NOT NULL UNIQUE, status TEXT NOT NULL, " \
-	"node TEXT NOT NULL, gen TEXT NOT NULL, ticket BIGINT NOT NULL, " \
-	"owner_slot INTEGER NOT NULL, owner_pid INTEGER NOT NULL, " \
-	"arrived_mono DOUBLE PRECISION NOT NULL, " \
-	"created_at DOUBLE PRECISION NOT NULL, started_at DOUBLE PRECISION, " \
-	"finished_at DOUBLE PRECISION, elapsed DOUBLE PRECISION, " \
-	"wait DOUBLE PRECISION, work DOUBLE PRECISION, fence BIGINT, " \
-	"error_code TEXT, error_message TEXT, idem_key TEXT UNIQUE, " \
-	"idem_body TEXT, cb_url TEXT, cb_state TEXT, " \
-	"cb_attempts INTEGER NOT NULL DEFAULT 0, " \
-	"cb_next_at DOUBLE PRECISION, cb_last_status INTEGER, " \
-	"cb_last_error TEXT, cb_node TEXT, cb_gen TEXT, cb_slot INTEGER, " \
-	"cb_pid INTEGER);" \
-	"CREATE INDEX IF NOT EXISTS serialcgi_jobs_status " \
-	"ON " TABLE " (status, seq);" \
-	"CREATE INDEX IF NOT EXISTS serialcgi_jobs_callback " \
-	"ON " TABLE " (cb_state, cb_next_at);" \
-	"CREATE INDEX IF NOT EXISTS serialcgi_jobs_finished " \
-	"ON " TABLE " (finished_at);" \
-	"CREATE TABLE IF NOT EXISTS " META " (name TEXT PRIMARY KEY, " \
-	"value TEXT NOT NULL)"
-/* The store's id, once: the first writer's stays (store_id.h). */
-#define SET_ID	"INSERT INTO " META " (name, value) VALUES ('store_id', " \
-	"'%s') ON CONFLICT DO NOTHING"
-
+#define TABLE	STORE_TABLE
 /* Text for one parameter: numbers are printed into bufs. */
 struct args {
 	const char	*v[16];
@@ -123,308 +79,13 @@ arg_d(struct args *a, double x)		/* 0 is NULL */
 	a->n++;
 }
 
-static void
-lock(void)
-{
-	pthread_mutex_lock(&sto.mu);
-}
-
-static void
-unlock(void)
-{
-	pthread_mutex_unlock(&sto.mu);
-}
-
-/* What happened to the store, for /status and /metrics, on the
- * scoreboard that every responder shares: a success of a write clears
- * a full store; any success clears the rest. */
-static void
-note(int rc, int wrote)
-{
-	int e = errno, now = board_stats_store_state();
-
-	if (rc == 0 && now != STORE_OK && (wrote || now != STORE_FULL))
-		board_stats_store(STORE_OK, 0);
-	else if (rc == -1)	/* a refusal is a state, not a failure */
-		board_stats_store(e == ENOSPC ? STORE_FULL : e == ESTALE ?
-		    STORE_REFUSED : STORE_FAILING, e != ESTALE);
-	errno = e;
-}
-
-/* A new SQLite file: empty, and no write-ahead log holds what the file
- * does not show yet. */
-static int
-blank_file(void)
-{
-	char wal[PATH_MAX + 8];
-	struct stat st;
-
-	if (sto.url != NULL || sto.path == NULL ||
-	    stat(sto.path, &st) == -1 || st.st_size != 0)
-		return 0;
-	snprintf(wal, sizeof(wal), "%s-wal", sto.path);
-	return stat(wal, &st) == -1 || st.st_size == 0;
-}
-
-/* The store is not the store of record (what: why, in words a client
- * may read; want: the id of record): refused, and said once in the
- * log with what an operator does about it. Returns -1, errno ESTALE. */
-static int
-refuse(const char *what, const char *want)
-{
-	if (!sto.refused)
-		log_err("job store %s: %s, but the store of record is %s "
-		    "(%s): jobs are refused until an operator starts "
-		    "afresh: remove %s", sto.url != NULL ? "in the engine" :
-		    sto.path, what, want, sto.idpath, sto.idpath);
-	sto.refused = 1;
-	snprintf(sto.why, sizeof(sto.why), "job store lost: %s; jobs are "
-	    "refused until the operator starts afresh", what);
-	snprintf(sto.db.error, sizeof(sto.db.error), "%s", sto.why);
-	board_stats_store(STORE_REFUSED, 0);
-	errno = ESTALE;
-	return -1;
-}
-
-/*
- * The id of record into want, if the identity file has one. A store
- * of record whose SQLite file is gone or empty is lost, found without
- * opening (or making) anything. With no file, a refusal is over: the
- * operator started afresh. Returns 1 (want set), 0 (none), or -1.
- */
-static int
-recorded(char *want)
-{
-	struct stat st;
-	int rc;
-
-	if (sto.idpath[0] == '\0')
-		return 0;
-	if ((rc = store_id_read(sto.idpath, want)) == -1) {
-		snprintf(want, STORE_ID_LEN + 1, "unknown");
-		return refuse("its identity file cannot be read", want);
-	}
-	if (rc == 0) {
-		if (sto.refused)
-			log_msg("job store %s: %s is gone: starting afresh "
-			    "with the store as it is", sto.url != NULL ?
-			    "in the engine" : sto.path, sto.idpath);
-		sto.refused = 0;
-		return 0;
-	}
-	if (sto.url == NULL && stat(sto.path, &st) == -1 && errno == ENOENT)
-		return refuse("its file is gone", want);
-	if (blank_file())
-		return refuse("its file is empty", want);
-	return 1;
-}
-
-/* Row callbacks for identify(): a number, a text, the tables. */
-static int
-long_row(void *arg, int n, const char *const *v)
-{
-	*(long long *)arg = n > 0 && v[0] != NULL ? strtoll(v[0], NULL, 10) :
-	    0;
-	return 1;
-}
-
-static int
-text_row(void *arg, int n, const char *const *v)
-{
-	snprintf(arg, STORE_ID_LEN + 1, "%s", n > 0 && v[0] ? v[0] : "");
-	return 1;
-}
-
-static int
-table_row(void *arg, int n, const char *const *v)
-{
-	int *have = arg;
-
-	if (n > 0 && v[0] != NULL)
-		*have |= strcmp(v[0], TABLE) == 0 ? 1 :
-		    strcmp(v[0], META) == 0 ? 2 : 0;
-	return 0;
-}
-
-/* The tables, made once per process (CREATE ... IF NOT EXISTS), with
- * the store's id (id, or NULL to leave it) and its mark. */
-static int
-make_schema(const char *id)
-{
-	char sql[sizeof(SCHEMA) + sizeof(SET_ID) + 256];
-	int n;
-
-	if (sto.schema_done && id == NULL)
-		return 0;
-	n = snprintf(sql, sizeof(sql), SCHEMA, sto.db.be->serial);
-	if (id != NULL)
-		n += snprintf(sql + n, sizeof(sql) - (size_t)n, ";" SET_ID,
-		    id);
-	if (sto.db.be->mark != NULL)
-		snprintf(sql + n, sizeof(sql) - (size_t)n, ";%s",
-		    sto.db.be->mark);
-	if (db_schema(&sto.db, sql) == -1)
-		return -1;
-	sto.schema_done = 1;
-	return 0;
-}
-
-/* What the open store says it is: its mark (SQLite's application_id),
- * its tables (bit 1 the jobs, bit 2 the meta table) and its id. */
-static int
-read_identity(long long *mark, int *tables, char *have)
-{
-	const struct db_backend *be = sto.db.be;
-
-	*mark = 0;
-	*tables = 0;
-	have[0] = '\0';
-	if ((be->mark_read != NULL && db_exec(&sto.db, be->mark_read, 0,
-	    NULL, long_row, mark, NULL) == -1) ||
-	    db_exec(&sto.db, be->tables, 0, NULL, table_row, tables,
-	    NULL) == -1)
-		return -1;
-	if ((*tables & 2) && db_exec(&sto.db, "SELECT value FROM " META
-	    " WHERE name = 'store_id'", 0, NULL, text_row, have, NULL) == -1)
-		return -1;
-	return 0;
-}
-
-/*
- * The open store against the record: the store of record goes on; any
- * other is refused. With no record, the store becomes the store of
- * record: a new one, one kept before there were identities, or the one
- * the operator started afresh with. Returns 0, or -1.
- */
-static int
-identify(int known, const char *want)
-{
-	char have[STORE_ID_LEN + 1], id[STORE_ID_LEN + 1];
-	long long mark;
-	int tables;
-
-	if (read_identity(&mark, &tables, have) == -1)
-		return -1;
-	if (mark != 0 && mark != APP_ID)
-		return refuse("it is not a serialcgi job store", known ?
-		    want : "none");
-	if (known) {
-		if (!(tables & 1))
-			return refuse("it holds no jobs table", want);
-		if (strcmp(have, want) != 0)
-			return refuse("it is another store", want);
-		return make_schema(NULL);
-	}
-	store_id_new(id);
-	if (make_schema(id) == -1 || read_identity(&mark, &tables, have) ==
-	    -1)
-		return -1;
-	if (sto.idpath[0] != '\0' && store_id_write(sto.idpath, have) == -1)
-		log_warn("job store: its identity %s not kept in %s: %s", have,
-		    sto.idpath, strerror(errno));
-	else if (sto.idpath[0] != '\0')
-		log_msg("job store %s: store of record %s (kept in %s)",
-		    sto.url != NULL ? "in the engine" : sto.path, have,
-		    sto.idpath);
-	return 0;
-}
-
-/* Is the SQLite file open still the one at the path? SQLite goes on
- * writing a file that was deleted or replaced (in WAL mode it does not
- * notice), and what it writes is lost at close: a stat(2) before each
- * use tells. If not, the store is let go; the next call finds out what
- * is at the path now. Returns 0, or -1 with errno ESTALE. */
-static int
-still_there(void)
-{
-	struct stat st;
-
-	if (sto.url != NULL || (stat(sto.path, &st) == 0 &&
-	    st.st_dev == sto.dev && st.st_ino == sto.ino))
-		return 0;
-	db_close(&sto.db);
-	snprintf(sto.db.error, sizeof(sto.db.error), "job store lost: its "
-	    "file was moved or deleted while in use");
-	log_err("job store %s: %s", sto.path, sto.db.error);
-	errno = ESTALE;
-	return -1;
-}
-
-/* Open the store if it is closed, and make sure it is the store of
- * record (store_id.h); the tables are made by the first open of each
- * process. With the mutex held. Returns 0, or -1 with errno set and
- * the db's error (ESTALE: refused). */
-static int
-ensure(void)
-{
-	char want[STORE_ID_LEN + 1], why[160];
-	struct stat st;
-	int known, rc, e;
-
-	if (sto.db.be != NULL)
-		return still_there();
-	if ((known = recorded(want)) == -1)
-		return -1;
-	/* A private file, made 0600 before SQLite opens it (lock.h). */
-	if (sto.url == NULL && lock_check(sto.path, why, sizeof(why)) == -1) {
-		e = errno;
-		snprintf(sto.db.error, sizeof(sto.db.error), "%s: %s",
-		    sto.path, why);
-		errno = e;
-		return -1;
-	}
-	/* The file as it is before SQLite opens it: a race with a rename
-	 * then shows at the next call, as a file that moved. */
-	if (sto.url == NULL && stat(sto.path, &st) == 0) {
-		sto.dev = st.st_dev;
-		sto.ino = st.st_ino;
-	}
-	rc = sto.url != NULL ? db_open_pg(&sto.db, sto.url) :
-	    db_open_sqlite(&sto.db, sto.path);
-	if (rc == 0)
-		rc = identify(known, want);
-	if (rc == -1 && sto.db.be != NULL) {
-		e = errno;
-		snprintf(sto.err, sizeof(sto.err), "%s", sto.db.error);
-		db_close(&sto.db);
-		snprintf(sto.db.error, sizeof(sto.db.error), "%s", sto.err);
-		errno = e;
-		return -1;
-	}
-	return rc;
-}
-
-/* A statement failed: a store whose file was moved or deleted while it
- * was open (SQLITE_READONLY_DBMOVED: ESTALE) is let go, so that the
- * next call finds out what is at the path now. */
-static void
-after_failure(void)
-{
-	int e = errno;
-
-	if (e == ESTALE && sto.db.be != NULL) {
-		db_close(&sto.db);
-		snprintf(sto.db.error, sizeof(sto.db.error), "job store lost: "
-		    "its file was moved or deleted while in use");
-	}
-	errno = e;
-}
-
-/* One statement under the store's mutex. */
+/* One statement under the store's mutex (store_conn_run). */
 static int
 run(const char *sql, const struct args *a, db_row_fn fn, void *arg,
     long *changes)
 {
-	int rc;
-
-	lock();
-	rc = ensure() == -1 ? -1 : db_exec(&sto.db, sql, a != NULL ? a->n : 0,
-	    a != NULL ? a->v : NULL, fn, arg, changes);
-	if (rc == -1)
-		after_failure();
-	note(rc, strncmp(sql, "SELECT", 6) != 0);
-	unlock();
-	return rc;
+	return store_conn_run(sql, a != NULL ? a->n : 0, a != NULL ? a->v :
+	    NULL, fn, arg, changes);
 }
 
 static void
@@ -547,65 +208,75 @@ store_status_parse(const char *name, enum job_status *s)
 void
 store_init(const char *path, const char *url, const char *board_path)
 {
+	struct store_conn *sc = &store_conn;
 	pthread_mutexattr_t ma;
 
 	pthread_mutexattr_init(&ma);
 	pthread_mutexattr_settype(&ma, PTHREAD_MUTEX_RECURSIVE);
-	pthread_mutex_init(&sto.mu, &ma);
+	pthread_mutex_init(&sc->mu, &ma);
 	pthread_mutexattr_destroy(&ma);
-	sto.path = path;
-	sto.url = url;
-	if (store_id_path(board_path, sto.idpath, sizeof(sto.idpath)) == -1)
-		sto.idpath[0] = '\0';
+	sc->path = path;
+	sc->url = url;
+	if (store_id_path(board_path, sc->idpath, sizeof(sc->idpath)) == -1)
+		sc->idpath[0] = '\0';
 }
 
 int
 store_check(void)
 {
+	struct store_conn *sc = &store_conn;
 	char want[STORE_ID_LEN + 1];
 	int rc;
 
-	lock();
-	rc = sto.db.be == NULL && recorded(want) == -1 ? -1 : 0;
-	unlock();
+	store_conn_lock();
+	rc = sc->db.be == NULL && store_conn_recorded(want) == -1 ? -1 : 0;
+	store_conn_unlock();
 	return rc;
 }
 
 int
 store_blank(void)
 {
-	return blank_file();
+	return store_conn_blank();
 }
 
 void
 store_close(void)
 {
-	lock();
-	if (sto.db.be != NULL) {
-		db_close(&sto.db);
+	struct store_conn *sc = &store_conn;
+
+	store_conn_lock();
+	if (sc->db.be != NULL) {
+		db_close(&sc->db);
 		/* Give the connection's pages back to the kernel, not only
 		 * to malloc (malloc_trim(3)). */
 		(void)malloc_trim(0);
 	}
-	unlock();
+	store_conn_unlock();
 }
 
 const char *
 store_backend(void)
 {
-	return sto.url != NULL ? "postgresql" : "sqlite";
+	struct store_conn *sc = &store_conn;
+
+	return sc->url != NULL ? "postgresql" : "sqlite";
 }
 
 const char *
 store_path(void)
 {
-	return sto.url != NULL ? NULL : sto.path;
+	struct store_conn *sc = &store_conn;
+
+	return sc->url != NULL ? NULL : sc->path;
 }
 
 const char *
 store_error(void)
 {
-	return sto.refused ? sto.why : sto.db.error;
+	struct store_conn *sc = &store_conn;
+
+	return sc->refused ? sc->why : sc->db.error;
 }
 
 const char *
@@ -620,42 +291,33 @@ store_state_name(int state)
 int
 store_tx_begin(void)
 {
-	lock();
-	if (ensure() == 0 && db_begin(&sto.db) == 0)
+	struct store_conn *sc = &store_conn;
+
+	store_conn_lock();
+	if (store_conn_ensure() == 0 && db_begin(&sc->db) == 0)
 		return 0;
-	after_failure();
-	note(-1, 1);
-	unlock();
+	store_conn_failed();
+	store_conn_note(-1, 1);
+	store_conn_unlock();
 	return -1;
-}
-
-/* Roll back, keeping the error (and errno) of what failed before. */
-static void
-rollback_quietly(void)
-{
-	int e = errno;
-
-	snprintf(sto.err, sizeof(sto.err), "%s", sto.db.error);
-	(void)db_rollback(&sto.db);
-	snprintf(sto.db.error, sizeof(sto.db.error), "%s", sto.err);
-	errno = e;
 }
 
 int
 store_tx_end(int commit)
 {
+	struct store_conn *sc = &store_conn;
 	int rc = 0;
 
 	if (!commit)
-		rollback_quietly();
-	else if ((rc = db_commit(&sto.db)) == -1)
-		rollback_quietly();
+		store_conn_rollback();
+	else if ((rc = db_commit(&sc->db)) == -1)
+		store_conn_rollback();
 	if (commit) {
 		if (rc == -1)
-			after_failure();
-		note(rc, 1);
+			store_conn_failed();
+		store_conn_note(rc, 1);
 	}
-	unlock();
+	store_conn_unlock();
 	return rc;
 }
 
@@ -708,6 +370,7 @@ store_count(enum job_status s)
 int
 store_insert(const struct job *j, const char *key, const char *body)
 {
+	struct store_conn *sc = &store_conn;
 	struct args a = { .n = 0 };
 	long n = 0;
 
@@ -729,7 +392,7 @@ store_insert(const struct job *j, const char *key, const char *body)
 	    "idem_body, cb_url) VALUES ($1, 'queued', $2, $3, $4, $5, $6, "
 	    "$7, $8, $9, $10, $11) ON CONFLICT DO NOTHING", &a, NULL, NULL,
 	    &n) == -1) {
-		if (sto.db.conflict)
+		if (sc->db.conflict)
 			errno = EEXIST;
 		return -1;
 	}
@@ -756,24 +419,25 @@ store_get(const char *id, struct job *j)
 int
 store_cancel(const char *id, double now, struct job *j)
 {
+	struct store_conn *sc = &store_conn;
 	struct args a = { .n = 0 };
 	long n = 0;
 	int rc = -1, found;
 
 	arg_s(&a, id);
 	arg_d(&a, now);
-	lock();
-	if (ensure() == 0 && db_exec(&sto.db, "UPDATE " TABLE " SET status = "
-	    "'canceled', "
-	    "finished_at = $2, cb_state = CASE WHEN cb_url IS NULL THEN NULL "
-	    "ELSE 'pending' END, cb_next_at = $2 WHERE id = $1 AND "
-	    "status = 'queued'", a.n, a.v, NULL, NULL, &n) == 0 &&
+	store_conn_lock();
+	if (store_conn_ensure() == 0 && db_exec(&sc->db, "UPDATE " TABLE
+	    " SET status = 'canceled', finished_at = $2, cb_state = CASE "
+	    "WHEN cb_url IS NULL THEN NULL ELSE 'pending' END, cb_next_at = "
+	    "$2 WHERE id = $1 AND status = 'queued'", a.n, a.v, NULL, NULL,
+	    &n) == 0 &&
 	    (found = store_get(id, j)) != -1)
 		rc = n == 1 ? 1 : found ? 2 : 0;
 	if (rc == -1)
-		after_failure();
-	note(rc == -1 ? -1 : 0, 1);
-	unlock();
+		store_conn_failed();
+	store_conn_note(rc == -1 ? -1 : 0, 1);
+	store_conn_unlock();
 	return rc;
 }
 
