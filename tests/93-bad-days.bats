@@ -314,6 +314,14 @@ afresh() {
 	restart_refused "it is another store"
 }
 
+@test "the store replaced by another program's database: refused" {
+	three_queued
+	rm -f "$JOBS" "$JOBS-wal" "$JOBS-shm"
+	(umask 077 && sqlite3 "$JOBS" 'PRAGMA application_id = 1234; CREATE TABLE serialcgi_jobs (x)')
+	(($(id -u) == 0)) && chown "$SERVICE_USER:" "$JOBS"
+	restart_refused "it is not a serialcgi job store"
+}
+
 @test "the store deleted: refused, and not made anew; forget-store starts afresh" {
 	three_queued
 	rm -f "$JOBS" "$JOBS-wal" "$JOBS-shm"
