@@ -71,6 +71,11 @@ static const struct setting table[] = {
 	  "keep finished jobs this long" },
 	{ "job-queue", 'q', "JOB_QUEUE", K_INT, AT(job_queue),
 	  1, 1000000, "1000", "N", "queued jobs at most, then 503" },
+	{ "job-results-max", 'R', "JOB_RESULTS_MAX", K_INT,
+	  AT(job_results_max), 1, 1L << 40, "268435456", "BYTES",
+	  "bytes of answers and request bodies\n"
+	  "jobs of real work keep, in all; past it,\n"
+	  "their submissions get 503" },
 	{ "callback-allow", 'a', "CALLBACK_ALLOW", K_TEXT,
 	  AT(callback_allow), 0, 0, "public", "LIST",
 	  "addresses callbacks may reach: \"public\"\n"

@@ -30,6 +30,8 @@ struct config {
 					 * no jobs */
 	double		 job_retention;	/* s a finished job is kept */
 	long		 job_queue;	/* queued jobs, at most */
+	long		 job_results_max;	/* bytes kept by jobs of real
+						 * work, in all */
 	const char	*callback_allow;	/* allow.h's list */
 	const char	*callback_secret;	/* path, or NULL: none */
 	const char	*work_command;	/* a CGI program as the work, or

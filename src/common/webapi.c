@@ -47,15 +47,25 @@ static const struct dl_sym crypto_syms[] = {
 	SYM(cr, decode_block, "EVP_DecodeBlock"),
 };
 
+static void *crypto;
+
+int
+webapi_crypto(char *why, size_t len)
+{
+	if (crypto == NULL && (crypto = dl_load(LIBCRYPTO, crypto_syms,
+	    sizeof(crypto_syms) / sizeof(crypto_syms[0]), why, len)) == NULL)
+		return -1;
+	return 0;
+}
+
 int
 webapi_load(char *why, size_t len)
 {
-	static void *curl, *crypto;
+	static void *curl;
 
 	if (curl != NULL && crypto != NULL)
 		return 0;
-	if (crypto == NULL && (crypto = dl_load(LIBCRYPTO, crypto_syms,
-	    sizeof(crypto_syms) / sizeof(crypto_syms[0]), why, len)) == NULL)
+	if (webapi_crypto(why, len) == -1)
 		return -1;
 	if ((curl = dl_load(LIBCURL, curl_syms,
 	    sizeof(curl_syms) / sizeof(curl_syms[0]), why, len)) == NULL)

@@ -70,4 +70,8 @@ extern struct crypto_api cr;
  */
 int webapi_load(char *why, size_t len);
 
+/* webapi_crypto: libcrypto alone into cr (base64 for the job store,
+ * store_work.h). Returns as webapi_load. */
+int webapi_crypto(char *why, size_t len);
+
 #endif

@@ -40,35 +40,44 @@ db_close(struct db *d)
 	d->be = NULL;
 }
 
+int
+db_serialize(struct db *d)
+{
+	return d->be->serialize == NULL ? 0 : db_exec(d, d->be->serialize, 0,
+	    NULL, NULL, NULL, NULL);
+}
+
+int
+db_exec_all(struct db *d, const char *sql)
+{
+	char *all, *stmt, *save = NULL;
+	int rc = 0, e;
+
+	if ((all = strdup(sql)) == NULL)
+		return -1;
+	for (stmt = strtok_r(all, ";", &save); rc == 0 && stmt != NULL;
+	    stmt = strtok_r(NULL, ";", &save))
+		rc = db_exec(d, stmt, 0, NULL, NULL, NULL, NULL);
+	e = errno;
+	free(all);
+	errno = e;
+	return rc;
+}
+
 /* Each statement, in one write transaction, so responders that start
  * together do not race each other's CREATE. */
 int
 db_schema(struct db *d, const char *sql)
 {
-	char *all, *stmt, *save = NULL;
-	int rc = -1, e;
+	int e;
 
-	if ((all = strdup(sql)) == NULL)
-		return -1;
 	if (db_begin(d) == -1)
-		goto out;
-	if (d->be->serialize != NULL && db_exec(d, d->be->serialize, 0, NULL,
-	    NULL, NULL, NULL) == -1) {
+		return -1;
+	if (db_serialize(d) == -1 || db_exec_all(d, sql) == -1) {
 		e = errno;
 		(void)db_rollback(d);
 		errno = e;
-		goto out;
+		return -1;
 	}
-	for (stmt = strtok_r(all, ";", &save); stmt != NULL;
-	    stmt = strtok_r(NULL, ";", &save))
-		if (db_exec(d, stmt, 0, NULL, NULL, NULL, NULL) == -1) {
-			e = errno;
-			(void)db_rollback(d);
-			errno = e;
-			goto out;
-		}
-	rc = db_commit(d);
-out:
-	free(all);
-	return rc;
+	return db_commit(d);
 }

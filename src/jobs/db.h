@@ -13,6 +13,8 @@
 
 struct db;
 
+#define DB_COLS_MAX	64	/* columns of a row given to a db_row_fn */
+
 /* One row: n values as text, NULL for SQL NULL. Return 0 to go on. */
 typedef int (*db_row_fn)(void *arg, int n, const char *const *vals);
 
@@ -29,6 +31,12 @@ struct db_backend {
 					 * mark a new store as serialcgi's,
 					 * or NULL */
 	const char	*mark_read;	/* a query: that mark, 0 for none,
+					 * or NULL */
+	const char	*version_read;	/* a query: the schema's version
+					 * in the backend's own place, or
+					 * NULL (the store's meta table
+					 * holds it anyway) */
+	const char	*version_write;	/* a statement setting it ("%d"),
 					 * or NULL */
 	int	(*exec)(struct db *, const char *sql, int nparams,
 		    const char *const *params, db_row_fn fn, void *arg,
@@ -92,6 +100,16 @@ int db_rollback(struct db *d);
  * NOT EXISTS) in one write transaction, after the backend's serialize
  * statement. Returns 0, or -1 as db_exec. */
 int db_schema(struct db *d, const char *sql);
+
+/* db_exec_all: run the ';'-separated statements of sql, without
+ * parameters, in whatever transaction is open. Returns 0, or -1 as
+ * db_exec (errno ENOMEM too). */
+int db_exec_all(struct db *d, const char *sql);
+
+/* db_serialize: within a write transaction, wait for the backend's
+ * serialize statement (schema changes one at a time), if it has one.
+ * Returns 0, or -1 as db_exec. */
+int db_serialize(struct db *d);
 
 /* db_close: let the connection go. */
 void db_close(struct db *d);

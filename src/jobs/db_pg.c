@@ -69,7 +69,7 @@ static int
 pg_exec(struct db *d, const char *sql, int nparams,
     const char *const *params, db_row_fn fn, void *arg, long *changes)
 {
-	const char *vals[32];
+	const char *vals[DB_COLS_MAX];
 	PGresult *r;
 	ExecStatusType st;
 	const char *state;
@@ -96,8 +96,8 @@ pg_exec(struct db *d, const char *sql, int nparams,
 		return -1;
 	}
 	n = pq.nfields(r);
-	if (n > 32)
-		n = 32;
+	if (n > DB_COLS_MAX)
+		n = DB_COLS_MAX;
 	for (i = 0; fn != NULL && !stop && i < pq.ntuples(r); i++) {
 		for (k = 0; k < n; k++)
 			vals[k] = pq.getisnull(r, i, k) ? NULL :
@@ -150,6 +150,8 @@ static const struct db_backend db_pg = {
 	    "tablename LIKE 'serialcgi%'",
 	.mark = NULL,		/* the meta table alone */
 	.mark_read = NULL,
+	.version_read = NULL,	/* the meta table's row alone */
+	.version_write = NULL,
 	.exec = pg_exec,
 	.begin = pg_begin,
 	.commit = pg_commit,

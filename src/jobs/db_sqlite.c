@@ -72,7 +72,6 @@ static void *lib;		/* libsqlite3, while a connection is open */
 #define BUSY_MS		5000	/* wait this long for another writer */
 #define BUSY_STEP_US	100	/* look again after this long */
 #define CACHE_KIB	256	/* page cache per connection */
-#define MAXCOLS		32
 #define DB_SQLITE_APP_ID "1396919874"	/* 0x53434a42, "SCJB" */
 
 /* A full store, whichever way SQLite says it: SQLITE_FULL, or an I/O
@@ -123,11 +122,11 @@ bind(sqlite3_stmt *st, int n, const char *const *params)
 static int
 row(sqlite3_stmt *st, db_row_fn fn, void *arg)
 {
-	const char *vals[MAXCOLS];
+	const char *vals[DB_COLS_MAX];
 	int i, n = sq.column_count(st);
 
-	if (n > MAXCOLS)
-		n = MAXCOLS;
+	if (n > DB_COLS_MAX)
+		n = DB_COLS_MAX;
 	for (i = 0; i < n; i++)
 		vals[i] = (const char *)sq.column_text(st, i);
 	return fn(arg, n, vals);
@@ -212,10 +211,12 @@ static const struct db_backend db_sqlite = {
 	.tables = "SELECT name FROM sqlite_master WHERE type = 'table' AND "
 	    "name LIKE 'serialcgi%'",
 	/* The file's own mark, in its header (sqlite.org/fileformat.html
-	 * 1.3.19, 1.3.15): "SCJB", and the store's schema version. */
-	.mark = "PRAGMA application_id = " DB_SQLITE_APP_ID ";"
-	    "PRAGMA user_version = 1",
+	 * 1.3.19): "SCJB"; and the schema's version there too (1.3.15),
+	 * as the store's migrations leave it (store_conn.c). */
+	.mark = "PRAGMA application_id = " DB_SQLITE_APP_ID,
 	.mark_read = "PRAGMA application_id",
+	.version_read = "PRAGMA user_version",
+	.version_write = "PRAGMA user_version = %d",
 	.exec = sqlite_exec,
 	.begin = sqlite_begin,
 	.commit = sqlite_commit,

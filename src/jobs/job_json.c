@@ -1,11 +1,14 @@
 /* job_json.c - a job as the API and its callbacks show it. */
 #define _POSIX_C_SOURCE 200809L
 
+#include <sys/wait.h>
+
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 
 #include "board.h"
+#include "board_stats.h"
 #include "clock.h"
 #include "job_json.h"
 #include "jobs.h"
@@ -96,13 +99,77 @@ position(const struct job *j)
 	return board_position(j->ticket, j->gen);
 }
 
-static double
-progress(const struct job *j, double now)
+/* When a queued job may start, pos turns before it: as /status?full
+ * has it (board_stats_eta), from the median of the last works; an
+ * estimate, said so. */
+static int
+add_eta(cJSON *o, long pos)
+{
+	struct board_waiter holder;
+	double typical = board_stats_typical(), s;
+	char at[40];
+
+	if (typical == 0)
+		typical = jobs.work_seconds;
+	if (board_stats_queue(&holder, NULL, 0) < 0)
+		holder.pid = -1;
+	s = board_stats_eta(&holder, pos - (holder.pid >= 0 && pos > 0),
+	    typical, clock_now());
+	job_json_time(clock_wall() + s, at, sizeof(at));
+	return cJSON_AddStringToObject(o, "eta", at) != NULL &&
+	    cJSON_AddStringToObject(o, "eta_basis", board_stats_typical() > 0 ?
+	    "median of the last 32 works; an estimate" :
+	    "WORK_SECONDS, no work measured yet; an estimate") != NULL;
+}
+
+/* How far a running job is: the sleep's, from its clock; a program's,
+ * its last line on fd 3, or null for none (never a guess). */
+static int
+add_progress(cJSON *o, const struct job *j, double now)
 {
 	double p = (now - j->started) / jobs.work_seconds;
 
+	if (j->kind == JOB_WORK)
+		return (j->progress >= 0 ? cJSON_AddNumberToObject(o,
+		    "progress", j->progress) : cJSON_AddNullToObject(o,
+		    "progress")) != NULL && (j->progress_note[0] == '\0' ||
+		    cJSON_AddStringToObject(o, "progress_note",
+		    j->progress_note) != NULL) && (!j->cancel_asked ||
+		    cJSON_AddTrueToObject(o, "cancel_requested") != NULL);
 	p = p < 0 ? 0 : p > 0.99 ? 0.99 : p;
-	return (double)(long)(p * 1000) / 1000;
+	return cJSON_AddNumberToObject(o, "progress",
+	    (double)(long)(p * 1000) / 1000) != NULL;
+}
+
+/* A final job of real work: its program's exit, and its answer kept
+ * (GET /jobs/{id}/result), never the answer itself. */
+static int
+add_answer(cJSON *o, const struct job *j)
+{
+	cJSON *a;
+	char url[64];
+
+	/* As wait(2) said: an exit's status, or the signal that ended it
+	 * (a cancel's SIGTERM, a timeout's SIGKILL). */
+	if (!(j->exit_status >= 0 && WIFEXITED(j->exit_status) ?
+	    cJSON_AddNumberToObject(o, "exit_status",
+	    WEXITSTATUS(j->exit_status)) : cJSON_AddNullToObject(o,
+	    "exit_status")) || (j->exit_status >= 0 &&
+	    WIFSIGNALED(j->exit_status) && !cJSON_AddNumberToObject(o,
+	    "exit_signal", WTERMSIG(j->exit_status))))
+		return 0;
+	if (j->result_size == 0)
+		return 1;
+	snprintf(url, sizeof(url), "/jobs/%s/result", j->id);
+	if ((a = cJSON_AddObjectToObject(o, "answer")) == NULL)
+		return 0;
+	return (j->result_status ? cJSON_AddNumberToObject(a, "status",
+	    j->result_status) : cJSON_AddNullToObject(a, "status")) &&
+	    (j->result_type[0] ? cJSON_AddStringToObject(a, "content_type",
+	    j->result_type) : cJSON_AddNullToObject(a, "content_type")) &&
+	    cJSON_AddNumberToObject(a, "size", (double)j->result_size) &&
+	    cJSON_AddBoolToObject(a, "partial", j->partial) &&
+	    cJSON_AddStringToObject(a, "url", url);
 }
 
 cJSON *
@@ -118,14 +185,18 @@ job_json(const struct job *j)
 	ok = cJSON_AddStringToObject(o, "id", j->id) &&
 	    cJSON_AddStringToObject(o, "status",
 	    store_status_name(j->status)) &&
+	    cJSON_AddStringToObject(o, "kind", j->kind == JOB_WORK ? "work" :
+	    "sleep") &&
 	    add_time(o, "created_at", j->created) &&
 	    add_time(o, "started_at", j->started) &&
 	    add_time(o, "finished_at", j->finished);
 	if (ok && j->status == JOB_QUEUED && (pos = position(j)) >= 0)
-		ok = cJSON_AddNumberToObject(o, "position", pos) != NULL;
+		ok = cJSON_AddNumberToObject(o, "position", pos) != NULL &&
+		    add_eta(o, pos);
 	if (ok && j->status == JOB_RUNNING)
-		ok = cJSON_AddNumberToObject(o, "progress",
-		    progress(j, now)) != NULL;
+		ok = add_progress(o, j, now);
+	if (ok && j->kind == JOB_WORK && j->status > JOB_RUNNING)
+		ok = add_answer(o, j);
 	if (ok && j->status == JOB_SUCCEEDED)
 		ok = (part = result_json(j)) != NULL &&
 		    cJSON_AddItemToObject(o, "result", part);

@@ -7,23 +7,39 @@
  */
 #define _POSIX_C_SOURCE 200809L
 
+#include <sys/eventfd.h>
+
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "board.h"
+#include "cgi.h"
 #include "clock.h"
 #include "jobrun.h"
 #include "jobs.h"
 #include "log.h"
+#include "loop.h"
 #include "runner.h"
+#include "store_work.h"
+#include "work_env.h"
 
 struct job_source {
 	struct source	 src;		/* first: the runner sees this */
 	struct job	 job;		/* as stored when parked */
 	struct job_source *prev, *next;	/* this process's jobs */
+	/* A job of real work, from prepare() to release(): */
+	char		**env;		/* its program's environment */
+	int		 stdin_fd;	/* its request's body, or -1 */
+	int		 abort_fd;	/* eventfd: a cancel stops it */
+	/* Under jr.mu: it works now; a cancel was asked; its last
+	 * progress line, not stored yet if dirty. */
+	int		 working, asked, dirty;
+	double		 progress;
+	char		 note[JOB_NOTE_MAX];
 };
 
 /* This process's jobs, parked or working: the loop adds and cancels,
@@ -32,16 +48,27 @@ struct job_source {
  * job whose responder lives never stays running. */
 struct unsaved {
 	struct job	 job;
+	struct job_blob	 result;
 	struct unsaved	*next;
 };
 
 #define START_LOG_EVERY	10.0	/* s between logs of failed starts */
+/* While a job of real work of this process runs, the loop looks, every
+ * WATCH_WORKING s, for a cancel asked through another responder or
+ * host (the store's cancel_asked), and stores its progress at most
+ * every PROGRESS_EVERY s; while one is only queued, every WATCH_QUEUED
+ * s, to see it start. */
+#define WATCH_WORKING	0.02
+#define WATCH_QUEUED	0.25
+#define PROGRESS_EVERY	0.2
 
 static struct {
 	pthread_mutex_t	 mu;
 	struct job_source *mine;	/* parked or working */
 	struct unsaved	*unsaved;	/* ends to store again */
 	double		 next_log;	/* mono s; the runner's alone */
+	struct loop_timer watch;	/* the loop's alone */
+	double		 progress_at;	/* mono s: the next store of it */
 } jr = { .mu = PTHREAD_MUTEX_INITIALIZER };
 
 static struct job_source *
@@ -66,7 +93,87 @@ forget(struct job_source *js)
 	if (js->next != NULL)
 		js->next->prev = js->prev;
 	pthread_mutex_unlock(&jr.mu);
+	if (js->abort_fd != -1)
+		close(js->abort_fd);
+	if (js->stdin_fd != -1)
+		close(js->stdin_fd);
+	free(js->env);
 	free(js);
+}
+
+/* Stop js's work, if it runs now (with jr.mu held). */
+static void
+stop_work(struct job_source *js)
+{
+	uint64_t one = 1;
+
+	js->asked = 1;
+	if (js->working && js->abort_fd != -1)
+		(void)write(js->abort_fd, &one, sizeof(one));
+}
+
+/* A line its program wrote on fd 3 (work.h): kept, for the loop to
+ * store (watch). The runner's thread. */
+static void
+on_progress(struct work *w, double fraction, const char *note)
+{
+	struct job_source *js = w->progress_arg;
+
+	pthread_mutex_lock(&jr.mu);
+	js->progress = fraction;
+	snprintf(js->note, sizeof(js->note), "%s", note);
+	js->dirty = 1;
+	pthread_mutex_unlock(&jr.mu);
+}
+
+/* Why a job of real work did not start, for its error. Returns -1. */
+static int
+not_prepared(struct work *w, const char *what, const char *why)
+{
+	snprintf(w->why, sizeof(w->why), "%s: %s", what, why);
+	return -1;
+}
+
+/* The lock is held, the job marked running: its request, as it was
+ * kept, made the program's (or the upstream's) again, with what only
+ * its turn knows. The sleep's jobs have nothing to prepare. */
+static int
+js_prepare(struct source *s, struct work *w)
+{
+	struct job_source *js = (struct job_source *)s;
+	const struct turn *t = &s->turn;
+	struct job_blob env, in;
+	int rc;
+
+	if (js->job.kind != JOB_WORK)
+		return 0;
+	if (jobs.work_be == NULL)
+		return not_prepared(w, "not run", "no WORK_COMMAND or "
+		    "WORK_URL here now");
+	if ((rc = store_work_request(js->job.id, &env, &in)) != 1)
+		return not_prepared(w, "its request", rc == 0 ? "not in the "
+		    "store" : store_error());
+	js->env = work_env_turn((const char *)env.p, env.len, NULL,
+	    t->t1 - t->t0, t->token, js->job.id);
+	if (in.len > 0)
+		js->stdin_fd = work_stdin_fd(in.p, in.len);
+	free(env.p);
+	free(in.p);
+	if (js->env == NULL || (in.len > 0 && js->stdin_fd == -1) ||
+	    (js->abort_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) == -1)
+		return not_prepared(w, "its program", strerror(errno));
+	w->be = jobs.work_be;
+	w->env = js->env;
+	w->stdin_fd = js->stdin_fd;
+	w->abort_fd = js->abort_fd;
+	w->on_progress = on_progress;
+	w->progress_arg = js;
+	pthread_mutex_lock(&jr.mu);
+	js->working = 1;
+	if (js->asked)		/* canceled between its start and now */
+		stop_work(js);
+	pthread_mutex_unlock(&jr.mu);
+	return 0;
 }
 
 static int
@@ -100,21 +207,54 @@ js_begin(struct source *s)
 	return -1;
 }
 
-/* Keep j's end to store later; before the source is released, so the
- * janitor finds j here or there, never nowhere. */
+/* Keep j's end (and its answer, taken) to store later; before the
+ * source is released, so the janitor finds j here or there, never
+ * nowhere. */
 static void
-keep_unsaved(const struct job *j)
+keep_unsaved(const struct job *j, struct job_blob *result)
 {
 	struct unsaved *u;
 
 	if ((u = malloc(sizeof(*u))) == NULL)
 		return;		/* the janitor then calls it interrupted */
 	u->job = *j;
+	u->result = *result;
+	*result = (struct job_blob){ NULL, 0 };
 	pthread_mutex_lock(&jr.mu);
 	u->next = jr.unsaved;
 	jr.unsaved = u;
 	pthread_mutex_unlock(&jr.mu);
 	jobs_kick();
+}
+
+/* What a job of real work gives its row: the answer (all of it, or
+ * what a stopped program had written), its status and type, the
+ * program's exit, its last progress. */
+static void
+work_result(struct job_source *js, struct job_blob *result)
+{
+	struct job *j = &js->job;
+	struct work *w = &js->src.work;
+
+	j->exit_status = w->exit_status;
+	pthread_mutex_lock(&jr.mu);
+	j->progress = js->progress;
+	snprintf(j->progress_note, sizeof(j->progress_note), "%s",
+	    js->note);
+	pthread_mutex_unlock(&jr.mu);
+	if (w->answer_len == 0)
+		return;
+	j->partial = w->end != WORK_DONE;
+	j->result_status = w->end == WORK_DONE ? w->status : 0;
+	if (w->end == WORK_DONE)
+		(void)cgi_field(w->answer, w->head_len, "Content-Type",
+		    j->result_type, sizeof(j->result_type));
+	j->result_size = (long long)w->answer_len;
+	/* Taken from the work: the runner frees what is left of it. */
+	result->p = w->answer;
+	result->len = w->answer_len;
+	w->answer = NULL;
+	w->answer_len = w->head_len = 0;
 }
 
 /* Store how the job ended: succeeded, or failed with code and why. */
@@ -124,6 +264,7 @@ end(struct job_source *js, enum job_status st, const char *code,
 {
 	struct job *j = &js->job;
 	const struct turn *t = &js->src.turn;
+	struct job_blob result = { NULL, 0 };
 
 	j->status = st;
 	j->finished = clock_wall();
@@ -135,7 +276,9 @@ end(struct job_source *js, enum job_status st, const char *code,
 	}
 	snprintf(j->error_code, sizeof(j->error_code), "%s", code);
 	snprintf(j->error_message, sizeof(j->error_message), "%s", why);
-	switch (store_end(j)) {
+	if (j->kind == JOB_WORK)
+		work_result(js, &result);
+	switch (store_end(j, &result)) {
 	case 1:
 		if (j->cb_url[0])
 			jobs_kick();	/* its callback is due */
@@ -149,7 +292,35 @@ end(struct job_source *js, enum job_status st, const char *code,
 	default:
 		log_err("job=%s ended %s, but the store failed: %s (tried "
 		    "again)", j->id, store_status_name(st), store_error());
-		keep_unsaved(j);
+		keep_unsaved(j, &result);
+	}
+	free(result.p);
+}
+
+/* A job of real work that ran: how its work ended. */
+static void
+work_ended(struct job_source *js)
+{
+	const struct work *w = &js->src.work;
+	char why[200];
+
+	switch (w->end) {
+	case WORK_DONE:
+		end(js, JOB_SUCCEEDED, "", "");
+		break;
+	case WORK_ABORTED:
+		end(js, JOB_CANCELED, "", "");
+		break;
+	case WORK_TIMEOUT:
+		end(js, JOB_FAILED, "timeout", w->why);
+		break;
+	case WORK_BAD:
+		snprintf(why, sizeof(why), "the answer is no CGI response: "
+		    "%s", w->why);
+		end(js, JOB_FAILED, "bad_answer", why);
+		break;
+	default:
+		end(js, JOB_FAILED, "work_failed", w->why);
 	}
 }
 
@@ -160,7 +331,10 @@ js_answer(struct source *s, enum turn_outcome how)
 
 	switch (how) {
 	case TURN_SERVED:
-		end(js, JOB_SUCCEEDED, "", "");
+		if (js->job.kind == JOB_WORK)
+			work_ended(js);
+		else
+			end(js, JOB_SUCCEEDED, "", "");
 		break;
 	case TURN_LOST:
 		if (s->turn.t2 == 0)
@@ -176,8 +350,11 @@ js_answer(struct source *s, enum turn_outcome how)
 		    "could not be reached; work() did not run");
 		break;
 	case TURN_FAILED:
-		end(js, JOB_FAILED, "lock_failed", "the lock could not be "
-		    "taken; work() did not run");
+		if (s->work.end == WORK_FAILED)	/* prepare() said no */
+			end(js, JOB_FAILED, "work_failed", s->work.why);
+		else
+			end(js, JOB_FAILED, "lock_failed", "the lock could "
+			    "not be taken; work() did not run");
 		break;
 	case TURN_SKIPPED:	/* canceled: the canceler stored it */
 	case TURN_STOPPING:	/* stays queued for the next start */
@@ -195,9 +372,77 @@ js_release(struct source *s)
 static const struct source_ops job_ops = {
 	.gone = js_gone,
 	.begin = js_begin,
+	.prepare = js_prepare,
 	.answer = js_answer,
 	.release = js_release,
 };
+
+/* What the loop learns of this process's job of real work that runs:
+ * its id, and its progress line if not stored yet. Returns 1 if one
+ * runs, 0 if one is only queued, -1 if there is none. */
+static int
+working(struct job *out, int *dirty)
+{
+	struct job_source *js;
+	int rc = -1;
+
+	pthread_mutex_lock(&jr.mu);
+	for (js = jr.mine; js != NULL && rc != 1; js = js->next) {
+		if (js->job.kind != JOB_WORK)
+			continue;
+		rc = js->working;
+		if (!rc)
+			continue;
+		*out = js->job;
+		out->progress = js->progress;
+		snprintf(out->progress_note, sizeof(out->progress_note), "%s",
+		    js->note);
+		*dirty = js->dirty && clock_now() >= jr.progress_at;
+		if (*dirty)
+			js->dirty = 0;
+	}
+	pthread_mutex_unlock(&jr.mu);
+	return rc;
+}
+
+/* The loop's look at a job of real work while it runs: its progress
+ * into the store, for every host's GET /jobs/{id}; a cancel asked
+ * through another responder or host, from the store, to its eventfd.
+ * Not armed again once this process has no such job. */
+static void
+watch(struct loop_timer *t, double now)
+{
+	struct job j;
+	int dirty = 0, rc;
+
+	if ((rc = working(&j, &dirty)) == -1)
+		return;
+	if (rc == 1 && dirty) {
+		jr.progress_at = now + PROGRESS_EVERY;
+		if (store_work_progress(&j) == -1)
+			log_warn("job=%s progress not stored: %s", j.id,
+			    store_error());
+	}
+	if (rc == 1 && store_work_cancel_asked(j.id) == 1)
+		(void)jobrun_abort(j.id);
+	loop_timer_set(t, now + (rc == 1 ? WATCH_WORKING : WATCH_QUEUED),
+	    watch, NULL);
+}
+
+int
+jobrun_abort(const char *id)
+{
+	struct job_source *js;
+	int found;
+
+	pthread_mutex_lock(&jr.mu);
+	if ((found = (js = find(id)) != NULL) && !js->asked) {
+		log_msg("job=%s cancel: its work is stopped", id);
+		stop_work(js);
+	}
+	pthread_mutex_unlock(&jr.mu);
+	return found;
+}
 
 int
 jobrun_park(const struct job *j, uint64_t ticket, double t0)
@@ -208,6 +453,8 @@ jobrun_park(const struct job *j, uint64_t ticket, double t0)
 		return -1;
 	js->job = *j;
 	js->job.ticket = ticket;
+	js->stdin_fd = js->abort_fd = -1;
+	js->progress = -1;
 	js->src.ops = &job_ops;
 	js->src.id = js->job.id;
 	js->src.durable = 1;
@@ -220,6 +467,9 @@ jobrun_park(const struct job *j, uint64_t ticket, double t0)
 	jr.mine = js;
 	pthread_mutex_unlock(&jr.mu);
 	board_jobs_bump();	/* the other janitors look from now on */
+	if (j->kind == JOB_WORK && !jr.watch.listed)
+		loop_timer_set(&jr.watch, clock_now() + WATCH_QUEUED, watch,
+		    NULL);
 	return runner_park(&js->src);
 }
 
@@ -266,7 +516,7 @@ jobrun_retry(void)
 	pthread_mutex_unlock(&jr.mu);
 	for (u = todo; u != NULL; u = next) {
 		next = u->next;
-		if ((rc = store_end(&u->job)) == -1) {
+		if ((rc = store_end(&u->job, &u->result)) == -1) {
 			pthread_mutex_lock(&jr.mu);
 			u->next = jr.unsaved;
 			jr.unsaved = u;
@@ -277,6 +527,7 @@ jobrun_retry(void)
 		log_msg("job=%s %s, stored at last", u->job.id,
 		    rc == 1 ? store_status_name(u->job.status) :
 		    "ended, but the store no longer has it as ours,");
+		free(u->result.p);
 		free(u);
 	}
 	return left;

@@ -24,6 +24,12 @@ int jobrun_park(const struct job *j, uint64_t ticket, double t0);
  * take it out (its ticket finished as skipped). Returns 1 if it was. */
 int jobrun_leave(const char *id);
 
+/* jobrun_abort: a cancel of job id, a job of real work running (or
+ * about to) in this process, was asked: stop its work (SIGTERM to all
+ * its program started, SIGKILL 2 s later: work_cgi.h); it ends
+ * canceled. Returns 1 if the job is this process's. Loop thread. */
+int jobrun_abort(const char *id);
+
 /* jobrun_has: is job id queued or working in this process, or its end
  * waiting here to be stored? */
 int jobrun_has(const char *id);

@@ -15,6 +15,7 @@
 #include "jobs.h"
 #include "privfile.h"
 #include "lock.h"
+#include "webapi.h"
 
 struct jobs jobs;
 static _Atomic int kicked, restart;
@@ -131,15 +132,24 @@ name_node(const char *lock_path, char *why, size_t len)
 }
 
 int
-jobs_init(const struct config *cfg, char *why, size_t len)
+jobs_init(const struct config *cfg, const struct work_backend *be,
+    char *why, size_t len)
 {
 	char reason[256];
 
 	jobs.work_seconds = cfg->work_seconds;
 	jobs.retention = cfg->job_retention;
 	jobs.queue = cfg->job_queue;
+	jobs.results_max = cfg->job_results_max;
 	if (cfg->jobs_db == NULL)
 		return 0;
+	/* Base64 for what jobs of real work keep (store_work.h), loaded
+	 * before the runner's thread may need it. */
+	if ((jobs.work_be = be) != NULL &&
+	    webapi_crypto(reason, sizeof(reason)) == -1) {
+		snprintf(why, len, "jobs of real work: %s", reason);
+		return -1;
+	}
 	if (name_node(cfg->lock_path, reason, sizeof(reason)) == -1) {
 		snprintf(why, len, "node identity: %s", reason);
 		return -1;

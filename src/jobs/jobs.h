@@ -18,6 +18,7 @@
 
 #include "settings.h"
 #include "store.h"
+#include "work.h"
 
 /* What the parts share; set by jobs_init(). */
 struct jobs {
@@ -25,6 +26,10 @@ struct jobs {
 	double		 work_seconds;
 	double		 retention;	/* s a finished job is kept */
 	long		 queue;		/* queued jobs, at most */
+	long long	 results_max;	/* bytes jobs of real work keep */
+	/* What a job of real work runs (a program, an upstream), as
+	 * /work does; NULL: none here now. */
+	const struct work_backend *work_be;
 	char		 node[JOB_NODE_MAX];	/* host/identity */
 	char		 legacy[JOB_NODE_MAX];	/* the name before 0.5 */
 	double		 last_use;	/* mono s of the last job request */
@@ -33,7 +38,8 @@ struct jobs {
 extern struct jobs jobs;
 
 /*
- * jobs_init: the job store (cfg->jobs_db, or the lock engine's URL in
+ * jobs_init: the job store, jobs of real work run by be (work.h) or
+ * none (NULL) (cfg->jobs_db, or the lock engine's URL in
  * cluster mode) and this node's name (the host, and the lock file's
  * real path: the responders that exclude each other with one flock).
  * Call after board_open(). An SQLite file that is a symlink, another
@@ -43,7 +49,8 @@ extern struct jobs jobs;
  * the responder starts all the same. Returns 0, or -1 with errno set
  * and why (at most len bytes).
  */
-int jobs_init(const struct config *cfg, char *why, size_t len);
+int jobs_init(const struct config *cfg, const struct work_backend *be,
+    char *why, size_t len);
 
 /* jobs_kick: something may be due (a job ended, a cancel, a callback
  * attempt): have the janitor's next round look. Safe from any thread.

@@ -18,6 +18,20 @@ enum job_status {
 	JOB_QUEUED, JOB_RUNNING, JOB_SUCCEEDED, JOB_FAILED, JOB_CANCELED
 };
 
+/* What a job runs: the sleep (POST /jobs), or the work of a /work
+ * request it keeps (Prefer: respond-async): a program or an upstream. */
+enum job_kind { JOB_SLEEP, JOB_WORK };
+
+#define JOB_TYPE_MAX	128	/* bytes of an answer's Content-Type kept */
+#define JOB_NOTE_MAX	160	/* bytes of a progress note kept */
+
+/* Bytes, as the store keeps them (base64 inside it: SQL text holds no
+ * NUL). */
+struct job_blob {
+	unsigned char	*p;		/* malloc'd, or NULL */
+	size_t		 len;
+};
+
 /* A job as stored. Times are wall clock seconds since the epoch, 0 for
  * none; arrived_mono is CLOCK_MONOTONIC, for elapsed. */
 struct job {
@@ -49,6 +63,21 @@ struct job {
 	uint64_t	 cb_gen;
 	int		 cb_slot;
 	long		 cb_pid;
+	/* A job of real work: the answer as its work made it (its body
+	 * kept apart: store_work.h), its status and type, its size, and
+	 * whether it is what a stopped program had written so far; the
+	 * program's wait status (-1 for none); the last progress line
+	 * (-1: none came); a cancel asked while it runs. */
+	enum job_kind	 kind;
+	int		 exit_status;
+	int		 result_status;		/* 0: no answer */
+	char		 result_type[JOB_TYPE_MAX];
+	long long	 result_size;		/* bytes, header block too */
+	long long	 body_size;		/* of its request, kept */
+	int		 partial;
+	double		 progress;
+	char		 progress_note[JOB_NOTE_MAX];
+	int		 cancel_asked;
 };
 
 typedef int (*store_job_fn)(void *arg, const struct job *j);
@@ -129,10 +158,16 @@ int store_find_key(const char *key, struct job *j, char *body,
 /* store_count: how many jobs have status s. Returns it, or -1. */
 long store_count(enum job_status s);
 
-/* store_insert: a new queued job, with its Idempotency-Key and body
- * (or NULLs). Returns 0, or -1 with errno EEXIST if the id or the key
- * is taken (the transaction goes on), other errno on failure. */
-int store_insert(const struct job *j, const char *key, const char *body);
+/*
+ * store_insert: a new queued job, with its Idempotency-Key and what
+ * tells its request (or NULLs); for a job of real work (j->kind), the
+ * request's environment block (work_env.h) and its body, as bytes, to
+ * run later (or NULLs). Returns 0, or -1 with errno EEXIST if the id
+ * or the key is taken (the transaction goes on), ENOMEM, or another
+ * errno on failure.
+ */
+int store_insert(const struct job *j, const char *key, const char *body,
+    const struct job_blob *env, const struct job_blob *in);
 
 /* store_get: the job with id. Returns 1 found, 0 not, -1 error. */
 int store_get(const char *id, struct job *j);
@@ -156,10 +191,12 @@ int store_start(const struct job *j, double started);
  * store_end: j, running (or queued, when its turn failed before work)
  * and ours, ends with j->status (succeeded with
  * elapsed, wait, work and fence; failed with error_code and
- * error_message) at j->finished; a callback becomes due. Returns 1
- * written, 0 not ours any more, -1 error.
+ * error_message) at j->finished; a callback becomes due. A job of
+ * real work keeps its answer (result: the bytes, or NULL), with
+ * j's result_*, partial, exit_status and last progress, and lets its
+ * request's body go. Returns 1 written, 0 not ours any more, -1 error.
  */
-int store_end(const struct job *j);
+int store_end(const struct job *j, const struct job_blob *result);
 
 /* store_list: jobs newest first, status s (or any with NULL), seq below
  * before (0: from the newest), at most limit, each to fn. Returns the

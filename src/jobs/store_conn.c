@@ -46,6 +46,44 @@
 	"ON " TABLE " (finished_at);" \
 	"CREATE TABLE IF NOT EXISTS " META " (name TEXT PRIMARY KEY, " \
 	"value TEXT NOT NULL)"
+/*
+ * The schema's versions: a store is made as version 1 was (SCHEMA), and
+ * steps[v - 1] takes it from version v to v + 1; its version is kept
+ * in the meta table, and in SQLite's header too (PRAGMA user_version).
+ * Each step is run once, by whichever process finds the store behind,
+ * in one write transaction under the backend's serialize lock: four
+ * responders starting together, or two hosts on one engine, migrate
+ * it once. A store newer than this build is refused.
+ */
+#define VERSION		2
+static const char *const steps[VERSION - 1] = {
+	/* 2: jobs of real work: the request they keep, and the answer,
+	 * progress and cancel of their program (store.h). */
+	"ALTER TABLE " TABLE " ADD COLUMN kind TEXT NOT NULL DEFAULT "
+	"'sleep';"
+	"ALTER TABLE " TABLE " ADD COLUMN request TEXT;"
+	"ALTER TABLE " TABLE " ADD COLUMN body TEXT;"
+	"ALTER TABLE " TABLE " ADD COLUMN body_size BIGINT NOT NULL "
+	"DEFAULT 0;"
+	"ALTER TABLE " TABLE " ADD COLUMN result TEXT;"
+	"ALTER TABLE " TABLE " ADD COLUMN result_size BIGINT NOT NULL "
+	"DEFAULT 0;"
+	"ALTER TABLE " TABLE " ADD COLUMN result_status INTEGER;"
+	"ALTER TABLE " TABLE " ADD COLUMN result_type TEXT;"
+	"ALTER TABLE " TABLE " ADD COLUMN partial INTEGER NOT NULL "
+	"DEFAULT 0;"
+	"ALTER TABLE " TABLE " ADD COLUMN exit_status INTEGER;"
+	"ALTER TABLE " TABLE " ADD COLUMN progress DOUBLE PRECISION;"
+	"ALTER TABLE " TABLE " ADD COLUMN progress_note TEXT;"
+	"ALTER TABLE " TABLE " ADD COLUMN cancel_asked INTEGER NOT NULL "
+	"DEFAULT 0",
+};
+#define VERSION_ROW	"SELECT value FROM " META " WHERE name = " \
+	"'schema_version'"
+#define VERSION_SET	"INSERT INTO " META " (name, value) VALUES " \
+	"('schema_version', $1) ON CONFLICT (name) DO UPDATE SET value = " \
+	"excluded.value"
+
 /* The store's id, once: the first writer's stays (store_id.h). */
 #define SET_ID	"INSERT INTO " META " (name, value) VALUES ('store_id', " \
 	"'%s') ON CONFLICT DO NOTHING"
@@ -98,6 +136,28 @@ store_conn_blank(void)
 	return stat(wal, &st) == -1 || st.st_size == 0;
 }
 
+static const char *
+where(void)
+{
+	struct store_conn *sc = &store_conn;
+
+	return sc->url != NULL ? "in the engine" : sc->path;
+}
+
+/* The store is refused: why in sc->why (for clients) by now. Returns
+ * -1, errno ESTALE. */
+static int
+refused(void)
+{
+	struct store_conn *sc = &store_conn;
+
+	sc->refused = 1;
+	snprintf(sc->db.error, sizeof(sc->db.error), "%.199s", sc->why);
+	board_stats_store(STORE_REFUSED, 0);
+	errno = ESTALE;
+	return -1;
+}
+
 /* The store is not the store of record (what: why, in words a client
  * may read; want: the id of record): refused, and said once in the
  * log with what an operator does about it. Returns -1, errno ESTALE. */
@@ -109,15 +169,28 @@ refuse(const char *what, const char *want)
 	if (!sc->refused)
 		log_err("job store %s: %s, but the store of record is %s "
 		    "(%s): jobs are refused until an operator starts "
-		    "afresh: remove %s", sc->url != NULL ? "in the engine" :
-		    sc->path, what, want, sc->idpath, sc->idpath);
-	sc->refused = 1;
+		    "afresh: remove %s", where(), what, want, sc->idpath,
+		    sc->idpath);
 	snprintf(sc->why, sizeof(sc->why), "job store lost: %s; jobs are "
 	    "refused until the operator starts afresh", what);
-	snprintf(sc->db.error, sizeof(sc->db.error), "%.199s", sc->why);
-	board_stats_store(STORE_REFUSED, 0);
-	errno = ESTALE;
-	return -1;
+	return refused();
+}
+
+/* The store's schema is newer than this build's: a later serialcgi
+ * wrote it, and this one would not know its rows. */
+static int
+too_new(long long v)
+{
+	struct store_conn *sc = &store_conn;
+
+	if (!sc->refused)
+		log_err("job store %s: its schema is version %lld, newer than "
+		    "this serialcgi's (version %d): jobs are refused; run "
+		    "the serialcgi that wrote it", where(), v, VERSION);
+	snprintf(sc->why, sizeof(sc->why), "job store refused: its schema "
+	    "is version %lld, newer than this serialcgi's (version %d)", v,
+	    VERSION);
+	return refused();
 }
 
 /*
@@ -181,10 +254,87 @@ table_row(void *arg, int n, const char *const *v)
 	return 0;
 }
 
-/* The tables, made once per process (CREATE ... IF NOT EXISTS), with
- * the store's id (id, or NULL to leave it) and its mark. */
+/* A version, the highest of the rows (the meta table's, SQLite's
+ * header's): a store older than versions has none, and is version 1. */
 static int
-make_schema(const char *id)
+version_row(void *arg, int n, const char *const *v)
+{
+	long long *ver = arg, x;
+
+	if (n > 0 && v[0] != NULL && (x = strtoll(v[0], NULL, 10)) > *ver)
+		*ver = x;
+	return 0;
+}
+
+static int
+read_version(long long *v)
+{
+	struct store_conn *sc = &store_conn;
+	const struct db_backend *be = sc->db.be;
+
+	*v = 1;
+	if (be->version_read != NULL && db_exec(&sc->db, be->version_read, 0,
+	    NULL, version_row, v, NULL) == -1)
+		return -1;
+	return db_exec(&sc->db, VERSION_ROW, 0, NULL, version_row, v, NULL);
+}
+
+static int
+write_version(void)
+{
+	struct store_conn *sc = &store_conn;
+	const struct db_backend *be = sc->db.be;
+	char sql[64], num[16];
+	const char *v[] = { num };
+
+	snprintf(num, sizeof(num), "%d", VERSION);
+	if (be->version_write != NULL) {
+		snprintf(sql, sizeof(sql), be->version_write, VERSION);
+		if (db_exec(&sc->db, sql, 0, NULL, NULL, NULL, NULL) == -1)
+			return -1;
+	}
+	return db_exec(&sc->db, VERSION_SET, 1, v, NULL, NULL, NULL);
+}
+
+/* Bring the store to this build's version, step by step, in one write
+ * transaction under the serialize lock; fresh: the store was just made
+ * (its upgrade is no news). Returns 0, or -1 with errno set (ESTALE:
+ * a newer store, refused). */
+static int
+migrate(int fresh)
+{
+	struct store_conn *sc = &store_conn;
+	long long v, from;
+
+	if (db_begin(&sc->db) == -1)
+		return -1;
+	if (db_serialize(&sc->db) == -1 || read_version(&v) == -1)
+		goto fail;
+	if (v > VERSION) {
+		store_conn_rollback();
+		return too_new(v);
+	}
+	for (from = v; from < VERSION; from++)
+		if (db_exec_all(&sc->db, steps[from - 1]) == -1)
+			goto fail;
+	if (v < VERSION && write_version() == -1)
+		goto fail;
+	if (db_commit(&sc->db) == -1)
+		return -1;
+	if (v < VERSION && !fresh)
+		log_msg("job store %s: schema upgraded from version %lld to "
+		    "%d, every job kept", where(), v, VERSION);
+	return 0;
+fail:
+	store_conn_rollback();
+	return -1;
+}
+
+/* The tables, made once per process (CREATE ... IF NOT EXISTS), with
+ * the store's id (id, or NULL to leave it) and its mark, at this
+ * build's version (fresh: made just now). */
+static int
+make_schema(const char *id, int fresh)
 {
 	struct store_conn *sc = &store_conn;
 	char sql[sizeof(SCHEMA) + sizeof(SET_ID) + 256];
@@ -199,7 +349,7 @@ make_schema(const char *id)
 	if (sc->db.be->mark != NULL)
 		snprintf(sql + n, sizeof(sql) - (size_t)n, ";%s",
 		    sc->db.be->mark);
-	if (db_schema(&sc->db, sql) == -1)
+	if (db_schema(&sc->db, sql) == -1 || migrate(fresh) == -1)
 		return -1;
 	sc->schema_done = 1;
 	return 0;
@@ -251,19 +401,18 @@ identify(int known, const char *want)
 			return refuse("it holds no jobs table", want);
 		if (strcmp(have, want) != 0)
 			return refuse("it is another store", want);
-		return make_schema(NULL);
+		return make_schema(NULL, 0);
 	}
 	store_id_new(id);
-	if (make_schema(id) == -1 || read_identity(&mark, &tables, have) ==
-	    -1)
+	if (make_schema(id, !(tables & 1)) == -1 ||
+	    read_identity(&mark, &tables, have) == -1)
 		return -1;
 	if (sc->idpath[0] != '\0' && store_id_write(sc->idpath, have) == -1)
 		log_warn("job store: its identity %s not kept in %s: %s", have,
 		    sc->idpath, strerror(errno));
 	else if (sc->idpath[0] != '\0')
 		log_msg("job store %s: store of record %s (kept in %s)",
-		    sc->url != NULL ? "in the engine" : sc->path, have,
-		    sc->idpath);
+		    where(), have, sc->idpath);
 	return 0;
 }
 

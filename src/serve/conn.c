@@ -7,6 +7,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "board.h"
@@ -30,6 +31,30 @@ keep_path(struct conn *c, const char *v, size_t vlen)
 	c->path_cut = vlen >= sizeof(c->path);
 }
 
+/* Does a Prefer field (RFC 7240 2: preferences, comma-separated, each
+ * a token, maybe "=value" and ";parameters") ask for respond-async? */
+static int
+prefers_async(const char *v, size_t vlen)
+{
+	const char *end = v + vlen, *p = v, *t;
+	size_t n = strlen("respond-async");
+
+	while (p < end) {
+		while (p < end && (*p == ' ' || *p == '\t' || *p == ','))
+			p++;
+		for (t = p; t < end && *t != ',' && *t != ';' && *t != '=' &&
+		    *t != ' ' && *t != '\t'; t++)
+			;
+		if ((size_t)(t - p) == n && strncasecmp(p, "respond-async",
+		    n) == 0)
+			return 1;
+		while (t < end && *t != ',')	/* a quoted "," is rare */
+			t++;
+		p = t;
+	}
+	return 0;
+}
+
 static int
 param(void *arg, const char *name, size_t nlen, const char *v, size_t vlen)
 {
@@ -51,6 +76,8 @@ param(void *arg, const char *name, size_t nlen, const char *v, size_t vlen)
 		keep(c->query, sizeof(c->query), v, vlen);
 	else if (parse_is(name, nlen, "CONTENT_TYPE"))
 		keep(c->ctype, sizeof(c->ctype), v, vlen);
+	else if (parse_is(name, nlen, "HTTP_PREFER"))
+		c->prefer_async |= prefers_async(v, vlen);
 	else if (parse_is(name, nlen, "HTTP_IDEMPOTENCY_KEY")) {
 		keep(c->key, sizeof(c->key), v, vlen);
 		c->key_len = vlen;

@@ -46,6 +46,7 @@ struct conn {
 	size_t		 key_len;	/* its whole length */
 	int		 local;		/* SERIALCGI_LOCAL: nginx says the
 					 * client is this host */
+	int		 prefer_async;	/* Prefer: respond-async */
 	char		*body;		/* FCGI_STDIN, NUL-ended, or NULL:
 					 * up to CONN_BODY_MAX bytes */
 	size_t		 body_len;	/* its whole length */

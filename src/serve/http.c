@@ -13,12 +13,14 @@
 #include "clock.h"
 #include "http.h"
 #include "jobs_http.h"
+#include "jobs_submit.h"
 #include "log.h"
 #include "metrics.h"
 #include "reply.h"
 #include "procstat.h"
 #include "runner.h"
 #include "status.h"
+#include "work_async.h"
 #include "work_http.h"
 
 static struct {
@@ -172,6 +174,9 @@ http_route(struct conn *c, int stopping)
 		return jobs_http_route(c, stopping) ? HTTP_HELD :
 		    HTTP_ANSWERED;
 	if (conn_is_work(c)) {
+		if (work_async_wanted(c) && !c->rejected)
+			return jobs_submit_work(c, stopping) ?
+			    HTTP_HELD : HTTP_ANSWERED;
 		if ((ops = work_http_ops(c)) == NULL)
 			return HTTP_ANSWERED;
 		return park(c, stopping, ops);

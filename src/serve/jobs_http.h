@@ -4,7 +4,9 @@
  *   POST /jobs                submit: 202 Accepted, Location, Retry-After
  *   GET|HEAD /jobs            list, newest first (this host's clients)
  *   GET|HEAD /jobs/{id}       the status monitor
- *   POST /jobs/{id}/cancel    a queued job becomes canceled
+ *   GET|HEAD /jobs/{id}/result  the answer of a final job
+ *   POST /jobs/{id}/cancel    a queued job becomes canceled, a running
+ *                             job of real work is stopped
  */
 #ifndef SERIALCGI_JOBS_HTTP_H
 #define SERIALCGI_JOBS_HTTP_H

@@ -43,6 +43,7 @@
 #include "settings.h"
 #include "signals.h"
 #include "work_cgi.h"
+#include "work_http.h"
 #include "work_upstream.h"
 #include "worklog.h"
 
@@ -217,7 +218,7 @@ main(int argc, char *argv[])
 	if (cfg.lock_url != NULL && lock_connect(&lk) == -1 &&
 	    errno == EPERM)
 		errx(2, "LOCK_URL: %s", lk.error);
-	if (jobs_init(&cfg, why, sizeof(why)) == -1)
+	if (jobs_init(&cfg, work_http_backend(), why, sizeof(why)) == -1)
 		errx(2, "%s", why);
 	janitor_start();
 	/* The program's processes, all of them, are ours to see end

@@ -12,6 +12,7 @@
 
 #include "board_stats.h"
 #include "clock.h"
+#include "job_json.h"
 #include "jobs.h"
 #include "metrics.h"
 #include "parse.h"
@@ -108,17 +109,18 @@ add_to(cJSON *a, cJSON *item)
 	return 0;
 }
 
-/* When the k-th waiter (from 0) may start, in seconds from now: what
- * is left of the holder's work and k works more, each as long as the
- * median of the last ones (typical). An estimate, said so. */
-static double
-eta(const struct board_waiter *head, long k, double typical, double now)
+/* When the k-th waiter (from 0) may start, in seconds from now
+ * (board_stats_eta) and as a time (RFC 3339), as a job shows it. */
+static int
+add_eta(cJSON *o, const struct board_waiter *head, long k, double typical,
+    double now)
 {
-	double left = 0;
+	double s = board_stats_eta(head, k, typical, now);
+	char at[40];
 
-	if (head->pid >= 0 && (left = typical - (now - head->since)) < 0)
-		left = 0;
-	return clock_round_us(left + (double)k * typical);
+	job_json_time(clock_wall() + s, at, sizeof(at));
+	return cJSON_AddNumberToObject(o, "eta_seconds", s) != NULL &&
+	    cJSON_AddStringToObject(o, "eta", at) != NULL;
 }
 
 static cJSON *
@@ -134,8 +136,7 @@ queue(const struct board_waiter *w, long n, const struct board_waiter *head,
 		    !cJSON_AddStringToObject(o, "id", w[i].id) ||
 		    !cJSON_AddNumberToObject(o, "waited_seconds",
 		    clock_round_us(now - w[i].arrived)) ||
-		    (typical > 0 && !cJSON_AddNumberToObject(o,
-		    "eta_seconds", eta(head, i, typical, now))) ||
+		    (typical > 0 && !add_eta(o, head, i, typical, now)) ||
 		    (w[i].job && !cJSON_AddTrueToObject(o, "job")) ||
 		    (w[i].orphan && !cJSON_AddTrueToObject(o, "orphan"))) {
 			cJSON_Delete(a);

@@ -1,13 +1,10 @@
 /* work_http.c - /work: a CGI program as the work. See work_http.h. */
-#define _GNU_SOURCE	/* memfd_create */
-
-#include <sys/mman.h>
+#define _POSIX_C_SOURCE 200809L
 
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <stdlib.h>
-#include <unistd.h>
 
 #include "board_stats.h"
 #include "cgi_env.h"
@@ -29,17 +26,9 @@ static struct {
 static int
 body_fd(struct conn *c)
 {
-	int fd;
-
 	if (c->body_fd >= 0 || c->body_len == 0)
 		return c->body_fd;
-	if ((fd = memfd_create("serialcgi-body", MFD_CLOEXEC)) == -1)
-		return -1;
-	if (write(fd, c->body, c->body_len) != (ssize_t)c->body_len) {
-		close(fd);
-		return -1;
-	}
-	return c->body_fd = fd;
+	return c->body_fd = work_stdin_fd(c->body, c->body_len);
 }
 
 /* The lock is held: the program, its environment, its stdin. */
@@ -162,6 +151,12 @@ work_http_ops(struct conn *c)
 		return NULL;
 	}
 	return &work_source;
+}
+
+const struct work_backend *
+work_http_backend(void)
+{
+	return wh.be;
 }
 
 void

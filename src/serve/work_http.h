@@ -23,4 +23,8 @@ void work_http_init(const struct config *cfg);
  * 503 for one nginx's limit_conn refused). */
 const struct source_ops *work_http_ops(struct conn *c);
 
+/* work_http_backend: the work of /work (work_cgi, work_upstream), or
+ * NULL for none; after work_http_init. */
+const struct work_backend *work_http_backend(void);
+
 #endif

@@ -10,6 +10,7 @@
 
 #include "board_shm.h"
 #include "board_stats.h"
+#include "clock.h"
 
 const double board_stats_le[BOARD_BUCKETS] = {
 	0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300,
@@ -298,6 +299,17 @@ board_stats_queue(struct board_waiter *holder, struct board_waiter *out,
 		describe_holder(holder, seen);
 	board_shm_unlock();
 	return (long)n;
+}
+
+double
+board_stats_eta(const struct board_waiter *holder, long ahead,
+    double typical, double now)
+{
+	double left = 0;
+
+	if (holder->pid >= 0 && (left = typical - (now - holder->since)) < 0)
+		left = 0;
+	return clock_round_us(left + (double)ahead * typical);
 }
 
 long

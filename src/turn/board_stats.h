@@ -106,6 +106,15 @@ long board_stats_queue(struct board_waiter *holder,
     struct board_waiter *out, size_t max);
 
 /*
+ * board_stats_eta: seconds from now (mono s) until a waiter with ahead
+ * waiters before it may start: what is left of the holder's work (as
+ * board_stats_queue described it) and ahead works more, each typical
+ * seconds long (the median of the last ones). An estimate.
+ */
+double board_stats_eta(const struct board_waiter *holder, long ahead,
+    double typical, double now);
+
+/*
  * board_stats_pids: the pids of the live responders, at most max of them,
  * into out. Returns how many, or -1 with errno EINVAL before
  * board_open.

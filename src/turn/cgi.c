@@ -91,6 +91,31 @@ cgi_parse(const unsigned char *buf, size_t len, size_t *head_len,
 	return 0;
 }
 
+int
+cgi_field(const unsigned char *buf, size_t head_len, const char *name,
+    char *out, size_t cap)
+{
+	const unsigned char *p = buf, *nl, *v, *end = buf + head_len;
+	size_t n = strlen(name), k;
+
+	out[0] = '\0';
+	for (; p < end && (nl = memchr(p, '\n', (size_t)(end - p))) != NULL;
+	    p = nl + 1) {
+		if ((size_t)(nl - p) <= n || p[n] != ':' ||
+		    strncasecmp((const char *)p, name, n) != 0)
+			continue;
+		for (v = p + n + 1; v < nl && (*v == ' ' || *v == '\t'); v++)
+			;
+		k = (size_t)(nl - v);
+		while (k > 0 && (v[k - 1] == '\r' || v[k - 1] == ' ' ||
+		    v[k - 1] == '\t'))
+			k--;
+		snprintf(out, cap, "%.*s", (int)k, (const char *)v);
+		return 1;
+	}
+	return 0;
+}
+
 long
 cgi_head(const unsigned char *buf, size_t head_len, char *out, size_t cap)
 {

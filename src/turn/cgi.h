@@ -30,4 +30,13 @@ int cgi_parse(const unsigned char *buf, size_t len, size_t *head_len,
 long cgi_head(const unsigned char *buf, size_t head_len, char *out,
     size_t cap);
 
+/*
+ * cgi_field: the value of header field name (case-insensitive) in a
+ * parsed answer's header block (buf, head_len), without the blanks
+ * around it, into out (cut to cap - 1 bytes, NUL-ended). Returns 1,
+ * or 0 if the block has no such field (out is "").
+ */
+int cgi_field(const unsigned char *buf, size_t head_len, const char *name,
+    char *out, size_t cap);
+
 #endif

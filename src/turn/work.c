@@ -1,7 +1,11 @@
 /* work.c - the work, behind one interface: see work.h. */
-#define _POSIX_C_SOURCE 200809L
+#define _GNU_SOURCE	/* memfd_create */
 
+#include <sys/mman.h>
+
+#include <errno.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "work.h"
 
@@ -28,6 +32,30 @@ work_end_name(enum work_end end)
 
 	return (unsigned)end < sizeof(names) / sizeof(names[0]) ?
 	    names[end] : "failed";
+}
+
+int
+work_stdin_fd(const void *p, size_t len)
+{
+	const char *s = p;
+	ssize_t n;
+	int fd, e;
+
+	if ((fd = memfd_create("serialcgi-body", MFD_CLOEXEC)) == -1)
+		return -1;
+	while (len > 0) {
+		if ((n = write(fd, s, len)) == -1 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			e = n == 0 ? EIO : errno;
+			close(fd);
+			errno = e;
+			return -1;
+		}
+		s += n;
+		len -= (size_t)n;
+	}
+	return fd;
 }
 
 void

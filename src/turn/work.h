@@ -72,6 +72,11 @@ int work_run(struct work *w);
  * "failed", for logs and /metrics. */
 const char *work_end_name(enum work_end end);
 
+/* work_stdin_fd: len bytes at p in a memfd(2) (close-on-exec), for a
+ * program's stdin: every body the same way, as a file it may read or
+ * seek. Returns the descriptor, or -1 with errno set. */
+int work_stdin_fd(const void *p, size_t len);
+
 /* work_clear: free w's results (the answer); w can run again. */
 void work_clear(struct work *w);
 

@@ -97,7 +97,8 @@ work_env_turn(const char *block, size_t len, const char *id, double wait,
 	for (s = block; s < block + len; s += strlen(s) + 1)
 		add_whole(&e, s);
 	snprintf(num, sizeof(num), "%.6f", wait);
-	(void)work_env_add_str(&e, "SERIALCGI_REQUEST_ID", id);
+	if (id != NULL)	/* else the block has it (a job's request) */
+		(void)work_env_add_str(&e, "SERIALCGI_REQUEST_ID", id);
 	(void)work_env_add_str(&e, "SERIALCGI_WAIT_SECONDS", num);
 	if (token != 0) {
 		snprintf(num, sizeof(num), "%llu", (unsigned long long)token);

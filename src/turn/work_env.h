@@ -31,7 +31,8 @@ int work_env_add_str(struct work_env *e, const char *name, const char *v);
 
 /*
  * work_env_turn: the environment of one turn: the request's block
- * (len bytes, as work_env builds it), and SERIALCGI_REQUEST_ID id,
+ * (len bytes, as work_env builds it), and SERIALCGI_REQUEST_ID id (if
+ * not NULL: a job's request keeps its own in the block),
  * SERIALCGI_WAIT_SECONDS wait (s), SERIALCGI_FENCE_TOKEN token (if not
  * 0), SERIALCGI_JOB_ID job and SERIALCGI_PROGRESS_FD 3 (if job is not
  * NULL). Returns a NULL-ended array in
