@@ -87,9 +87,9 @@ cancel_running(struct conn *c, struct job *j)
 	char why[96];
 	int rc;
 
-	if (j->kind != JOB_WORK) {
+	if (j->kind != JOB_WORK) {	/* the sleep: as before 0.6 */
 		snprintf(why, sizeof(why), "job is running: only a queued job "
-		    "of the sleep can be canceled");
+		    "can be canceled");
 		return reply_error(c, 409, "", why);
 	}
 	if ((rc = store_work_ask_cancel(j->id)) == -1)
