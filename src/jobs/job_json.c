@@ -113,7 +113,8 @@ add_eta(cJSON *o, long pos)
 		typical = jobs.work_seconds;
 	if (board_stats_queue(&holder, NULL, 0) < 0)
 		holder.pid = -1;
-	s = board_stats_eta(&holder, pos - (holder.pid >= 0 && pos > 0),
+	/* Position 0: its turn has come, its start not stored yet. */
+	s = pos == 0 ? 0 : board_stats_eta(&holder, pos - (holder.pid >= 0),
 	    typical, clock_now());
 	job_json_time(clock_wall() + s, at, sizeof(at));
 	return cJSON_AddStringToObject(o, "eta", at) != NULL &&

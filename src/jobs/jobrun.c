@@ -329,6 +329,9 @@ js_answer(struct source *s, enum turn_outcome how)
 {
 	struct job_source *js = (struct job_source *)s;
 
+	if (js->job.kind == JOB_WORK)	/* as /work's, for /metrics */
+		runner_count_work(s, how);
+
 	switch (how) {
 	case TURN_SERVED:
 		if (js->job.kind == JOB_WORK)

@@ -6,10 +6,10 @@
 #include <string.h>
 #include <stdlib.h>
 
-#include "board_stats.h"
 #include "cgi_env.h"
 #include "log.h"
 #include "reply.h"
+#include "runner.h"
 #include "work_cgi.h"
 #include "work_env.h"
 #include "work_http.h"
@@ -90,8 +90,7 @@ answer(struct source *s, enum turn_outcome how)
 	struct conn *c = (struct conn *)s;
 	const struct work *w = &s->work;
 
-	board_stats_work(how == TURN_SERVED || how == TURN_LOST ||
-	    w->end == WORK_FAILED ? (int)w->end : -1, w->exit_status);
+	runner_count_work(s, how);
 	switch (how) {
 	case TURN_SERVED:
 		if (w->end == WORK_DONE && conn_gone(s))

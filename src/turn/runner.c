@@ -241,6 +241,15 @@ hand_back(struct source *s, enum turn_outcome how)
 	s->ops->release(s);
 }
 
+void
+runner_count_work(const struct source *s, enum turn_outcome how)
+{
+	const struct work *w = &s->work;
+
+	board_stats_work(how == TURN_SERVED || how == TURN_LOST ||
+	    w->end == WORK_FAILED ? (int)w->end : -1, w->exit_status);
+}
+
 static void
 finish(struct source *s, enum turn_outcome how)
 {

@@ -43,4 +43,10 @@ struct source *runner_drain(int *working);
 /* runner_working: is a work in progress? Returns 1 or 0. */
 int runner_working(void);
 
+/* runner_count_work: count, for /metrics (board_stats_work), how the
+ * work of a program or an upstream ended for source s, whose turn had
+ * outcome how: its end if it began, else as never begun. For the
+ * sources that run one (their answer()). */
+void runner_count_work(const struct source *s, enum turn_outcome how);
+
 #endif
