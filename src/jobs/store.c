@@ -352,21 +352,12 @@ store_end(const struct job *j, const struct job_blob *result)
 		return -1;
 	store_row_s(&a, res64);
 	store_row_ll(&a, res64 != NULL ? (long long)result->len : 0);
-	if (j->result_status != 0)
-		store_row_ll(&a, j->result_status);
-	else
-		store_row_s(&a, NULL);
+	store_row_ll_or_null(&a, j->result_status, j->result_status == 0);
 	store_row_s0(&a, j->result_type);
 	store_row_ll(&a, j->partial);
-	if (j->kind == JOB_WORK && j->exit_status != -1)
-		store_row_ll(&a, j->exit_status);
-	else
-		store_row_s(&a, NULL);
-	if (j->kind == JOB_WORK && j->progress >= 0) {
-		snprintf(a.buf[a.n], sizeof(a.buf[0]), "%.6f", j->progress);
-		store_row_s(&a, a.buf[a.n]);
-	} else
-		store_row_s(&a, NULL);
+	store_row_ll_or_null(&a, j->exit_status, j->kind != JOB_WORK ||
+	    j->exit_status == -1);
+	store_row_f(&a, j->progress, j->kind != JOB_WORK || j->progress < 0);
 	store_row_s0(&a, j->progress_note);
 	/* A job of real work lets its request's body go: it ran. */
 	rc = run("UPDATE " TABLE " SET status = $5, finished_at = $6, "

@@ -42,13 +42,28 @@ store_row_u64(struct store_row_args *a, uint64_t x)
 void
 store_row_d(struct store_row_args *a, double x)		/* 0 is NULL */
 {
-	if (x == 0) {
+	store_row_f(a, x, x == 0);
+}
+
+void
+store_row_f(struct store_row_args *a, double x, int null)
+{
+	if (null) {
 		a->v[a->n++] = NULL;
 		return;
 	}
 	snprintf(a->buf[a->n], sizeof(a->buf[0]), "%.6f", x);
 	a->v[a->n] = a->buf[a->n];
 	a->n++;
+}
+
+void
+store_row_ll_or_null(struct store_row_args *a, long long x, int null)
+{
+	if (null)
+		a->v[a->n++] = NULL;
+	else
+		store_row_ll(a, x);
 }
 
 int

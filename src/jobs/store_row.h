@@ -42,6 +42,7 @@ struct store_row_each {
 
 /* store_row_s: a text; store_row_s0: a text, NULL for ""; store_row_ll,
  * store_row_u64: a number; store_row_d: seconds (%.6f), NULL for 0;
+ * store_row_f, store_row_ll_or_null: a number, or NULL if null;
  * store_row_owner: j's id, incarnation, slot and pid ($1 .. $4: see
  * STORE_ROW_OURS). Each appends one parameter (four) to a. */
 void store_row_s(struct store_row_args *a, const char *s);
@@ -49,6 +50,8 @@ void store_row_s0(struct store_row_args *a, const char *s);
 void store_row_ll(struct store_row_args *a, long long x);
 void store_row_u64(struct store_row_args *a, uint64_t x);
 void store_row_d(struct store_row_args *a, double x);
+void store_row_f(struct store_row_args *a, double x, int null);
+void store_row_ll_or_null(struct store_row_args *a, long long x, int null);
 void store_row_owner(struct store_row_args *a, const struct job *j);
 
 /* The job is still its owner's, as store_row_owner gave it. */

@@ -143,8 +143,7 @@ store_work_progress(const struct job *j)
 	long n = 0;
 
 	store_row_owner(&a, j);
-	snprintf(a.buf[a.n], sizeof(a.buf[0]), "%.6f", j->progress);
-	store_row_s(&a, a.buf[a.n]);
+	store_row_f(&a, j->progress, 0);
 	store_row_s(&a, j->progress_note);
 	if (store_row_run("UPDATE " TABLE " SET progress = $5, "
 	    "progress_note = $6 WHERE id = $1 AND status = 'running' AND "

@@ -6,8 +6,6 @@
  */
 #define _GNU_SOURCE	/* strncasecmp */
 
-#include <sys/random.h>
-
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +26,7 @@
 #include "log.h"
 #include "loop.h"
 #include "reply.h"
+#include "store_id.h"
 #include "store_work.h"
 #include "work_async.h"
 
@@ -119,18 +118,14 @@ refused(struct conn *c, int stopping)
 	return 1;
 }
 
+/* 128 random bits from the kernel's CSPRNG, in hex, as a store's id:
+ * ids are the only secret guarding a job, as the service has no
+ * authentication. */
 static void
 new_id(char *id)
 {
-	unsigned char r[JOB_ID_LEN / 2];
-	size_t i;
-
-	/* getrandom(2) from the kernel's CSPRNG: ids are the only secret
-	 * guarding a job, as the service has no authentication. */
-	if (getrandom(r, sizeof(r), 0) != sizeof(r))
-		abort();
-	for (i = 0; i < sizeof(r); i++)
-		snprintf(id + 2 * i, 3, "%02x", r[i]);
+	_Static_assert(JOB_ID_LEN == STORE_ID_LEN, "a job id is a store id");
+	store_id_new(id);
 }
 
 /* Within the store's transaction: the row of p's new job, whose ticket
