@@ -40,7 +40,7 @@ JOBS	= src/jobs/jobs.c src/jobs/jobrun.c src/jobs/janitor.c \
 	  src/jobs/db_sqlite.c src/jobs/db_pg.c src/jobs/deliver.c \
 	  src/jobs/secret.c src/jobs/allow.c src/jobs/store_conn.c \
 	  src/jobs/store_id.c src/jobs/job_body.c src/jobs/store_work.c \
-	  src/jobs/store_row.c
+	  src/jobs/store_row.c src/jobs/job.c
 SERVE	= src/serve/main.c src/serve/fcgi.c src/serve/conn.c \
 	  src/serve/record.c src/serve/http.c src/serve/reply.c \
 	  src/serve/jobs_http.c src/serve/status.c src/serve/status_html.c \

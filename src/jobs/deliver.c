@@ -200,7 +200,7 @@ payload(const struct job *j)
 	cJSON *o = cJSON_CreateObject(), *data = job_json(j);
 	char type[32], now[40], *text = NULL;
 
-	snprintf(type, sizeof(type), "job.%s", store_status_name(j->status));
+	snprintf(type, sizeof(type), "job.%s", job_status_name(j->status));
 	job_json_time(clock_wall(), now, sizeof(now));
 	cJSON_DeleteItemFromObject(data, "callback");
 	if (o != NULL && data != NULL &&

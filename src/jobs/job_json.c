@@ -185,7 +185,7 @@ job_json(const struct job *j)
 		return NULL;
 	ok = cJSON_AddStringToObject(o, "id", j->id) &&
 	    cJSON_AddStringToObject(o, "status",
-	    store_status_name(j->status)) &&
+	    job_status_name(j->status)) &&
 	    cJSON_AddStringToObject(o, "kind", j->kind == JOB_WORK ? "work" :
 	    "sleep") &&
 	    add_time(o, "created_at", j->created) &&

@@ -282,16 +282,16 @@ end(struct job_source *js, enum job_status st, const char *code,
 	case 1:
 		if (j->cb_url[0])
 			jobs_kick();	/* its callback is due */
-		log_msg("job=%s %s%s%s", j->id, store_status_name(st),
+		log_msg("job=%s %s%s%s", j->id, job_status_name(st),
 		    *code ? ": " : "", code);
 		break;
 	case 0:
 		log_warn("job=%s ended %s, but the store no longer has it as "
-		    "ours", j->id, store_status_name(st));
+		    "ours", j->id, job_status_name(st));
 		break;
 	default:
 		log_err("job=%s ended %s, but the store failed: %s (tried "
-		    "again)", j->id, store_status_name(st), store_error());
+		    "again)", j->id, job_status_name(st), store_error());
 		keep_unsaved(j, &result);
 	}
 	free(result.p);
@@ -528,7 +528,7 @@ jobrun_retry(void)
 			continue;
 		}
 		log_msg("job=%s %s, stored at last", u->job.id,
-		    rc == 1 ? store_status_name(u->job.status) :
+		    rc == 1 ? job_status_name(u->job.status) :
 		    "ended, but the store no longer has it as ours,");
 		free(u->result.p);
 		free(u);

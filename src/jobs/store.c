@@ -35,29 +35,6 @@ run(const char *sql, const struct store_row_args *a, db_row_fn fn,
 	return store_row_run(sql, a, fn, arg, changes);
 }
 
-static const char *const status_names[] = {
-	"queued", "running", "succeeded", "failed", "canceled"
-};
-
-const char *
-store_status_name(enum job_status s)
-{
-	return (unsigned)s < sizeof(status_names) / sizeof(status_names[0]) ?
-	    status_names[s] : "failed";
-}
-
-int
-store_status_parse(const char *name, enum job_status *s)
-{
-	size_t i;
-
-	for (i = 0; i < sizeof(status_names) / sizeof(status_names[0]); i++)
-		if (strcmp(name, status_names[i]) == 0) {
-			*s = (enum job_status)i;
-			return 0;
-		}
-	return -1;
-}
 
 void
 store_init(const char *path, const char *url, const char *board_path)
@@ -214,7 +191,7 @@ store_count(enum job_status s)
 	struct store_row_args a = { .n = 0 };
 	long n = 0;
 
-	store_row_s(&a, store_status_name(s));
+	store_row_s(&a, job_status_name(s));
 	if (run("SELECT count(*) FROM " TABLE " WHERE status = $1", &a,
 	    store_row_count, &n, NULL) == -1)
 		return -1;
@@ -336,7 +313,7 @@ store_end(const struct job *j, const struct job_blob *result)
 	int rc;
 
 	store_row_owner(&a, j);
-	store_row_s(&a, store_status_name(j->status));
+	store_row_s(&a, job_status_name(j->status));
 	store_row_d(&a, j->finished);
 	store_row_d(&a, j->status == JOB_SUCCEEDED ? j->elapsed : 0);
 	store_row_d(&a, j->status == JOB_SUCCEEDED ? j->wait : 0);
@@ -375,12 +352,12 @@ store_end(const struct job *j, const struct job_blob *result)
 
 long
 store_list(const enum job_status *s, long long before, long limit,
-    store_job_fn fn, void *arg)
+    job_fn fn, void *arg)
 {
 	struct store_row_each e = { fn, arg, 0, { 0 } };
 	struct store_row_args a = { .n = 0 };
 
-	store_row_s(&a, s != NULL ? store_status_name(*s) : NULL);
+	store_row_s(&a, s != NULL ? job_status_name(*s) : NULL);
 	store_row_ll(&a, before > 0 ? before : (1LL << 62));
 	store_row_ll(&a, limit);
 	if (run("SELECT " COLS " FROM " TABLE " WHERE (CAST($1 AS TEXT) IS "
@@ -391,13 +368,13 @@ store_list(const enum job_status *s, long long before, long limit,
 }
 
 int
-store_scan(const char *node, enum job_status s, store_job_fn fn, void *arg)
+store_scan(const char *node, enum job_status s, job_fn fn, void *arg)
 {
 	struct store_row_each e = { fn, arg, 0, { 0 } };
 	struct store_row_args a = { .n = 0 };
 
 	store_row_s(&a, node);
-	store_row_s(&a, store_status_name(s));
+	store_row_s(&a, job_status_name(s));
 	return run("SELECT " COLS " FROM " TABLE " WHERE node = $1 AND "
 	    "status = $2 ORDER BY seq", &a, store_row_each_fn, &e, NULL);
 }
@@ -471,7 +448,7 @@ store_purge(double before)
 }
 
 int
-store_due(long limit, store_job_fn fn, void *arg)
+store_due(long limit, job_fn fn, void *arg)
 {
 	struct store_row_each e = { fn, arg, 0, { 0 } };
 	struct store_row_args a = { .n = 0 };

@@ -10,86 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define JOB_ID_LEN	32	/* 128 random bits, in hex */
-#define JOB_URL_MAX	2048	/* bytes of a callback URL */
-#define JOB_NODE_MAX	256	/* bytes of a node's name */
-
-enum job_status {
-	JOB_QUEUED, JOB_RUNNING, JOB_SUCCEEDED, JOB_FAILED, JOB_CANCELED
-};
-
-/* What a job runs: the sleep (POST /jobs), or the work of a /work
- * request it keeps (Prefer: respond-async): a program or an upstream. */
-enum job_kind { JOB_SLEEP, JOB_WORK };
-
-#define JOB_TYPE_MAX	128	/* bytes of an answer's Content-Type kept */
-#define JOB_NOTE_MAX	160	/* bytes of a progress note kept */
-
-/* Bytes, as the store keeps them (base64 inside it: SQL text holds no
- * NUL). */
-struct job_blob {
-	unsigned char	*p;		/* malloc'd, or NULL */
-	size_t		 len;
-};
-
-/* A job as stored. Times are wall clock seconds since the epoch, 0 for
- * none; arrived_mono is CLOCK_MONOTONIC, for elapsed. */
-struct job {
-	long long	 seq;		/* submission order */
-	char		 id[JOB_ID_LEN + 1];
-	enum job_status	 status;
-	/* Who runs it: the node (jobs.h), the responder's incarnation
-	 * (incarnation.h; the column keeps its first name, gen, as
-	 * stores in the field have it), its ticket on that responder's
-	 * board, its slot there and its pid. */
-	char		 node[JOB_NODE_MAX];
-	uint64_t	 gen, ticket;
-	int		 owner_slot;
-	long		 owner_pid;
-	double		 arrived_mono, created, started, finished;
-	double		 elapsed, wait, work;	/* seconds, when succeeded */
-	uint64_t	 fence;			/* fencing token, or 0 */
-	char		 error_code[32], error_message[200];
-	char		 cb_url[JOB_URL_MAX + 1];	/* "" for none */
-	char		 cb_state[16];	/* pending, delivering, delivered,
-					 * failed; "" without a callback */
-	int		 cb_attempts;
-	double		 cb_next_at;
-	int		 cb_last_status;	/* HTTP status, 0 for none */
-	char		 cb_last_error[200];
-	/* Who delivers it now (cb_state delivering): cb_gen is the
-	 * deliverer's incarnation. */
-	char		 cb_node[JOB_NODE_MAX];
-	uint64_t	 cb_gen;
-	int		 cb_slot;
-	long		 cb_pid;
-	/* A job of real work: the answer as its work made it (its body
-	 * kept apart: store_work.h), its status and type, its size, and
-	 * whether it is what a stopped program had written so far; the
-	 * program's wait status (-1 for none); the last progress line
-	 * (-1: none came); a cancel asked while it runs. */
-	enum job_kind	 kind;
-	int		 exit_status;
-	int		 result_status;		/* 0: no answer */
-	char		 result_type[JOB_TYPE_MAX];
-	long long	 result_size;		/* bytes, header block too */
-	long long	 body_size;		/* of its request, kept */
-	int		 partial;
-	double		 progress;
-	char		 progress_note[JOB_NOTE_MAX];
-	int		 cancel_asked;
-};
-
-typedef int (*store_job_fn)(void *arg, const struct job *j);
-
-/* What the store was found to be at its last use, on the scoreboard
- * for every responder's /status and /metrics (board_stats_store). */
-enum store_state {
-	STORE_OK,		/* in use, or not used yet */
-	STORE_FULL,		/* a write failed: no room (ENOSPC) */
-	STORE_REFUSED,		/* not the store of record (ESTALE) */
-	STORE_FAILING		/* any other failure */
-};
+#include "job.h"
 
 /*
  * store_init: the store is the SQLite database at path, or, if url is
@@ -130,11 +51,6 @@ const char *store_error(void);
 
 /* store_state_name: "ok", "full", "refused" or "failing". */
 const char *store_state_name(int state);
-
-/* store_status_name: "queued" ... "canceled". store_status_parse: the
- * reverse; returns 0, or -1 for an unknown name. */
-const char *store_status_name(enum job_status s);
-int store_status_parse(const char *name, enum job_status *s);
 
 /*
  * store_tx_begin, store_tx_end: one write transaction (commit 1: COMMIT,
@@ -202,11 +118,11 @@ int store_end(const struct job *j, const struct job_blob *result);
  * before (0: from the newest), at most limit, each to fn. Returns the
  * number listed, or -1. */
 long store_list(const enum job_status *s, long long before, long limit,
-    store_job_fn fn, void *arg);
+    job_fn fn, void *arg);
 
 /* store_scan: the jobs of node with status s, oldest first, each to fn
  * (janitor: adoption and interruption). Returns 0 or -1. */
-int store_scan(const char *node, enum job_status s, store_job_fn fn,
+int store_scan(const char *node, enum job_status s, job_fn fn,
     void *arg);
 
 /*
@@ -237,7 +153,7 @@ long store_purge(double before);
 /* store_due: jobs whose callback is pending (due or not) or being
  * delivered (for the caller to tell whether its deliverer lives),
  * soonest first, each to fn, at most limit. Returns 0 or -1. */
-int store_due(long limit, store_job_fn fn, void *arg);
+int store_due(long limit, job_fn fn, void *arg);
 
 /*
  * store_cb_claim: take j's delivery for node, gen, slot, pid at now

@@ -14,7 +14,7 @@
 #include "db.h"
 #include "lock.h"
 #include "log.h"
-#include "store.h"
+#include "job.h"
 #include "store_conn.h"
 #include "store_id.h"
 

@@ -106,7 +106,7 @@ store_row_decode(const char *const *v, struct job *j)
 	memset(j, 0, sizeof(*j));
 	j->seq = whole(v[0]);
 	copy(j->id, sizeof(j->id), v[1]);
-	(void)store_status_parse(v[2] != NULL ? v[2] : "", &st);
+	(void)job_status_parse(v[2] != NULL ? v[2] : "", &st);
 	j->status = st;
 	copy(j->node, sizeof(j->node), v[3]);
 	j->gen = (uint64_t)strtoull(v[4] != NULL ? v[4] : "0", NULL, 10);
@@ -147,7 +147,7 @@ store_row_decode(const char *const *v, struct job *j)
 	j->cancel_asked = whole(v[37]) != 0;
 }
 
-/* Row callbacks: one job into *arg, or each job to a store_job_fn. */
+/* Row callbacks: one job into *arg, or each job to a job_fn. */
 int
 store_row_one(void *arg, int n, const char *const *v)
 {

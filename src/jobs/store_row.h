@@ -11,7 +11,7 @@
 #include <stdint.h>
 
 #include "db.h"
-#include "store.h"
+#include "job.h"
 
 /* A job's columns, in the order store_row_decode reads them. */
 #define STORE_ROW_COLS \
@@ -34,7 +34,7 @@ struct store_row_args {
 
 /* For store_row_each_fn: each job to fn(arg), n counted. */
 struct store_row_each {
-	store_job_fn	 fn;
+	job_fn	 fn;
 	void		*arg;
 	long		 n;
 	struct job	 j;

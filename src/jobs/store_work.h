@@ -9,7 +9,7 @@
 #ifndef SERIALCGI_STORE_WORK_H
 #define SERIALCGI_STORE_WORK_H
 
-#include "store.h"
+#include "job.h"
 
 /* store_work_encode: b's bytes in base64, NUL-ended, malloc'd. Returns
  * it, or NULL with errno ENOMEM, or ENOSYS if libcrypto cannot be

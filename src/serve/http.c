@@ -94,8 +94,8 @@ serve_metrics(struct conn *c)
 	if (!c->local)
 		return not_local(c);
 	if (board_stats(&st) == -1 ||
-	    (n = metrics_prometheus(&st, ht.engine, ht.program, text,
-	    sizeof(text))) == -1 ||
+	    (n = metrics_prometheus(&st, ht.engine, ht.program,
+	    status_free_bytes(), text, sizeof(text))) == -1 ||
 	    (p = procstat_prometheus(text + n, sizeof(text) - n)) == -1)
 		return reply_error(c, 500, "", "no scoreboard");
 	return reply_text(c, 200, "text/plain; version=0.0.4; charset=utf-8",

@@ -71,7 +71,7 @@ result(struct conn *c, const char *id)
 		return 0;
 	if (!job_reply_final(&j)) {
 		snprintf(why, sizeof(why), "job is %s: its result comes when "
-		    "it is final", store_status_name(j.status));
+		    "it is final", job_status_name(j.status));
 		return reply_error(c, 409, reply_retry_after(), why);
 	}
 	return work_async_result(c, &j) == -1 ? job_reply_unavailable(c) : 0;
@@ -124,7 +124,7 @@ cancel(struct conn *c, const char *id)
 		if (j.status == JOB_RUNNING)
 			return cancel_running(c, &j);
 		snprintf(why, sizeof(why), "job is %s: only a queued or "
-		    "running job can be canceled", store_status_name(j.status));
+		    "running job can be canceled", job_status_name(j.status));
 		return reply_error(c, 409, "", why);
 	}
 	/* Out of the queue at once, so the next turn starts now: here,
@@ -166,7 +166,7 @@ read_query(char *q, enum job_status **st, enum job_status *stv,
 			return -1;
 		*v++ = '\0';
 		if (strcmp(pair, "status") == 0 &&
-		    store_status_parse(v, stv) == 0)
+		    job_status_parse(v, stv) == 0)
 			*st = stv;
 		else if (strcmp(pair, "limit") == 0 &&
 		    parse_count(v, 1, LIST_MAX, limit) == 0)
@@ -214,7 +214,7 @@ list(struct conn *c)
 	if (n == limit) {	/* RFC 8288: where the next page is */
 		snprintf(next, sizeof(next),
 		    "/jobs?%s%s%slimit=%ld&before=%lld",
-		    st ? "status=" : "", st ? store_status_name(*st) : "",
+		    st ? "status=" : "", st ? job_status_name(*st) : "",
 		    st ? "&" : "", limit, p.last);
 		snprintf(hdr, sizeof(hdr), "Link: <%s>; rel=\"next\"\r\n",
 		    next);

@@ -15,7 +15,6 @@
 #include "board.h"
 #include "board_stats.h"
 #include "clock.h"
-#include "fcgi.h"
 #include "incarnation.h"
 #include "janitor.h"
 #include "job_body.h"
@@ -61,7 +60,14 @@ static struct {
 	struct pending	*head, **tail;
 	int		 n;
 	struct loop_timer flush;
+	void		(*went_busy)(void);	/* jobs_submit_init's */
 } batch = { .tail = &batch.head };
+
+void
+jobs_submit_init(void (*went_busy)(void))
+{
+	batch.went_busy = went_busy;
+}
 
 static void
 pending_free(struct pending *p)
@@ -344,7 +350,7 @@ flush(struct loop_timer *t, double now)
 	if (list == NULL)
 		return;
 	if (store_all(list))
-		fcgi_went_busy();
+		batch.went_busy();
 	for (p = list; p != NULL; p = next) {
 		next = p->next;
 		answer(p);

@@ -11,6 +11,11 @@
 
 #include "conn.h"
 
+/* jobs_submit_init: went_busy is called when a batch gave this idle
+ * process work (fcgi_went_busy: it moves to the back of the listener's
+ * queue). Call before the loop runs. */
+void jobs_submit_init(void (*went_busy)(void));
+
 /*
  * jobs_submit: POST /jobs, a job of the sleep (its body: nothing, or
  * {"callback_url": ...}); stopping: the responder takes no new job.

@@ -32,6 +32,7 @@
 #include "http.h"
 #include "janitor.h"
 #include "jobs.h"
+#include "jobs_submit.h"
 #include "lock.h"
 #include "lock_flock.h"
 #include "lock_pg.h"
@@ -206,6 +207,7 @@ main(int argc, char *argv[])
 	if (loop_init() == -1 || signals_init(&cfg) == -1 ||
 	    fcgi_start(&cfg) == -1)
 		err(1, "event loop (epoll, signalfd, eventfd)");
+	jobs_submit_init(fcgi_went_busy);
 	if (board_open(cfg.board_path) == -1)
 		board_failed();
 	if (lock_open(&lk, be, cfg.lock_path, cfg.lock_url, cfg.lock_key) ==

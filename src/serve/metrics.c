@@ -11,7 +11,6 @@
 #include "clock.h"
 #include "jobs.h"
 #include "metrics.h"
-#include "status.h"
 #include "store.h"
 #include "textbuf.h"
 
@@ -167,10 +166,9 @@ store_metrics(struct textbuf *o, const struct board_stats *st)
 
 int
 metrics_prometheus(const struct board_stats *st, const char *engine,
-    int program, char *buf, size_t len)
+    int program, double free_bytes, char *buf, size_t len)
 {
 	struct textbuf o = { buf, len, 0, 0 };
-	double free_bytes = status_free_bytes();
 	int i;
 
 	if (engine != NULL)

@@ -29,12 +29,13 @@ cJSON *metrics_status_json(const struct board_stats *st,
  * format 0.0.4 (prometheus.io/docs/instrumenting/exposition_formats);
  * the lock series only with an engine (as metrics_status), the
  * program's (how works ended, how it exited) only with one (program
- * 1: WORK_COMMAND is set); then the state directory's free disk, and,
+ * 1: WORK_COMMAND is set); then the state directory's free disk
+ * (free_bytes, status_free_bytes; -1 unknown: left out), and,
  * with jobs on, the job store's state and failures. Writes at most len
  * bytes to buf. Returns the length, or -1 with errno EOVERFLOW if buf
  * is too small.
  */
 int metrics_prometheus(const struct board_stats *st, const char *engine,
-    int program, char *buf, size_t len);
+    int program, double free_bytes, char *buf, size_t len);
 
 #endif

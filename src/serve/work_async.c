@@ -193,7 +193,7 @@ no_result(struct conn *c, const struct job *j)
 	char why[320];
 
 	snprintf(why, sizeof(why), "no result: the job is %s%s%s%s%s",
-	    store_status_name(j->status), j->error_code[0] ? " (" : "",
+	    job_status_name(j->status), j->error_code[0] ? " (" : "",
 	    j->error_code, j->error_code[0] ? "): " : "",
 	    j->error_message);
 	return reply_error(c, 404, "", why);
