@@ -3,6 +3,6 @@
 #ifndef SERIALCGI_VERSION_H
 #define SERIALCGI_VERSION_H
 
-#define SERIALCGI_VERSION	"0.5.0"
+#define SERIALCGI_VERSION	"0.6.0"
 
 #endif
