@@ -26,6 +26,11 @@
 #define COLS	STORE_ROW_COLS
 #define NCOLS	STORE_ROW_NCOLS
 #define OURS	STORE_ROW_OURS
+/* A job of real work that is final lets its request go: its body (the
+ * room it takes counts against JOB_RESULTS_MAX) and its environment
+ * (the request's headers, credentials among them, are kept no longer
+ * than needed). */
+#define LET_GO	"request = NULL, body = NULL, body_size = 0"
 
 /* One statement, its parameters as a holds them (store_row.h). */
 static int
@@ -277,8 +282,8 @@ store_cancel(const char *id, double now, struct job *j)
 	if (store_conn_ensure() == 0 && db_exec(&sc->db, "UPDATE " TABLE
 	    " SET status = 'canceled', finished_at = $2, cb_state = CASE "
 	    "WHEN cb_url IS NULL THEN NULL ELSE 'pending' END, cb_next_at = "
-	    "$2 WHERE id = $1 AND status = 'queued'", a.n, a.v, NULL, NULL,
-	    &n) == 0 &&
+	    "$2, " LET_GO " WHERE id = $1 AND status = 'queued'", a.n, a.v,
+	    NULL, NULL, &n) == 0 &&
 	    (found = store_get(id, j)) != -1)
 		rc = n == 1 ? 1 : found ? 2 : 0;
 	if (rc == -1)
@@ -336,15 +341,14 @@ store_end(const struct job *j, const struct job_blob *result)
 	    j->exit_status == -1);
 	store_row_f(&a, j->progress, j->kind != JOB_WORK || j->progress < 0);
 	store_row_s0(&a, j->progress_note);
-	/* A job of real work lets its request's body go: it ran. */
 	rc = run("UPDATE " TABLE " SET status = $5, finished_at = $6, "
 	    "elapsed = $7, wait = $8, work = $9, fence = $10, "
 	    "error_code = $11, error_message = $12, cb_state = CASE WHEN "
 	    "cb_url IS NULL THEN NULL ELSE 'pending' END, cb_next_at = $6, "
 	    "result = $13, result_size = $14, result_status = $15, "
 	    "result_type = $16, partial = $17, exit_status = $18, "
-	    "progress = $19, progress_note = $20, body = NULL, body_size = 0 "
-	    "WHERE id = $1 AND status IN ('queued', 'running') AND " OURS,
+	    "progress = $19, progress_note = $20, " LET_GO " WHERE id = $1 "
+	    "AND status IN ('queued', 'running') AND " OURS,
 	    &a, NULL, NULL, &n);
 	free(res64);
 	return rc == -1 ? -1 : n == 1;
@@ -391,8 +395,8 @@ store_interrupt(const struct job *j, double now, const char *why)
 	if (run("UPDATE " TABLE " SET status = 'failed', finished_at = $5, "
 	    "error_code = 'interrupted', error_message = $6, "
 	    "cb_state = CASE WHEN cb_url IS NULL THEN NULL ELSE 'pending' "
-	    "END, cb_next_at = $5 WHERE id = $1 AND status = 'running' AND "
-	    OURS, &a, NULL, NULL, &n) == -1)
+	    "END, cb_next_at = $5, " LET_GO " WHERE id = $1 AND status = "
+	    "'running' AND " OURS, &a, NULL, NULL, &n) == -1)
 		return -1;
 	return n == 1;
 }
