@@ -7,6 +7,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 
+#include <sys/epoll.h>
 #include <sys/eventfd.h>
 
 #include <errno.h>
@@ -57,7 +58,7 @@ struct unsaved {
  * WATCH_WORKING s, for a cancel asked through another responder or
  * host (the store's cancel_asked), and stores its progress at most
  * every PROGRESS_EVERY s; while one is only queued, every WATCH_QUEUED
- * s, to see it start. */
+ * s, to see it start should the runner's word (started) be missing. */
 #define WATCH_WORKING	0.02
 #define WATCH_QUEUED	0.25
 #define PROGRESS_EVERY	0.2
@@ -68,6 +69,7 @@ static struct {
 	struct unsaved	*unsaved;	/* ends to store again */
 	double		 next_log;	/* mono s; the runner's alone */
 	struct loop_timer watch;	/* the loop's alone */
+	struct loop_fd	 started;	/* eventfd: one of ours started */
 	double		 progress_at;	/* mono s: the next store of it */
 } jr = { .mu = PTHREAD_MUTEX_INITIALIZER };
 
@@ -143,6 +145,7 @@ js_prepare(struct source *s, struct work *w)
 	struct job_source *js = (struct job_source *)s;
 	const struct turn *t = &s->turn;
 	struct job_blob env, in;
+	uint64_t one = 1;
 	int rc;
 
 	if (js->job.kind != JOB_WORK)
@@ -173,6 +176,12 @@ js_prepare(struct source *s, struct work *w)
 	if (js->asked)		/* canceled between its start and now */
 		stop_work(js);
 	pthread_mutex_unlock(&jr.mu);
+	/* The loop watches it from now on, not at its next look for
+	 * queued ones: a cancel through the store, and its first progress
+	 * line, then wait WATCH_WORKING at most, not WATCH_QUEUED. Armed
+	 * before any job of real work was parked (jobrun_park). */
+	if (jr.started.armed)
+		(void)!write(jr.started.fd, &one, sizeof(one));
 	return 0;
 }
 
@@ -432,6 +441,30 @@ watch(struct loop_timer *t, double now)
 	    watch, NULL);
 }
 
+/* The runner started a job of real work of ours: watch it now. */
+static void
+on_started(struct loop_fd *e, uint32_t events)
+{
+	uint64_t n;
+
+	(void)events;
+	if (read(e->fd, &n, sizeof(n)) == sizeof(n))
+		loop_timer_set(&jr.watch, clock_now(), watch, NULL);
+}
+
+/* The runner's word that a job of real work started, opened once.
+ * Without it, the watch of queued jobs sees the start. */
+static void
+started_open(void)
+{
+	int fd;
+
+	if ((fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) == -1)
+		return;
+	if (loop_fd_add(&jr.started, fd, EPOLLIN, on_started, NULL) == -1)
+		close(fd);
+}
+
 int
 jobrun_abort(const char *id)
 {
@@ -470,7 +503,11 @@ jobrun_park(const struct job *j, uint64_t ticket, double t0)
 	jr.mine = js;
 	pthread_mutex_unlock(&jr.mu);
 	board_jobs_bump();	/* the other janitors look from now on */
-	if (j->kind == JOB_WORK && !jr.watch.listed)
+	if (j->kind == JOB_WORK && !jr.started.armed)
+		started_open();
+	/* Off is when == 0: a timer that ran and was not set again stays
+	 * listed, and a watch that lapsed must start again. */
+	if (j->kind == JOB_WORK && jr.watch.when == 0)
 		loop_timer_set(&jr.watch, clock_now() + WATCH_QUEUED, watch,
 		    NULL);
 	return runner_park(&js->src);
