@@ -79,6 +79,9 @@ CC	?= cc
 # CFLAGS and LDFLAGS are the user's (make CFLAGS=-O0); what the build
 # needs is added apart, so no command line can drop it.
 CFLAGS	?= -g -O2
+# As Debian builds it (dpkg-buildflags): a warning the .deb would stop
+# on stops here first.
+CPPFLAGS ?= -D_FORTIFY_SOURCE=2
 # libpq, libcurl, libcrypto, sqlite3, libsystemd: their headers only;
 # each is dlopen()ed when a setting needs it (src/dl.h says why).
 NEEDED_CFLAGS = -std=c11 -Wall -Wextra -Werror -pthread $(INCLUDES) \

@@ -111,7 +111,8 @@ stop_work(struct job_source *js)
 
 	js->asked = 1;
 	if (js->working && js->abort_fd != -1)
-		(void)write(js->abort_fd, &one, sizeof(one));
+		/* Fails only when the counter is full: it is set. */
+		(void)!write(js->abort_fd, &one, sizeof(one));
 }
 
 /* A line its program wrote on fd 3 (work.h): kept, for the loop to
