@@ -467,7 +467,9 @@ jobrun_park(const struct job *j, uint64_t ticket, double t0)
 	jr.mine = js;
 	pthread_mutex_unlock(&jr.mu);
 	board_jobs_bump();	/* the other janitors look from now on */
-	if (j->kind == JOB_WORK && !jr.watch.listed)
+	/* Off is when == 0: a timer that ran stays on the loop's list
+	 * (listed), so listed alone would never arm it again. */
+	if (j->kind == JOB_WORK && jr.watch.when == 0)
 		loop_timer_set(&jr.watch, clock_now() + WATCH_QUEUED, watch,
 		    NULL);
 	return runner_park(&js->src);
