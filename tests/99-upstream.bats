@@ -539,10 +539,105 @@ all_as_planned() {
 	holds "$e - $s < 5"
 }
 
+# its_head FILE: the fields of an answer's head that the upstream made,
+# sorted, less those nginx and the responder add to any answer and the
+# upstream's number of the call.
+its_head() {
+	tr -d '\r' <"$1" | awk -F': ' 'NR == 1 { print; next }
+		NF > 1 && tolower($1) !~ /^(date|server|connection|keep-alive|transfer-encoding|content-length|x-request-id|server-timing|x-upstream-seq)$/' |
+		sort
+}
+
+# same_call A B: the upstream saw requests A and B (by X-Request-Id,
+# the last part of their paths) alike: method, path but that part,
+# query, body, and every header but X-Request-Id, in the same order.
+same_call() {
+	local q='[.method, (.path | sub("/[^/]*$"; "")), .query,
+		.body_sha256, [.headers[] | select(.[0] != "X-Request-Id")]]'
+	assert_equal "$(field "$1" "$q | tojson")" "$(field "$2" "$q | tojson")"
+}
+
 @test "jobs: Prefer: respond-async, poll, result bytes equal to a sync call's" {
-	skip "jobs of /work (respond-async, /jobs/{id}/result) are another issue's, not built yet"
+	upstream_up up
+	work_up PROCESSES=2
+	head -c 70000 /dev/urandom >"$BATS_TEST_TMPDIR/body"
+	ask=(-X POST --data-binary "@$BATS_TEST_TMPDIR/body"
+		-H 'Content-Type: application/octet-stream' -H 'X-Mine: 1')
+	# The same request, sync and async (the upstream's JSON answer
+	# names its path, query and body's digest).
+	get '/work/same/sync1?q=%2F1' "${ask[@]}"
+	[[ $CODE == 200 ]]
+	sync_h=$H sync_b=$B
+	get '/work/same/async1?q=%2F1' "${ask[@]}" -H 'Prefer: respond-async'
+	[[ $CODE == 202 ]]
+	id=$(jq -r .id "$B")
+	[[ $(header Location) == "/jobs/$id" ]]
+	[[ $(header Preference-Applied) == respond-async ]]
+	body=$(until_status "$id" succeeded)
+	run jq -r '"\(.kind) \(.answer.status) \(.answer.content_type) \(.answer.partial)"' <<<"$body"
+	assert_output 'work 200 application/json false'
+	H=$BATS_TEST_TMPDIR/result.h B=$BATS_TEST_TMPDIR/result.body
+	run curl -s -D "$H" -o "$B" -w '%{http_code}' "$URL/jobs/$id/result"
+	assert_output 200
+	# Byte for byte, but for the upstream's number of the call (in
+	# its body and its X-Upstream-Seq) and the request's own path.
+	run diff <(its_head "$H") <(its_head "$sync_h")
+	assert_success
+	assert_equal "$(header X-Upstream-Seq)" "$(field async1 .seq)"
+	norm='del(.seq) | .path |= sub("/[a-z0-9]+$"; "")'
+	assert_equal "$(jq -cS "$norm" "$B")" "$(jq -cS "$norm" "$sync_b")"
+	run jq -r .body_sha256 "$B"
+	assert_output "$(sha256sum <"$BATS_TEST_TMPDIR/body" | cut -d' ' -f1)"
+	# Its size counts the head kept with the body.
+	(($(jq -r .answer.size <<<"$body") > $(wc -c <"$B")))
+	# The upstream saw the job's call as the sync one: no Prefer
+	# (applied here), the request's own X-Request-Id.
+	same_call sync1 async1
+	[[ $(field async1 '.headers[] | select(.[0] == "X-Request-Id") | .[1]') == async1 ]]
+	# A body the upstream makes alike each time: the same bytes.
+	get /work/@bytes=300000/sync2
+	sync_h=$H sync_b=$B
+	get /work/@bytes=300000/async2 -H 'Prefer: respond-async'
+	id=$(jq -r .id "$B")
+	until_status "$id" succeeded >/dev/null
+	H=$BATS_TEST_TMPDIR/result2.h B=$BATS_TEST_TMPDIR/result2.body
+	run curl -s -D "$H" -o "$B" -w '%{http_code}' "$URL/jobs/$id/result"
+	assert_output 200
+	cmp "$B" "$sync_b"
+	run diff <(its_head "$H") <(its_head "$sync_h")
+	assert_success
+	up_no_overlap
+	no_overlap
 }
 
 @test "jobs: POST /jobs/{id}/cancel of a running upstream call aborts it" {
-	skip "jobs of /work (and their cancel) are another issue's, not built yet"
+	upstream_up up
+	work_up PROCESSES=2 WORK_TIMEOUT=30
+	get /work/@hang/hang1 -H 'Prefer: respond-async'
+	[[ $CODE == 202 ]]
+	id=$(jq -r .id "$B")
+	wait_for "$LOG" "^start .* $id "
+	client next1 /work/next1
+	until_ok 5 "next1 queued" queued next1
+	until_status "$id" running >/dev/null
+	run curl -s -w ' %{http_code}' -X POST "$URL/jobs/$id/cancel"
+	assert_output --regexp '"cancel_requested":true.* 202$'
+	body=$(until_status "$id" canceled 10)
+	run jq -r '"\(.exit_status) \(.answer)"' <<<"$body"
+	assert_output 'null null'
+	# The upstream saw its connection closed, long before
+	# WORK_TIMEOUT, and the next call only after.
+	until_ok 5 "the upstream's end of hang1" has_call hang1
+	[[ $(field hang1 .aborted) == true ]]
+	s=$(field hang1 .start) e=$(field hang1 .end)
+	holds "$e - $s < 15"
+	wait_clients
+	run status_of next1
+	assert_output 200
+	holds "$(field next1 .start) >= $e"
+	up_no_overlap
+	no_overlap
+	grep -q "job=$id canceled" "$RUN/responders.log"
+	run curl -s "$URL/jobs/$id/result"
+	assert_output '{"error":"no result: the job is canceled"}'
 }

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "cgi.h"
@@ -53,9 +54,54 @@ body(struct conn *c, struct job_blob *in)
 	return 0;
 }
 
-/* The request's environment, and its id after it: the job's program
- * sees the id of the request that made it, as a synchronous one does
- * (work_env_turn adds the rest at its turn). */
+#define PREFER		"HTTP_PREFER="
+#define ASYNC		"respond-async"
+
+/*
+ * The block[0..*blen) of "NAME=value" strings without the preference
+ * this job applied: serialcgi answered respond-async itself (RFC 7240
+ * 4.1); passed on, it would ask the program, or the upstream, to answer
+ * asynchronously too, and the job's result would be their 202, not the
+ * answer a synchronous call gets. Other preferences stay (split as
+ * conn.c's prefers_async does); a Prefer left with none goes.
+ */
+static void
+unprefer(char *block, size_t *blen)
+{
+	char *s = block, *end = block + *blen, *v, *out, *p;
+	size_t k, tok, was, now;
+
+	for (; s < end; s += strlen(s) + 1)
+		if (strncmp(s, PREFER, strlen(PREFER)) == 0)
+			break;
+	if (s >= end)
+		return;
+	was = strlen(s) + 1;
+	v = out = s + strlen(PREFER);
+	/* out stays behind p: each kept one gains one "," where at least
+	 * one separator was skipped. */
+	for (p = v; *p != '\0'; p += k) {
+		p += strspn(p, " \t,");
+		k = strcspn(p, ",");
+		tok = strcspn(p, "=; \t,");
+		if (k == 0 || (tok == strlen(ASYNC) && strncasecmp(p, ASYNC,
+		    tok) == 0))
+			continue;
+		if (out != v)
+			*out++ = ',';
+		memmove(out, p, k);
+		out += k;
+	}
+	*out = '\0';
+	now = out == v ? 0 : (size_t)(out - s) + 1;
+	memmove(s + now, s + was, (size_t)(end - (s + was)));
+	*blen -= was - now;
+}
+
+/* The request's environment, less the preference applied, and its id
+ * after it: the job's program sees the id of the request that made it,
+ * as a synchronous one does (work_env_turn adds the rest at its
+ * turn). */
 static int
 environment(struct conn *c, struct job_blob *env)
 {
@@ -66,6 +112,7 @@ environment(struct conn *c, struct job_blob *env)
 	if (cgi_env_request(c->params, c->params_len, c->body_len, &block,
 	    &blen) == -1)
 		return -1;
+	unprefer(block, &blen);
 	if ((p = realloc(block, blen + idlen)) == NULL) {
 		free(block);
 		return -1;

@@ -27,7 +27,8 @@ int work_async_wanted(const struct conn *c);
 
 /*
  * work_async_keep: what the job keeps of c: the program's environment
- * as the request makes it (cgi_env.h) with its request id, into env;
+ * as the request makes it (cgi_env.h), less the respond-async it asked
+ * and got here, with its request id, into env;
  * its body, into in (both malloc'd: free p); and print, a digest of
  * its method, URI, type and body (at least WORK_ASYNC_PRINT_LEN bytes
  * of plen) that an Idempotency-Key's replay compares; and the URL of
