@@ -8,19 +8,12 @@
 # one refused. Real nginx, real responders, real programs.
 
 load helper
+load work
 
 setup() {
 	LOG=$BATS_TEST_TMPDIR/run/private/work.log
 	CLIENTS=$BATS_TEST_TMPDIR/clients
-	# The programs (root's, 0555) and what they write (the service
-	# user's), as in 98-work.bats: a program finds it at
-	# ${0%/*}/../state.
-	BIN=$BATS_TEST_TMPDIR/bin
-	STATE=$BATS_TEST_TMPDIR/state
-	mkdir -p "$BIN" "$STATE"
-	chmod 0755 "$BIN" "$STATE"
-	reachable "$BIN/x" "$BATS_RUN_TMPDIR"
-	if (($(id -u) == 0)); then chown "$SERVICE_USER:" "$STATE"; fi
+	work_dirs
 	real_program
 }
 
@@ -28,12 +21,6 @@ teardown() {
 	stack_down
 	hosts_down
 	engine_down
-}
-
-# program NAME: the program on stdin becomes BIN/NAME, mode 0555.
-program() {
-	cat >"$BIN/$1"
-	chmod 0555 "$BIN/$1"
 }
 
 # The program of these tests, by the first part of PATH_INFO (the last
@@ -106,29 +93,11 @@ restart() {
 	}
 }
 
-# get PATH [CURL ARGS...]: one request, X-Request-Id the last part of
-# PATH without its query (ID); sets CODE, H and B (head and body files).
-get() {
-	local path=$1 id
-	shift
-	id=${path%%\?*}
-	id=${id##*/}
-	H=$BATS_TEST_TMPDIR/$id.h B=$BATS_TEST_TMPDIR/$id.body
-	CODE=$(curl -s -m 30 -H "X-Request-Id: $id" -D "$H" -o "$B" \
-		-w '%{http_code}' "$@" "$URL$path")
-}
-
 # async PATH [CURL ARGS...]: get with Prefer: respond-async; sets JOB,
 # the new job's id (empty if none).
 async() {
 	get "$@" -H 'Prefer: respond-async'
 	JOB=$(jq -r '.id // empty' "$B" 2>/dev/null || true)
-}
-
-# header NAME: its value in $H, without the CR.
-header() {
-	awk -v n="$(tr 'A-Z' 'a-z' <<<"$1")" -F': ' \
-		'tolower($1) == n { sub(/\r$/, "", $2); print $2 }' "$H"
 }
 
 # answer CURL ARGS...: body and status on one line.
@@ -159,22 +128,6 @@ its_head() {
 	tr -d '\r' <"$1" | awk -F': ' 'NR == 1 { print; next }
 		NF > 1 && tolower($1) !~ /^(date|server|connection|keep-alive|transfer-encoding|content-length|x-request-id|server-timing)$/' |
 		sort
-}
-
-# start_of ID, end_of ID: the work log's times of ID's work.
-start_of() { awk -v id="$1" '$1 == "start" && $4 == id { print $2 }' "$LOG"; }
-end_of() { awk -v id="$1" '$1 == "end" && $4 == id { print $2 }' "$LOG"; }
-
-# holds EXPR: an awk condition on numbers is true.
-holds() { awk "BEGIN { exit !($1) }"; }
-
-# none_alive: no pid listed in STATE/pids is a process any more (a
-# zombie counts as one: everything must have been reaped).
-none_alive() {
-	local p
-	for p in $(cat "$STATE/pids"); do
-		[[ ! -d /proc/$p ]] || { echo "pid $p is left" >&2; return 1; }
-	done
 }
 
 # pids_listed N: the program has written N pids.

@@ -6,19 +6,12 @@
 # nothing it starts outlives its turn; bad settings are refused.
 
 load helper
+load work
 
 setup() {
 	LOG=$BATS_TEST_TMPDIR/run/private/work.log
 	CLIENTS=$BATS_TEST_TMPDIR/clients
-	# The programs (root's, 0555) and what they write (the service
-	# user's): a program finds it at ${0%/*}/../state, as it is given
-	# nothing of the test's environment.
-	BIN=$BATS_TEST_TMPDIR/bin
-	STATE=$BATS_TEST_TMPDIR/state
-	mkdir -p "$BIN" "$STATE"
-	chmod 0755 "$BIN" "$STATE"
-	reachable "$BIN/x" "$BATS_RUN_TMPDIR"
-	if (($(id -u) == 0)); then chown "$SERVICE_USER:" "$STATE"; fi
+	work_dirs
 }
 
 teardown() {
@@ -27,56 +20,13 @@ teardown() {
 	engine_down
 }
 
-# program NAME: the program on stdin becomes BIN/NAME, mode 0555:
-# neither the service user nor others may write it (WORK_COMMAND's
-# rule).
-program() {
-	cat >"$BIN/$1"
-	chmod 0555 "$BIN/$1"
-}
-
 # work_up [VAR=value...]: a stack whose work log is LOG.
 work_up() { stack_up "$BATS_TEST_TMPDIR" WORK_LOG="$LOG" "$@"; }
-
-# get PATH [CURL ARGS...]: one request, its X-Request-Id the last part
-# of PATH (ID); sets CODE, its status, H and B, the files of its head
-# and body.
-get() {
-	local path=$1 id
-	shift
-	id=${path##*/}
-	id=${id%%\?*}
-	H=$BATS_TEST_TMPDIR/$id.h B=$BATS_TEST_TMPDIR/$id.body
-	CODE=$(curl -s -m 30 -H "X-Request-Id: $id" -D "$H" -o "$B" \
-		-w '%{http_code}' "$@" "$URL$path")
-}
-
-# header NAME: its value in $H, without the CR.
-header() {
-	awk -v n="$(tr 'A-Z' 'a-z' <<<"$1")" -F': ' \
-		'tolower($1) == n { sub(/\r$/, "", $2); print $2 }' "$H"
-}
 
 # ends N: until the work log has N end lines (30 s at most).
 ends() {
 	until_ok 30 "$1 works ended" \
 		eval '(($(grep -c "^end " "$LOG") >= $1))'
-}
-
-# start_of ID, end_of ID: the work log's times of request ID's work.
-start_of() { awk -v id="$1" '$1 == "start" && $4 == id { print $2 }' "$LOG"; }
-end_of() { awk -v id="$1" '$1 == "end" && $4 == id { print $2 }' "$LOG"; }
-
-# holds EXPR: an awk condition on numbers is true.
-holds() { awk "BEGIN { exit !($1) }"; }
-
-# none_alive: no pid listed in STATE/pids is a process any more
-# (a zombie counts as one: everything must have been reaped).
-none_alive() {
-	local p
-	for p in $(cat "$STATE/pids"); do
-		[[ ! -d /proc/$p ]] || { echo "pid $p is left" >&2; return 1; }
-	done
 }
 
 # ---- one at a time ------------------------------------------------------

@@ -8,6 +8,7 @@
 # call can fail has its status and its one line.
 
 load helper
+load work
 
 setup() {
 	LOG=$BATS_TEST_TMPDIR/run/private/work.log
@@ -104,25 +105,6 @@ pids_that_worked() { works "$LOG" | awk '{ print $3 }' | sort -u | wc -l; }
 # ncalls: how many requests the upstream logged.
 ncalls() { calls | wc -l; }
 
-# get PATH [CURL ARGS...]: one request, X-Request-Id the last part of
-# PATH without its query; sets CODE, TIME (s), H and B (head and body).
-get() {
-	local path=$1 id out
-	shift
-	id=${path%%\?*}
-	id=${id##*/}
-	H=$BATS_TEST_TMPDIR/$id.h B=$BATS_TEST_TMPDIR/$id.body
-	out=$(curl -s -m 30 -H "X-Request-Id: $id" -D "$H" -o "$B" \
-		-w '%{http_code} %{time_total}' "$@" "$URL$path")
-	CODE=${out% *} TIME=${out#* }
-}
-
-# header NAME: its value in $H, without the CR.
-header() {
-	awk -v n="$(tr 'A-Z' 'a-z' <<<"$1")" -F': ' \
-		'tolower($1) == n { sub(/\r$/, "", $2); print $2 }' "$H"
-}
-
 # wait_clients: until every background client has its answer (a bare
 # wait would wait for the upstream too).
 wait_clients() {
@@ -132,9 +114,6 @@ wait_clients() {
 
 # queued ID: request ID waits in a responder's queue now.
 queued() { [[ -n $(queued_pid "$1") ]]; }
-
-# holds EXPR: an awk condition on numbers is true.
-holds() { awk "BEGIN { exit !($1) }"; }
 
 # plan N DIR URL...: N requests, as curl config files DIR/k.cfg, one per
 # URL (the requests dealt round), varied in method, path, query and
