@@ -244,15 +244,17 @@ static void
 work_result(struct job_source *js, struct job_blob *result)
 {
 	struct job *j = &js->job;
-	struct work *w = &js->src.work;
+	/* An answer only comes from a work that began: then the runner's
+	 * struct work is the source's. */
+	struct work *w = js->src.work;
 
-	j->exit_status = w->exit_status;
+	j->exit_status = runner_work(&js->src)->exit_status;
 	pthread_mutex_lock(&jr.mu);
 	j->progress = js->progress;
 	snprintf(j->progress_note, sizeof(j->progress_note), "%s",
 	    js->note);
 	pthread_mutex_unlock(&jr.mu);
-	if (w->answer_len == 0)
+	if (w == NULL || w->answer_len == 0)
 		return;
 	j->partial = w->end != WORK_DONE;
 	j->result_status = w->end == WORK_DONE ? w->status : 0;
@@ -311,7 +313,7 @@ end(struct job_source *js, enum job_status st, const char *code,
 static void
 work_ended(struct job_source *js)
 {
-	const struct work *w = &js->src.work;
+	const struct work *w = runner_work(&js->src);
 	char why[200];
 
 	switch (w->end) {
@@ -363,8 +365,8 @@ js_answer(struct source *s, enum turn_outcome how)
 		    "could not be reached; work() did not run");
 		break;
 	case TURN_FAILED:
-		if (s->work.end == WORK_FAILED)	/* prepare() said no */
-			end(js, JOB_FAILED, "work_failed", s->work.why);
+		if (runner_work(s)->end == WORK_FAILED) /* prepare() said no */
+			end(js, JOB_FAILED, "work_failed", runner_work(s)->why);
 		else
 			end(js, JOB_FAILED, "lock_failed", "the lock could "
 			    "not be taken; work() did not run");

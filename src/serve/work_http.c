@@ -88,7 +88,7 @@ static void
 answer(struct source *s, enum turn_outcome how)
 {
 	struct conn *c = (struct conn *)s;
-	const struct work *w = &s->work;
+	const struct work *w = runner_work(s);
 
 	runner_count_work(s, how);
 	switch (how) {

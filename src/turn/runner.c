@@ -38,6 +38,7 @@ static struct {
 					 * adopted job): wait for it instead */
 	const struct config *cfg;
 	struct lock	*lk;		/* the runner's alone */
+	struct work	 work;		/* the work in progress (s->work) */
 } q = { .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER,
 	.cancel_fd = -1 };
 
@@ -234,17 +235,27 @@ static void
 hand_back(struct source *s, enum turn_outcome how)
 {
 	s->ops->answer(s, how);
-	work_clear(&s->work);
+	if (s->work != NULL)
+		work_clear(s->work);
+	s->work = NULL;
 	pthread_mutex_lock(&q.mu);
 	q.working = NULL;
 	pthread_mutex_unlock(&q.mu);
 	s->ops->release(s);
 }
 
+const struct work *
+runner_work(const struct source *s)
+{
+	static const struct work none;
+
+	return s->work != NULL ? s->work : &none;
+}
+
 void
 runner_count_work(const struct source *s, enum turn_outcome how)
 {
-	const struct work *w = &s->work;
+	const struct work *w = runner_work(s);
 
 	board_stats_work(how == TURN_SERVED || how == TURN_LOST ||
 	    w->end == WORK_FAILED ? (int)w->end : -1, w->exit_status);
@@ -296,9 +307,10 @@ held(void *arg)
 static int
 watched_work(struct source *s)
 {
-	struct work *w = &s->work;
+	struct work *w = &q.work;
 
 	memset(w, 0, sizeof(*w));
+	s->work = w;
 	w->be = &work_sleep;
 	w->start = s->turn.t1;
 	w->watch_fd = lock_watch_fd(q.lk);

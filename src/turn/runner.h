@@ -43,6 +43,11 @@ struct source *runner_drain(int *working);
 /* runner_working: is a work in progress? Returns 1 or 0. */
 int runner_working(void);
 
+/* runner_work: what s's work was and gave, for its answer(): the
+ * runner's struct work while s has it, else one that never began (all
+ * zero: end WORK_DONE, no answer). Never NULL. */
+const struct work *runner_work(const struct source *s);
+
 /* runner_count_work: count, for /metrics (board_stats_work), how the
  * work of a program or an upstream ended for source s, whose turn had
  * outcome how: its end if it began, else as never begun. For the

@@ -26,8 +26,8 @@ struct source_ops {
 	 * says why; answer() gets TURN_FAILED). */
 	int	(*prepare)(struct source *, struct work *w);
 	/* The turn is over with this outcome: answer the requester (the
-	 * work's own end is in s->work). Called by the runner, once, for
-	 * a source it took. */
+	 * work's own end is in runner_work(s)). Called by the runner,
+	 * once, for a source it took. */
 	void	(*answer)(struct source *, enum turn_outcome);
 	/* Hand the source back to its owner, which frees it. Called by
 	 * the runner after answer(), once no work of it is in progress. */
@@ -37,7 +37,11 @@ struct source_ops {
 struct source {
 	const struct source_ops *ops;
 	struct turn	 turn;
-	struct work	 work;		/* what the work was, and gave */
+	/* What the work was, and gave: the runner's one struct work (one
+	 * work at a time per process), from the start of its turn until
+	 * it is answered; NULL before and after, so a parked request does
+	 * not carry one. Read it through runner_work(). */
+	struct work	*work;
 	const char	*id;		/* request id, for logs */
 	struct source	*prev, *next;	/* in the runner's queue */
 	int		 state;		/* SOURCE_* below */
