@@ -31,25 +31,31 @@ keep_path(struct conn *c, const char *v, size_t vlen)
 	c->path_cut = vlen >= sizeof(c->path);
 }
 
-/* Does a Prefer field (RFC 7240 2: preferences, comma-separated, each
- * a token, maybe "=value" and ";parameters") ask for respond-async? */
+int
+conn_pref_async(const char *pref, size_t len)
+{
+	size_t n = strlen("respond-async"), t;
+
+	for (t = 0; t < len && strchr("=; \t", pref[t]) == NULL; t++)
+		;
+	return t == n && strncasecmp(pref, "respond-async", n) == 0;
+}
+
+/* Does a Prefer field (RFC 7240 2: preferences, comma-separated) ask
+ * for respond-async? */
 static int
 prefers_async(const char *v, size_t vlen)
 {
 	const char *end = v + vlen, *p = v, *t;
-	size_t n = strlen("respond-async");
 
 	while (p < end) {
 		while (p < end && (*p == ' ' || *p == '\t' || *p == ','))
 			p++;
-		for (t = p; t < end && *t != ',' && *t != ';' && *t != '=' &&
-		    *t != ' ' && *t != '\t'; t++)
+		/* One preference, to its comma (a quoted "," is rare). */
+		for (t = p; t < end && *t != ','; t++)
 			;
-		if ((size_t)(t - p) == n && strncasecmp(p, "respond-async",
-		    n) == 0)
+		if (conn_pref_async(p, (size_t)(t - p)))
 			return 1;
-		while (t < end && *t != ',')	/* a quoted "," is rare */
-			t++;
 		p = t;
 	}
 	return 0;

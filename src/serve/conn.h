@@ -75,6 +75,11 @@ int conn_params(struct conn *c, unsigned char *buf);
 /* conn_is_work: is c for /work or below? */
 int conn_is_work(const struct conn *c);
 
+/* conn_pref_async: is the one preference pref[0..len) of a Prefer field
+ * (RFC 7240 2: a token, maybe "=value" and ";parameters"; no comma)
+ * respond-async? Returns 1 or 0. */
+int conn_pref_async(const char *pref, size_t len);
+
 /* conn_free: close and free what c holds beyond itself (body, params,
  * environment, a pending answer). */
 void conn_free(struct conn *c);

@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <unistd.h>
 
 #include "cgi.h"
@@ -55,21 +54,21 @@ body(struct conn *c, struct job_blob *in)
 }
 
 #define PREFER		"HTTP_PREFER="
-#define ASYNC		"respond-async"
 
 /*
  * The block[0..*blen) of "NAME=value" strings without the preference
  * this job applied: serialcgi answered respond-async itself (RFC 7240
  * 4.1); passed on, it would ask the program, or the upstream, to answer
  * asynchronously too, and the job's result would be their 202, not the
- * answer a synchronous call gets. Other preferences stay (split as
- * conn.c's prefers_async does); a Prefer left with none goes.
+ * answer a synchronous call gets. Other preferences stay (each judged
+ * by conn_pref_async, as for the request); a Prefer left with none
+ * goes.
  */
 static void
 unprefer(char *block, size_t *blen)
 {
 	char *s = block, *end = block + *blen, *v, *out, *p;
-	size_t k, tok, was, now;
+	size_t k, was, now;
 
 	for (; s < end; s += strlen(s) + 1)
 		if (strncmp(s, PREFER, strlen(PREFER)) == 0)
@@ -83,9 +82,7 @@ unprefer(char *block, size_t *blen)
 	for (p = v; *p != '\0'; p += k) {
 		p += strspn(p, " \t,");
 		k = strcspn(p, ",");
-		tok = strcspn(p, "=; \t,");
-		if (k == 0 || (tok == strlen(ASYNC) && strncasecmp(p, ASYNC,
-		    tok) == 0))
+		if (k == 0 || conn_pref_async(p, k))
 			continue;
 		if (out != v)
 			*out++ = ',';
