@@ -38,6 +38,11 @@ teardown() {
 	wait
 	assert_equal "$(status_of first)" 502
 	assert_equal "$(status_of second)" 200
+	# nginx's own 502, in JSON as every other answer, with the id.
+	grep -qi '^content-type: application/json' "$CLIENTS/first.h"
+	grep -qi '^x-request-id: first' "$CLIENTS/first.h"
+	jq -e '.error | startswith("bad gateway: no answer from the responder")' \
+		"$CLIENTS/first.json"
 	next=$(awk '$1 == "start" && $4 == "second" { print $2 }' "$LOG")
 	run awk -v n="$next" -v k="$killed_at" 'BEGIN {
 		d = n - k; printf "handoff after death: %.1f ms\n", d * 1e3
@@ -56,6 +61,24 @@ teardown() {
 	fire 2
 	run awk '$2 != 200' "$FIRED"
 	assert_output ""
+}
+
+@test "a responder that never answers: nginx's 504 at fastcgi_read_timeout, in JSON" {
+	# QUEUE 1 of a 0.1 s work, rounded up to 1 s, and the 10 s margin.
+	stack_up "$BATS_TEST_TMPDIR" PROCESSES=1 QUEUE=1 WORK_SECONDS=0.1
+	grep -qx '    fastcgi_read_timeout 11s;' "$RUN/serialcgi-server.conf"
+	p=$(responder_pids)
+	kill -STOP "$p"
+	FROZEN=$p
+	until_ok 5 "pid $p stopped" stopped "$p"
+	client late
+	wait
+	thaw
+	assert_equal "$(status_of late)" 504
+	grep -qi '^content-type: application/json' "$CLIENTS/late.h"
+	grep -qi '^x-request-id: late' "$CLIENTS/late.h"
+	jq -e '.error == "gateway timeout: no answer from the responder within 11 s"' \
+		"$CLIENTS/late.json"
 }
 
 @test "kill -9 of a waiter: the queue goes on undisturbed" {
