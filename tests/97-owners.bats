@@ -376,6 +376,59 @@ honest() {
 	assert_output 16
 }
 
+@test "a role that may create nothing, given the schema, the sequence and the tables made beforehand: tokens rise, jobs run" {
+	cluster_setup
+	# Made once by a role that may (here the engine's owner): the fence
+	# sequence, the store's tables and a job.
+	host_up A PROCESSES=1 WORK_SECONDS=0.1 WORK_LOG="$LOG"
+	URL=$URL_A
+	first=$(submit)
+	until_status "$first" succeeded >/dev/null
+	hosts_down
+	HOSTS=
+	schema=$(sql "select schemaname from pg_tables
+		where tablename = 'serialcgi_jobs'")
+	[[ -n $schema ]]
+	# PostgreSQL 15's defaults leave a new role no CREATE in the
+	# database nor in public; it gets its rows, and the search_path.
+	sql "CREATE ROLE limited LOGIN PASSWORD 'limited-pw';
+	     ALTER ROLE limited SET search_path = $schema;
+	     GRANT USAGE ON SCHEMA serialcgi, $schema TO limited;
+	     GRANT USAGE, UPDATE ON SEQUENCE serialcgi.fence TO limited;
+	     GRANT SELECT, INSERT, UPDATE, DELETE
+		ON ALL TABLES IN SCHEMA $schema TO limited;
+	     GRANT USAGE ON ALL SEQUENCES IN SCHEMA $schema TO limited"
+	run sql "select has_database_privilege('limited', current_database(),
+		'CREATE'), has_schema_privilege('limited', 'public', 'CREATE'),
+		has_schema_privilege('limited', '$schema', 'CREATE')"
+	assert_output "f|f|f"
+	as_user sh -c 'printf "*:*:*:limited:limited-pw\n" >>"$1"' sh \
+		"$ENGINE_DIR/pgpass"
+	LOCK_URL=${LOCK_URL/\/\/serialcgi@/\/\/limited@}
+	[[ $LOCK_URL == postgresql://limited@* ]]
+	host_up B PROCESSES=2 WORK_SECONDS=0.1 WORK_LOG="$LOG"
+	URL=$URL_B
+	for i in 1 2 3; do
+		client "t$i"
+		sleep 0.02
+	done
+	wait_clients
+	last=0
+	for c in t1 t2 t3; do
+		assert_equal "$(status_of "$c")" 200
+		tok=$(awk -F': ' 'tolower($1) == "x-fence-token" { print $2 + 0 }' \
+			"$CLIENTS/$c.h")
+		((tok > last)) || fail "$c: token $tok after $last"
+		last=$tok
+	done
+	second=$(submit)
+	until_status "$second" succeeded >/dev/null
+	job "$first" | jq -e '.status == "succeeded"'
+	run grep -c 'permission denied' "$RUN_B/responders.log"
+	assert_output 0
+	no_overlap
+}
+
 @test "kill -9 of the holder between its flock grant and its board mark: the next ticket starts within 50 ms" {
 	make -C "$TOP" -s serialcgi-hooks >/dev/null
 	stack_up "$BATS_TEST_TMPDIR" PROCESSES=2 WORK_SECONDS=0.3 \

@@ -330,26 +330,31 @@ fail:
 	return -1;
 }
 
-/* The tables, made once per process (CREATE ... IF NOT EXISTS), with
- * the store's id (id, or NULL to leave it) and its mark, at this
- * build's version (fresh: made just now). */
+/* The tables, made once per process where either is missing (tables:
+ * read_identity's bits), with the store's id (id, or NULL to leave it)
+ * and its mark, at this build's version. PostgreSQL checks the
+ * schema's CREATE privilege even for CREATE TABLE IF NOT EXISTS of a
+ * table that is there: a role granted the tables alone runs none. */
 static int
-make_schema(const char *id, int fresh)
+make_schema(const char *id, int tables)
 {
 	struct store_conn *sc = &store_conn;
 	char sql[sizeof(SCHEMA) + sizeof(SET_ID) + 256];
-	int n;
+	int n = 0;
 
 	if (sc->schema_done && id == NULL)
 		return 0;
-	n = snprintf(sql, sizeof(sql), SCHEMA, sc->db.be->serial);
+	sql[0] = '\0';
+	if ((tables & 3) != 3)
+		n = snprintf(sql, sizeof(sql), SCHEMA "%s", sc->db.be->serial,
+		    id != NULL ? ";" : "");
 	if (id != NULL)
-		n += snprintf(sql + n, sizeof(sql) - (size_t)n, ";" SET_ID,
-		    id);
+		n += snprintf(sql + n, sizeof(sql) - (size_t)n, SET_ID, id);
 	if (sc->db.be->mark != NULL)
-		snprintf(sql + n, sizeof(sql) - (size_t)n, ";%s",
-		    sc->db.be->mark);
-	if (db_schema(&sc->db, sql) == -1 || migrate(fresh) == -1)
+		snprintf(sql + n, sizeof(sql) - (size_t)n, "%s%s",
+		    n > 0 ? ";" : "", sc->db.be->mark);
+	if ((sql[0] != '\0' && db_schema(&sc->db, sql) == -1) ||
+	    migrate(!(tables & 1)) == -1)
 		return -1;
 	sc->schema_done = 1;
 	return 0;
@@ -401,10 +406,10 @@ identify(int known, const char *want)
 			return refuse("it holds no jobs table", want);
 		if (strcmp(have, want) != 0)
 			return refuse("it is another store", want);
-		return make_schema(NULL, 0);
+		return make_schema(NULL, tables);
 	}
 	store_id_new(id);
-	if (make_schema(id, !(tables & 1)) == -1 ||
+	if (make_schema(id, tables) == -1 ||
 	    read_identity(&mark, &tables, have) == -1)
 		return -1;
 	if (sc->idpath[0] != '\0' && store_id_write(sc->idpath, have) == -1)

@@ -37,13 +37,17 @@
 #define BACKOFF_MAX	1.0	/* s between reconnects, at most */
 /* The fencing tokens' sequence: ours, by a name no search_path can
  * send elsewhere. Before 0.5 it was serialcgi_fence, found by the
- * search_path: the new one starts past it. */
+ * search_path: the new one starts past it. Nothing is made that is
+ * there: CREATE SCHEMA checks the database's CREATE privilege even
+ * with IF NOT EXISTS, and a role the operator gave the schema and the
+ * sequence alone has none. */
 #define FENCE_SCHEMA	"serialcgi"
 #define FENCE_SEQUENCE	FENCE_SCHEMA ".fence"
 #define FENCE_SETUP	"SELECT pg_advisory_xact_lock(" PQ_SETUP_KEY "); " \
-	"CREATE SCHEMA IF NOT EXISTS " FENCE_SCHEMA "; " \
 	"DO $$DECLARE old bigint := 0; BEGIN " \
 	"IF to_regclass('" FENCE_SEQUENCE "') IS NULL THEN " \
+	"IF to_regnamespace('" FENCE_SCHEMA "') IS NULL THEN " \
+	"CREATE SCHEMA " FENCE_SCHEMA "; END IF; " \
 	"IF to_regclass('serialcgi_fence') IS NOT NULL THEN " \
 	"EXECUTE 'SELECT last_value FROM serialcgi_fence' INTO old; " \
 	"END IF; EXECUTE format('CREATE SEQUENCE IF NOT EXISTS " \
