@@ -41,7 +41,7 @@ teardown() {
 	# nginx's own 502, in JSON as every other answer, with the id.
 	grep -qi '^content-type: application/json' "$CLIENTS/first.h"
 	grep -qi '^x-request-id: first' "$CLIENTS/first.h"
-	jq -e '.error | startswith("bad gateway: no answer from the responder")' \
+	jq -e '.error == "bad gateway: no answer from the responder: it closed the connection (its work may have run), or could not be reached"' \
 		"$CLIENTS/first.json"
 	next=$(awk '$1 == "start" && $4 == "second" { print $2 }' "$LOG")
 	run awk -v n="$next" -v k="$killed_at" 'BEGIN {

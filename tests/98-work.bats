@@ -248,12 +248,13 @@ env_of() { grep -m 1 "^$1=" "$B" | cut -d = -f 2-; }
 	assert_equal "$(env_of SERIALCGI_REQUEST_ID)" "$id"
 	assert_equal "$(header X-Request-Id)" "$id"
 	[[ $(env_of SERIALCGI_WAIT_SECONDS) =~ ^[0-9]+\.[0-9]{6}$ ]]
+	assert_equal "$(env_of SERIALCGI_LOCK_FD)" 4
 	# httpoxy: the Proxy header never becomes HTTP_PROXY. RFC 3875
 	# 4.1.18: headers that are meta-variables already are not repeated.
 	run grep -E '^(HTTP_PROXY|HTTP_CONTENT_LENGTH|HTTP_CONTENT_TYPE|SERIALCGI_FENCE_TOKEN)=' "$B"
 	assert_output ""
 	# Nothing else: the allow-list, and no variable of the responder's.
-	run grep -vE '^(GATEWAY_INTERFACE|REQUEST_METHOD|SCRIPT_NAME|PATH_INFO|QUERY_STRING|CONTENT_LENGTH|CONTENT_TYPE|REMOTE_ADDR|REMOTE_PORT|REMOTE_USER|AUTH_TYPE|SERVER_[A-Z]+|HTTPS|REQUEST_URI|REQUEST_SCHEME|HTTP_[A-Z0-9_]+|PATH|SERIALCGI_REQUEST_ID|SERIALCGI_WAIT_SECONDS)=' "$B"
+	run grep -vE '^(GATEWAY_INTERFACE|REQUEST_METHOD|SCRIPT_NAME|PATH_INFO|QUERY_STRING|CONTENT_LENGTH|CONTENT_TYPE|REMOTE_ADDR|REMOTE_PORT|REMOTE_USER|AUTH_TYPE|SERVER_[A-Z]+|HTTPS|REQUEST_URI|REQUEST_SCHEME|HTTP_[A-Z0-9_]+|PATH|SERIALCGI_REQUEST_ID|SERIALCGI_WAIT_SECONDS|SERIALCGI_LOCK_FD)=' "$B"
 	assert_output ""
 	# The body is the program's stdin, not its answer here.
 	run grep -c hello "$B"
@@ -272,7 +273,7 @@ env_of() { grep -m 1 "^$1=" "$B" | cut -d = -f 2-; }
 	grep -q '^QUERY_STRING=$' "$B"
 }
 
-@test "RFC 3875 7.2: the program runs in its own directory, with stdin, stdout and stderr and nothing else of the responder's" {
+@test "RFC 3875 7.2: the program runs in its own directory, with stdin, stdout, stderr, the lock on fd 4 and nothing else of the responder's" {
 	rfc_program
 	# The stack and so the responders get a descriptor left open by
 	# whoever started them; the program must not.
@@ -281,8 +282,11 @@ env_of() { grep -m 1 "^$1=" "$B" | cut -d = -f 2-; }
 	assert_equal "$CODE" 200
 	run cat "$B"
 	assert_line --index 0 "cwd $BIN"
-	# Past stderr, only the shell's own, on its script.
-	run awk '$1 == "fd" && $2 > 2 { print $3 }' "$B"
+	# Past stderr, the lock's description on 4 (SERIALCGI_LOCK_FD),
+	# and the shell's own, on its script.
+	run awk '$1 == "fd" && $2 == 4 { print $3 }' "$B"
+	assert_output "$RUN/private/serialcgi.lock"
+	run awk '$1 == "fd" && $2 > 2 && $2 != 4 { print $3 }' "$B"
 	assert_output "$BIN/rfc"
 }
 
@@ -495,6 +499,42 @@ leave_mid_work() {
 	holds "$(start_of next) >= $(end_of leaver)"
 	grep -q 'req=leaver program exited 0' "$RUN/responders.log"
 	grep -q 'req=leaver 200, answer dropped: client gone' "$RUN/responders.log"
+}
+
+@test "kill -9 of the responder mid-work: nginx's 502 in JSON says the work may have run and a submission may be stored" {
+	slow_program
+	work_up PROCESSES=1 WORK_COMMAND="$BIN/slow"
+	client dies /work/x
+	until_ok 5 "the program started" grep -q '^start' "$STATE/slow"
+	pid=$(awk '$1 == "start" && $4 == "dies" { print $3 }' "$LOG")
+	[[ -n $pid ]]
+	kill -KILL "$pid"
+	wait
+	assert_equal "$(status_of dies)" 502
+	grep -qi '^content-type: application/json' "$CLIENTS/dies.h"
+	grep -qi '^x-request-id: dies' "$CLIENTS/dies.h"
+	jq -e '.error == "bad gateway: no answer from the responder: it closed the connection (its work may have run, a submission may be stored: retry one with the same Idempotency-Key), or could not be reached"' \
+		"$CLIENTS/dies.json"
+}
+
+@test "kill -9 of the responder mid-work: the next work starts only once every process of its program has ended" {
+	slow_program
+	work_up PROCESSES=2 QUEUE=2 WORK_COMMAND="$BIN/slow"
+	client a /work/a
+	# The holder frozen takes no connection: b waits in the other one.
+	start_frozen "$LOG" a
+	holder=$HOLDER
+	client b /work/b
+	until_full '.queue | map(.id) == ["b"]' 5
+	[[ $(queued_pid b) != "$holder" ]]
+	kill -KILL "$holder"
+	FROZEN=
+	wait
+	assert_equal "$(status_of a) $(status_of b)" "502 200"
+	# a's program outlived its responder, and b's began after its end.
+	run cut -d ' ' -f 1 "$STATE/slow"
+	assert_equal "$(echo "$output" | tr '\n' ' ')" "start end start end "
+	grep -q 'req=b 200' "$RUN/responders.log"
 }
 
 @test "WORK_ON_ABORT=stop: a client that leaves mid-work; its program is stopped at once" {

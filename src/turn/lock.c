@@ -37,6 +37,12 @@ lock_watch_fd(struct lock *l)
 }
 
 int
+lock_hold_fd(struct lock *l)
+{
+	return l->fd;
+}
+
+int
 lock_acquire(struct lock *l, int cancel_fd)
 {
 	return l->be->acquire(l, cancel_fd);

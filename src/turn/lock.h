@@ -24,6 +24,10 @@ struct lock_backend {
 	void		(*close)(struct lock *);
 };
 
+/* The lowest descriptor a lock file gets: the ones below are a
+ * program's (work.h's WORK_HOLD_FD and under). */
+#define LOCK_FD_LOW	10
+
 struct lock {
 	const struct lock_backend *be;
 	const char	*where;		/* the lock file's path */
@@ -102,6 +106,17 @@ int lock_watch_fd(struct lock *l);
  * work may have overlapped another's and must not be reported done.
  */
 int lock_release(struct lock *l);
+
+/*
+ * lock_hold_fd: the descriptor whose open file description holds the
+ * host's lock (flock(2), with either backend), for a work's program to
+ * inherit. A flock belongs to the description and lasts while any
+ * descriptor of it is open, in any process (flock(2)): so the lock
+ * outlives a holder killed while what it started still runs, and the
+ * next work waits for the last of those to end. Returns the fd, or -1
+ * when none is open.
+ */
+int lock_hold_fd(struct lock *l);
 
 /* lock_close: release what lock_open took. */
 void lock_close(struct lock *l);

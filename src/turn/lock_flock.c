@@ -10,17 +10,31 @@
 #include <sys/stat.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <unistd.h>
 
 #include "lock.h"
 #include "lock_flock.h"
 
+/* The descriptor goes to LOCK_FD_LOW or above: a program's spawn
+ * copies it to WORK_HOLD_FD after its progress pipe to 3 (work_cgi.c),
+ * and neither copy may overwrite the other's source. */
 static int
 flock_open(struct lock *l)
 {
-	l->fd = lock_file_open(l->where);
-	return l->fd == -1 ? -1 : 0;
+	int fd, e;
+
+	if ((fd = lock_file_open(l->where)) == -1)
+		return -1;
+	if ((l->fd = fcntl(fd, F_DUPFD_CLOEXEC, LOCK_FD_LOW)) == -1) {
+		e = errno;
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	close(fd);
+	return 0;
 }
 
 static int

@@ -316,6 +316,7 @@ watched_work(struct source *s)
 	w->watch_fd = lock_watch_fd(q.lk);
 	w->held = held;
 	w->held_arg = q.lk;
+	w->hold_fd = lock_hold_fd(q.lk);
 	w->id = s->id;
 	w->stdin_fd = w->abort_fd = -1;
 	if (s->ops->prepare != NULL && s->ops->prepare(s, w) == -1) {

@@ -23,6 +23,11 @@ enum work_end {
 	WORK_FAILED	/* could not start: why says why */
 };
 
+/* A program's descriptor of the lock (SERIALCGI_LOCK_FD): while any
+ * process of its work keeps it open, the lock is held, even after the
+ * death of the responder that started it. Fd 3 is a job's progress. */
+#define WORK_HOLD_FD	4
+
 struct work;
 
 struct work_backend {
@@ -40,6 +45,9 @@ struct work {
 					 * lost (lock_watch_fd), or -1 */
 	int		(*held)(void *arg);	/* is it still ours? */
 	void		*held_arg;
+	int		 hold_fd;	/* the lock's description, for a
+					 * program to hold (lock_hold_fd), as
+					 * WORK_HOLD_FD; or -1 */
 	const char	*id;		/* request or job id, for logs */
 	/* Given by the source, for a program. */
 	char		**env;		/* NULL-ended, an allow-list */

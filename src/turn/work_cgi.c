@@ -101,11 +101,13 @@ work_cgi_init(const char *command, double timeout, size_t output_max)
 /* posix_spawn(3) the program: its own session and group (so that a
  * signal to the group reaches what it did not move out of it), no
  * signal blocked or ignored (the runner blocks them all), stdin the
- * body, stdout and stderr our pipes, and no other descriptor: not one
- * the responder inherited without close-on-exec from whoever started
- * it (glibc 2.34). Its working directory is its own (RFC 3875 7.2),
- * not wherever the service happened to be started. Returns 0, or an
- * errno. */
+ * body, stdout and stderr our pipes, a job's progress pipe on 3, the
+ * lock's description on WORK_HOLD_FD (work.h: if this responder dies,
+ * the lock waits for the program and all it started), and no other
+ * descriptor: not one the responder inherited without close-on-exec
+ * from whoever started it (glibc 2.34). Its working directory is its
+ * own (RFC 3875 7.2), not wherever the service happened to be started.
+ * Returns 0, or an errno. */
 static int
 spawn(struct run *r, int out, int err, int prog)
 {
@@ -123,9 +125,17 @@ spawn(struct run *r, int out, int err, int prog)
 	posix_spawn_file_actions_adddup2(&fa, in, 0);
 	posix_spawn_file_actions_adddup2(&fa, out, 1);
 	posix_spawn_file_actions_adddup2(&fa, err, 2);
+	/* In this order: hold_fd is LOCK_FD_LOW or above (lock.h), so
+	 * no copy overwrites a source still to be copied. */
 	if (prog != -1)
 		posix_spawn_file_actions_adddup2(&fa, prog, 3);
-	posix_spawn_file_actions_addclosefrom_np(&fa, prog != -1 ? 4 : 3);
+	if (r->w->hold_fd >= 0)
+		posix_spawn_file_actions_adddup2(&fa, r->w->hold_fd,
+		    WORK_HOLD_FD);
+	posix_spawn_file_actions_addclosefrom_np(&fa, r->w->hold_fd >= 0 ?
+	    WORK_HOLD_FD + 1 : prog != -1 ? 4 : 3);
+	if (prog == -1 && r->w->hold_fd >= 0)
+		posix_spawn_file_actions_addclose(&fa, 3);
 	posix_spawn_file_actions_addchdir_np(&fa, cg.dir);
 	posix_spawnattr_init(&at);
 	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSID |

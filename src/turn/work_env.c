@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "work.h"
 #include "work_env.h"
 
 /* Room for need more bytes. Returns 0, or -1 (e->failed). */
@@ -104,6 +105,9 @@ work_env_turn(const char *block, size_t len, const char *id, double wait,
 		snprintf(num, sizeof(num), "%llu", (unsigned long long)token);
 		(void)work_env_add_str(&e, "SERIALCGI_FENCE_TOKEN", num);
 	}
+	/* Held open, it keeps the lock held (work.h). */
+	_Static_assert(WORK_HOLD_FD == 4, "SERIALCGI_LOCK_FD says 4");
+	(void)work_env_add_str(&e, "SERIALCGI_LOCK_FD", "4");
 	/* A job's program may say how far it is on fd 3 (work_cgi.h). */
 	if (job != NULL) {
 		(void)work_env_add_str(&e, "SERIALCGI_JOB_ID", job);

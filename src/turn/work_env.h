@@ -34,9 +34,10 @@ int work_env_add_str(struct work_env *e, const char *name, const char *v);
  * (len bytes, as work_env builds it), and SERIALCGI_REQUEST_ID id (if
  * not NULL: a job's request keeps its own in the block),
  * SERIALCGI_WAIT_SECONDS wait (s), SERIALCGI_FENCE_TOKEN token (if not
- * 0), SERIALCGI_JOB_ID job and SERIALCGI_PROGRESS_FD 3 (if job is not
- * NULL). Returns a NULL-ended array in
- * one malloc'd block (free() it whole), or NULL with errno ENOMEM.
+ * 0), SERIALCGI_LOCK_FD 4 (WORK_HOLD_FD, work.h), and SERIALCGI_JOB_ID
+ * job and SERIALCGI_PROGRESS_FD 3 (if job is not NULL). Returns a
+ * NULL-ended array in one malloc'd block (free() it whole), or NULL
+ * with errno ENOMEM.
  */
 char **work_env_turn(const char *block, size_t len, const char *id,
     double wait, uint64_t token, const char *job);
