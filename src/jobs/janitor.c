@@ -38,6 +38,8 @@
 #define IDLE_AFTER	10.0	/* s after the last job request */
 #define STALE_DELIVERY	120.0	/* s: another node's delivery is lost */
 #define SCAN_EVERY	10.0	/* s between looks at every job, at most */
+#define ADOPT_GRACE	3.0	/* s a queued orphan being adopted may hold
+				 * the queue (board_orphan_grace) */
 #define RESTART_EVERY	1.0	/* s between parkings of jobs whose start
 				 * the store refused */
 
@@ -184,9 +186,16 @@ adopt(const struct job *j)
 	long pid;
 
 	board_self(&slot, &pid);
-	if (store_adopt(j, jobs.node, incarnation_self(), j->ticket, slot,
-	    pid) != 1)
+	switch (store_adopt(j, jobs.node, incarnation_self(), j->ticket,
+	    slot, pid)) {
+	case 1:
+		break;
+	case 0:
 		return;		/* another responder was quicker */
+	default:		/* the queue goes on; adopted later */
+		(void)board_orphan_grace(j->ticket, j->gen, 0);
+		return;
+	}
 	/* Its ticket, if this board holds it for its dead owner still;
 	 * else (another board's, or passed over) a new one. */
 	if (board_adopt(j->ticket, j->gen) == -1) {
@@ -280,6 +289,12 @@ queued(struct batch *b, const char *node)
 	jan.active |= b->n > 0;
 	if (board_replaced())
 		return 0;
+	/* Judged: each orphan holds its place while it is adopted, one
+	 * write after another. */
+	for (i = 0; i < b->n; i++)
+		if (!is_mine(&b->j[i]) && !owner_alive(&b->j[i]))
+			(void)board_orphan_grace(b->j[i].ticket, b->j[i].gen,
+			    ADOPT_GRACE);
 	for (i = 0; i < b->n && !behind; i++) {
 		if (is_mine(&b->j[i]) && !jobrun_has(b->j[i].id))
 			renew(&b->j[i]);	/* lost here: park again */

@@ -323,6 +323,29 @@ board_adopt(uint64_t ticket, uint64_t inc)
 }
 
 int
+board_orphan_grace(uint64_t ticket, uint64_t inc, double seconds)
+{
+	struct shared *b = board_shm.s;
+	signed char seen[BOARD_PROCS] = { 0 };
+	struct entry *e = &b->ring[ticket % BOARD_RING];
+	int was;
+
+	board_shm_lock();
+	was = atomic_load(&e->ticket) == ticket &&
+	    atomic_load(&e->inc) == inc &&
+	    board_shm_live_state(e, seen) == E_ORPHAN;
+	/* board_shm_advance passes it over BOARD_ORPHAN_GRACE after this
+	 * mark, so the mark moves. */
+	if (was)
+		b->arrival[ticket % BOARD_RING].orphaned = clock_now() +
+		    seconds - BOARD_ORPHAN_GRACE;
+	if (was && seconds <= 0)
+		board_shm_advance();
+	board_shm_unlock();
+	return was;
+}
+
+int
 board_abandon(uint64_t ticket)
 {
 	struct shared *b = board_shm.s;

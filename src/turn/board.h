@@ -115,6 +115,16 @@ int board_owner_here(int slot, uint64_t inc);
  */
 int board_adopt(uint64_t ticket, uint64_t inc);
 
+/*
+ * board_orphan_grace: the orphan ticket of incarnation inc may hold the
+ * queue seconds more from now, then it is passed over. For a janitor
+ * that found its job in the store and adopts it (a write that a busy
+ * disk may hold longer than BOARD_ORPHAN_GRACE, which is for orphans
+ * nobody could judge: the store unreadable); 0 when that adoption
+ * failed. Returns 1 if it was that orphan, 0 if not.
+ */
+int board_orphan_grace(uint64_t ticket, uint64_t inc, double seconds);
+
 /* board_abandon: finish an orphan ticket that nobody can adopt (no
  * stored job holds it: its owner died before the store did), counted
  * as failed. Returns 1 if it was an orphan, 0 if not. */
