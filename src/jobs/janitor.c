@@ -280,6 +280,7 @@ elsewhere(const struct job *j)
 static int
 queued(struct batch *b, const char *node)
 {
+	unsigned char dead[BATCH];	/* its owner died */
 	size_t i;
 	int behind = 0;
 
@@ -291,14 +292,16 @@ queued(struct batch *b, const char *node)
 		return 0;
 	/* Judged: each orphan holds its place while it is adopted, one
 	 * write after another. */
-	for (i = 0; i < b->n; i++)
-		if (!is_mine(&b->j[i]) && !owner_alive(&b->j[i]))
+	for (i = 0; i < b->n; i++) {
+		dead[i] = !is_mine(&b->j[i]) && !owner_alive(&b->j[i]);
+		if (dead[i])
 			(void)board_orphan_grace(b->j[i].ticket, b->j[i].gen,
 			    ADOPT_GRACE);
+	}
 	for (i = 0; i < b->n && !behind; i++) {
 		if (is_mine(&b->j[i]) && !jobrun_has(b->j[i].id))
 			renew(&b->j[i]);	/* lost here: park again */
-		else if (!is_mine(&b->j[i]) && !owner_alive(&b->j[i]))
+		else if (dead[i])
 			adopt(&b->j[i]);
 		else if (elsewhere(&b->j[i]))
 			behind = 1;

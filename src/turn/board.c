@@ -295,19 +295,29 @@ board_owner_here(int slot, uint64_t inc)
 	return board_shm_owner_alive(slot, inc, seen);
 }
 
+/* With the mutex held: ticket's entry if it is an orphan (of
+ * incarnation *inc, unless inc is NULL), else NULL. */
+static struct entry *
+orphan(uint64_t ticket, const uint64_t *inc)
+{
+	struct entry *e = &board_shm.s->ring[ticket % BOARD_RING];
+	signed char seen[BOARD_PROCS] = { 0 };
+
+	return atomic_load(&e->ticket) == ticket && (inc == NULL ||
+	    atomic_load(&e->inc) == *inc) &&
+	    board_shm_live_state(e, seen) == E_ORPHAN ? e : NULL;
+}
+
 int
 board_adopt(uint64_t ticket, uint64_t inc)
 {
 	struct shared *b = board_shm.s;
 	int me = board_shm.me;
-	signed char seen[BOARD_PROCS] = { 0 };
-	struct entry *e = &b->ring[ticket % BOARD_RING];
+	struct entry *e;
 	int ok;
 
 	board_shm_lock();
-	ok = atomic_load(&e->ticket) == ticket &&
-	    atomic_load(&e->inc) == inc &&
-	    board_shm_live_state(e, seen) == E_ORPHAN;
+	ok = (e = orphan(ticket, &inc)) != NULL;
 	if (ok) {
 		atomic_store(&e->proc, me);
 		atomic_store(&e->pid, atomic_load(&b->pid[me]));
@@ -326,14 +336,10 @@ int
 board_orphan_grace(uint64_t ticket, uint64_t inc, double seconds)
 {
 	struct shared *b = board_shm.s;
-	signed char seen[BOARD_PROCS] = { 0 };
-	struct entry *e = &b->ring[ticket % BOARD_RING];
 	int was;
 
 	board_shm_lock();
-	was = atomic_load(&e->ticket) == ticket &&
-	    atomic_load(&e->inc) == inc &&
-	    board_shm_live_state(e, seen) == E_ORPHAN;
+	was = orphan(ticket, &inc) != NULL;
 	/* board_shm_advance passes it over BOARD_ORPHAN_GRACE after this
 	 * mark, so the mark moves. */
 	if (was)
@@ -348,15 +354,11 @@ board_orphan_grace(uint64_t ticket, uint64_t inc, double seconds)
 int
 board_abandon(uint64_t ticket)
 {
-	struct shared *b = board_shm.s;
-	signed char seen[BOARD_PROCS] = { 0 };
-	struct entry *e = &b->ring[ticket % BOARD_RING];
+	struct entry *e;
 	int was;
 
 	board_shm_lock();
-	was = atomic_load(&e->ticket) == ticket &&
-	    board_shm_live_state(e, seen) == E_ORPHAN;
-	if (was)
+	if ((was = (e = orphan(ticket, NULL)) != NULL))
 		gone(e);
 	board_shm_advance();
 	board_shm_unlock();
